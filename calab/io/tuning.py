@@ -125,13 +125,19 @@ def load_tuning_data(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
         )
     metadata = read_json_object(json_path, "tuning metadata sidecar")
     traces = _load_npy(npy_path)
-    check_sidecar(metadata, traces.shape, json_path)
-    _check_dtype(metadata, traces, json_path)
+    check_sidecar(metadata, traces.shape, traces.dtype, json_path)
     return traces, metadata
 
 
-def check_sidecar(metadata: Mapping[str, Any], shape: tuple[int, ...], source: Path) -> None:
-    """Check a tuning sidecar against the array shape; ``ValueError`` naming the field."""
+def check_sidecar(
+    metadata: Mapping[str, Any], shape: tuple[int, ...], dtype: np.dtype, source: str | Path
+) -> None:
+    """Check a tuning sidecar against the array's shape and dtype.
+
+    Raises ``ValueError`` naming ``source`` and the offending field
+    (``schema_version``, ``sampling_rate_hz``, ``num_cells``,
+    ``num_timepoints`` or ``dtype``).
+    """
     version = metadata.get("schema_version", TUNING_SCHEMA_VERSION)
     if not isinstance(version, str) or version.split(".")[0] != "1":
         raise ValueError(
@@ -150,18 +156,19 @@ def check_sidecar(metadata: Mapping[str, Any], shape: tuple[int, ...], source: P
                 f"{source}: {field}={metadata[field]!r} does not match the array "
                 f"shape {tuple(shape)} (expected {size})"
             )
+    _check_dtype(metadata, dtype, source)
 
 
-def _check_dtype(metadata: Mapping[str, Any], traces: np.ndarray, source: Path) -> None:
+def _check_dtype(metadata: Mapping[str, Any], dtype: np.dtype, source: str | Path) -> None:
     if "dtype" not in metadata:
         return
     try:
         declared = np.dtype(metadata["dtype"])
     except TypeError:
         raise ValueError(f"{source}: dtype={metadata['dtype']!r} is not a NumPy dtype") from None
-    if declared != traces.dtype:
+    if declared != dtype:
         raise ValueError(
-            f"{source}: dtype={metadata['dtype']!r} does not match the array's {traces.dtype.str}"
+            f"{source}: dtype={metadata['dtype']!r} does not match the array's {dtype.str}"
         )
 
 

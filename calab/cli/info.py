@@ -1,0 +1,254 @@
+"""``calab info FILE``: describe a trace array, tuning data, an export JSON or a zarr store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from calab.io import read_json_object, to_json_value
+from calab.io.tuning import BUILTIN_KEYS, SIDECAR_SUFFIX, check_sidecar, tuning_paths
+
+STATS_CHUNK = 1 << 22  # elements per pass when scanning a (memory-mapped) array
+MAX_KERNEL_TAPS = 10_000_000  # skip the derived kernel figures beyond this
+KNOWN_KINDS = (
+    "a .npy array, a tuning-data stem (<stem>.npy + <stem>_metadata.json), "
+    "a CaTune export .json or a .zarr store"
+)
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def info(file: Path, as_json: bool) -> None:
+    """Describe FILE: a .npy array, tuning data, a CaTune export JSON or a .zarr store.
+
+    For arrays: shape, dtype, size, min/max, NaN count and memory order. For
+    tuning data also the sidecar's sampling rate and keys. For an export: the
+    parameters and the kernel's peak time and FWHM. For zarr: every array's
+    shape, chunks and dtype.
+    """
+    description = describe(file)
+    if as_json:
+        click.echo(json.dumps(description, indent=2, default=to_json_value))
+    else:
+        click.echo("\n".join(_text_lines(description)))
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """Pick the kind of ``path`` and describe it as a JSON-ready dict."""
+    if path.is_dir():
+        if path.name.endswith(".zarr") or _has_zarr_metadata(path):
+            return describe_zarr(path)
+        raise _bad_file(f"{path} is a folder; calab info describes {KNOWN_KINDS}")
+    npy_path, json_path = tuning_paths(path)
+    is_tuning_name = path.name.endswith((".npy", SIDECAR_SUFFIX)) or not path.exists()
+    if is_tuning_name and npy_path.is_file() and json_path.is_file():
+        return describe_tuning(npy_path, json_path)
+    if not path.exists():
+        raise _bad_file(f"{path} does not exist (expected {KNOWN_KINDS})")
+    if path.suffix == ".npy":
+        return {"kind": "npy", "path": str(path), **describe_npy(path)}
+    if path.suffix == ".json":
+        return describe_export(path)
+    raise _bad_file(f"{path} is of an unknown kind; calab info describes {KNOWN_KINDS}")
+
+
+def _bad_file(message: str) -> click.BadParameter:
+    return click.BadParameter(message, param_hint="'FILE'")
+
+
+def _has_zarr_metadata(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
+
+
+def describe_npy(path: Path) -> dict[str, Any]:
+    """Shape, dtype, sizes, memory order and value statistics of a ``.npy`` file."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise _bad_file(f"{path} is not a readable .npy array: {err}") from None
+    order = "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
+    result: dict[str, Any] = {
+        "shape": list(array.shape),
+        "dtype": array.dtype.str,
+        "order": order,
+        "size": int(array.size),
+        "nbytes": int(array.nbytes),
+        "file_bytes": path.stat().st_size,
+    }
+    if array.ndim == 2:
+        result["n_cells"], result["n_timepoints"] = (int(n) for n in array.shape)
+        if array.shape[0] > array.shape[1]:
+            result["note"] = "more rows than columns: calab expects (n_cells, n_timepoints)"
+    result.update(_value_stats(array))
+    return result
+
+
+def describe_tuning(npy_path: Path, json_path: Path) -> dict[str, Any]:
+    """The array description plus the sidecar's sampling rate, keys and consistency."""
+    array = describe_npy(npy_path)
+    try:
+        metadata = read_json_object(json_path, "tuning metadata sidecar")
+    except ValueError as err:
+        raise _bad_file(str(err)) from None
+    problems = []
+    try:
+        check_sidecar(metadata, tuple(array["shape"]), np.dtype(array["dtype"]), json_path)
+    except ValueError as err:
+        problems.append(str(err))
+    fs = metadata.get("sampling_rate_hz")
+    duration = None
+    if isinstance(fs, int | float) and fs > 0 and len(array["shape"]) == 2:
+        duration = array["shape"][1] / fs
+    return {
+        "kind": "tuning_data",
+        "path": str(npy_path)[: -len(".npy")],
+        "npy": str(npy_path),
+        "sidecar": str(json_path),
+        "sampling_rate_hz": fs,
+        "duration_s": duration,
+        "schema_version": metadata.get("schema_version"),
+        "sidecar_keys": list(metadata),
+        "user_metadata": {k: v for k, v in metadata.items() if k not in BUILTIN_KEYS},
+        "problems": problems,
+        "array": array,
+    }
+
+
+def describe_export(path: Path) -> dict[str, Any]:
+    """Parameters of a CaTune export and the figures of the kernel they define."""
+    from calab.io.export import normalize_params
+
+    try:
+        document = read_json_object(path, "CaTune export")
+        if "parameters" not in document and "schema_version" not in document:
+            raise ValueError(f"{path} holds JSON but not a CaTune export (no 'parameters')")
+        params = normalize_params(document, source=str(path))
+    except (KeyError, TypeError, ValueError) as err:
+        raise _bad_file(f"{err}\n(calab info describes {KNOWN_KINDS})") from None
+    return {
+        "kind": "export",
+        "path": str(path),
+        "schema_version": document.get("schema_version"),
+        "catune_version": document.get("catune_version"),
+        "export_date": document.get("export_date"),
+        "parameters": params,
+        "kernel": kernel_figures(params["tau_rise"], params["tau_decay"], params["fs"]),
+        "metadata": document.get("metadata", {}),
+    }
+
+
+def kernel_figures(tau_rise: float, tau_decay: float, fs: float) -> dict[str, Any]:
+    """Length, gain ``G``, sampled peak time and FWHM (ms) of the kernel."""
+    from calab.core.kernel import build_kernel, kernel_length
+
+    taps = kernel_length(tau_decay, fs)
+    if taps > MAX_KERNEL_TAPS:
+        return {"length": taps, "note": "kernel too long to summarise"}
+    kernel = build_kernel(tau_rise, tau_decay, fs)
+    peak = int(np.argmax(kernel))
+    return {
+        "length": taps,
+        "gain_G": float(kernel.sum()),
+        "peak_time_ms": 1000.0 * peak / fs,
+        "fwhm_ms": 1000.0 * _half_max_width(kernel, peak) / fs,
+    }
+
+
+def describe_zarr(path: Path) -> dict[str, Any]:
+    """Every array of a zarr store (or the store's single array)."""
+    import zarr  # CLI layer: zarr only when a store is described
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as err:  # zarr raises several unrelated types for bad stores
+        raise _bad_file(f"{path} is not a readable zarr store: {err}") from None
+    if isinstance(node, zarr.Array):
+        members = [("/", node)]
+    else:
+        members = [(name, obj) for name, obj in node.members(max_depth=None)]
+    arrays = {name: _zarr_array(obj) for name, obj in members if isinstance(obj, zarr.Array)}
+    return {
+        "kind": "zarr",
+        "path": str(path),
+        "zarr_format": node.metadata.zarr_format,
+        "attrs": dict(node.attrs),
+        "groups": [name for name, obj in members if isinstance(obj, zarr.Group)],
+        "arrays": arrays,
+    }
+
+
+def _zarr_array(array: Any) -> dict[str, Any]:
+    return {
+        "shape": list(array.shape),
+        "chunks": list(array.chunks),
+        "dtype": str(array.dtype),
+        "chunks_written": int(array.nchunks_initialized),
+        "nchunks": int(array.nchunks),
+    }
+
+
+def _value_stats(array: np.ndarray) -> dict[str, Any]:
+    """min/max (ignoring NaN) and NaN/inf counts, scanning in bounded chunks."""
+    if array.dtype.kind not in "biuf" or array.size == 0:
+        return {"min": None, "max": None, "nan_count": 0, "inf_count": 0}
+    flat = array.reshape(-1, order="A")
+    low, high, nans, infs = np.nan, np.nan, 0, 0
+    for start in range(0, flat.size, STATS_CHUNK):
+        chunk = np.asarray(flat[start : start + STATS_CHUNK])
+        if chunk.dtype.kind == "b":
+            chunk = chunk.astype(np.int8)
+        low = np.fmin(low, np.fmin.reduce(chunk))
+        high = np.fmax(high, np.fmax.reduce(chunk))
+        if chunk.dtype.kind == "f":
+            nans += int(np.isnan(chunk).sum())
+            infs += int(np.isinf(chunk).sum())
+    return {
+        "min": None if np.isnan(low) else low.item(),
+        "max": None if np.isnan(high) else high.item(),
+        "nan_count": nans,
+        "inf_count": infs,
+    }
+
+
+def _half_max_width(kernel: np.ndarray, peak: int) -> float:
+    """Width in samples at half maximum, linearly interpolated on both flanks."""
+    half = 0.5 * kernel[peak]
+    below_left = np.flatnonzero(kernel[:peak] < half)
+    below_right = np.flatnonzero(kernel[peak:] < half)
+    left = float(peak)
+    if below_left.size:
+        i = int(below_left[-1])
+        left = i + (half - kernel[i]) / (kernel[i + 1] - kernel[i])
+    right = float(len(kernel) - 1)
+    if below_right.size:
+        j = peak + int(below_right[0])
+        right = j - 1 + (kernel[j - 1] - half) / (kernel[j - 1] - kernel[j])
+    return right - left
+
+
+def _text_lines(value: dict[str, Any], indent: str = "") -> list[str]:
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            lines.append(f"{indent}{key}:")
+            lines.extend(_text_lines(item, indent + "  "))
+        elif isinstance(item, list) and all(isinstance(v, str) for v in item):
+            lines.append(f"{indent}{key}: {', '.join(item) if item else '-'}")
+        else:
+            lines.append(f"{indent}{key}: {_text_value(item)}")
+    return lines
+
+
+def _text_value(item: Any) -> str:
+    if isinstance(item, list):
+        return str(tuple(item))
+    if isinstance(item, float):
+        return str(float(f"{item:.6g}"))
+    if item is None or item == {}:
+        return "-"
+    return str(item)
