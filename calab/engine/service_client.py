@@ -1,0 +1,191 @@
+"""The job service's side of the engine: one shared Dask client, and input checks.
+
+The job service (:mod:`calab.server.jobs`) may not import dask or distributed,
+so the client lifecycle lives here: :class:`ServiceCluster` connects lazily to
+the scheduler named by ``--scheduler`` / ``DASK_SCHEDULER_ADDRESS`` (or starts
+an embedded ``LocalCluster`` once, for the service's lifetime), reconnects when
+the connection was lost, and reports its state for the health route.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+class ServiceCluster:
+    """A lazily connected, shared ``distributed.Client`` for a long-running service.
+
+    Parameters
+    ----------
+    address : str, optional
+        Scheduler address (``tcp://host:8786``). None: ``DASK_SCHEDULER_ADDRESS``,
+        and without it an embedded ``LocalCluster`` started on first use.
+    n_workers : int, optional
+        Workers of the embedded cluster (default: one per core).
+    memory_limit : str, optional
+        Memory limit per embedded worker (e.g. ``"4GiB"``).
+    connect_timeout : float
+        Seconds to wait for the scheduler when connecting.
+
+    Example
+    -------
+    >>> cluster = ServiceCluster("tcp://127.0.0.1:8786")  # doctest: +SKIP
+    >>> client = cluster.client()                          # doctest: +SKIP
+    >>> cluster.status()["workers"]                        # doctest: +SKIP
+    2
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        n_workers: int | None = None,
+        memory_limit: str | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.address = address or os.environ.get(SCHEDULER_ENV) or None
+        self.n_workers = n_workers
+        self.memory_limit = memory_limit
+        self.connect_timeout = connect_timeout
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._local_cluster: Any = None
+        self._last_error: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """``"remote"`` for an existing scheduler, ``"embedded"`` for a LocalCluster."""
+        return "remote" if self.address else "embedded"
+
+    def client(self) -> Any:
+        """The shared client, connecting (or reconnecting) first when needed.
+
+        Raises
+        ------
+        ConnectionError
+            The scheduler cannot be reached within ``connect_timeout``.
+        """
+        with self._lock:
+            if self._client is not None and self._client.status == "running":
+                return self._client
+            self._close_client()
+            try:
+                self._client = self._connect()
+            except Exception as exc:
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                where = self.address or "an embedded LocalCluster"
+                raise ConnectionError(f"cannot reach the Dask scheduler at {where}: {exc}") from exc
+            self._last_error = None
+            return self._client
+
+    def status(self, timeout: float = 3.0) -> dict[str, Any]:
+        """The cluster connection as a JSON-ready dict (for ``GET /api/v1/health``).
+
+        Keys: ``mode``, ``address``, ``connected`` (bool), ``workers`` (int or
+        None), ``error`` (str or None). Connects first when not yet connected.
+        """
+        report: dict[str, Any] = {
+            "mode": self.mode, "address": self.address, "connected": False, "workers": None,
+            "error": None,
+        }
+        try:
+            client = self.client()
+            info = client.scheduler_info(n_workers=-1) if _accepts_n_workers(client) else (
+                client.scheduler_info()
+            )
+            report.update(connected=True, workers=len(info.get("workers", {})),
+                          address=info.get("address", self.address))
+        except Exception as exc:
+            report["error"] = f"{type(exc).__name__}: {exc}"
+        return report
+
+    def close(self) -> None:
+        """Close the client and any embedded cluster."""
+        with self._lock:
+            self._close_client()
+            if self._local_cluster is not None:
+                self._local_cluster.close()
+                self._local_cluster = None
+
+    def _connect(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        if self.address:
+            return Client(self.address, timeout=self.connect_timeout, set_as_default=False)
+        if self._local_cluster is None:
+            self._local_cluster = LocalCluster(
+                n_workers=self.n_workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                memory_limit=self.memory_limit or "auto",
+                dashboard_address=None,
+                env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                     "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"},
+            )
+        return Client(self._local_cluster, set_as_default=False)
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # closing a dead connection may fail
+                self._client.close(timeout=5)
+            self._client = None
+
+
+def _accepts_n_workers(client: Any) -> bool:
+    import inspect
+
+    return "n_workers" in inspect.signature(client.scheduler_info).parameters
+
+
+def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, int]:
+    """Check that a zarr store (or group + dataset) holds a 2-D numeric array.
+
+    Reads metadata only. Used by the job service at submit time, so a bad input
+    is refused before it becomes a failed job.
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr array or group store.
+    dataset : str, optional
+        The array inside a group store.
+
+    Returns
+    -------
+    tuple of int
+        The array shape ``(n_cells, n_timepoints)``.
+
+    Raises
+    ------
+    ValueError
+        Not a zarr store, no such dataset (the message starts with
+        ``dataset=``), or not a 2-D numeric array.
+
+    Example
+    -------
+    >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
+    (2000, 18000)
+    """
+    import numpy as np
+
+    from calab.engine.sources import open_zarr_array
+
+    try:
+        array, _ = open_zarr_array(path, dataset)
+    except KeyError as exc:
+        raise ValueError(f"dataset={dataset!r}: {exc.args[0] if exc.args else exc}") from exc
+    except Exception as exc:
+        raise ValueError(f"input {Path(path).name!r} is not a readable zarr store: {exc}") from exc
+    if array.ndim != 2:
+        raise ValueError(
+            f"input array has shape {tuple(array.shape)}; expected 2-D (n_cells, n_timepoints)"
+        )
+    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
+        raise ValueError(f"input array has dtype {array.dtype}; expected a numeric dtype")
+    return int(array.shape[0]), int(array.shape[1])
