@@ -23,25 +23,6 @@ from typing import Any
 
 import numpy as np
 
-#: Indicator name -> ``(tau_rise_s, tau_decay_s, peak dF/F per spike)``.
-#:
-#: Effective double-exponential parameters for one action potential in mouse
-#: cortical pyramidal neurons, rounded from published single-AP
-#: characterisations (they vary with expression level, temperature, cell type
-#: and imaging method; override them with ``tau_rise_s``, ``tau_decay_s`` and
-#: ``peak_dff`` when you know your preparation):
-#:
-#: - GCaMP6f/6m/6s: Chen T.-W. et al. (2013) "Ultrasensitive fluorescent
-#:   proteins for imaging neuronal activity", Nature 499:295-300 (1-AP rise
-#:   and half-decay times and dF/F in layer 2/3 of mouse V1, 6s slowest and
-#:   largest, 6f fastest); see also Huang L. et al. (2021) eLife 10:e51675 for
-#:   double-exponential fits in GCaMP6 transgenic lines.
-#: - jGCaMP8f: Zhang Y. et al. (2023) "Fast and sensitive GCaMP calcium
-#:   indicators for imaging neural populations", Nature 615:884-891 (half-rise
-#:   of a few ms, decay an order of magnitude faster than GCaMP6s).
-#: - OGB-1 (Oregon Green BAPTA-1 AM): Kerr J.N.D. et al. (2005) PNAS
-#:   102:14063-14068 and Grewe B.F. et al. (2010) Nature Methods 7:399-405
-#:   (near-instant rise, ~0.5-1 s decay, several % dF/F per AP).
 INDICATOR_PRESETS: dict[str, tuple[float, float, float]] = {
     "gcamp6f": (0.05, 0.40, 0.20),
     "gcamp6m": (0.08, 0.70, 0.15),
@@ -49,6 +30,26 @@ INDICATOR_PRESETS: dict[str, tuple[float, float, float]] = {
     "jgcamp8f": (0.01, 0.15, 0.30),
     "ogb1": (0.01, 0.70, 0.08),
 }
+"""Indicator name -> ``(tau_rise_s, tau_decay_s, peak dF/F per spike)``.
+
+Effective double-exponential parameters for one action potential in mouse
+cortical pyramidal neurons, rounded from published single-AP
+characterisations (they vary with expression level, temperature, cell type
+and imaging method; override them with ``tau_rise_s``, ``tau_decay_s`` and
+``peak_dff`` when you know your preparation):
+
+- GCaMP6f/6m/6s: Chen T.-W. et al. (2013) "Ultrasensitive fluorescent
+  proteins for imaging neuronal activity", Nature 499:295-300 (1-AP rise
+  and half-decay times and dF/F in layer 2/3 of mouse V1, 6s slowest and
+  largest, 6f fastest); see also Huang L. et al. (2021) eLife 10:e51675 for
+  double-exponential fits in GCaMP6 transgenic lines.
+- jGCaMP8f: Zhang Y. et al. (2023) "Fast and sensitive GCaMP calcium
+  indicators for imaging neural populations", Nature 615:884-891 (half-rise
+  of a few ms, decay an order of magnitude faster than GCaMP6s).
+- OGB-1 (Oregon Green BAPTA-1 AM): Kerr J.N.D. et al. (2005) PNAS
+  102:14063-14068 and Grewe B.F. et al. (2010) Nature Methods 7:399-405
+  (near-instant rise, ~0.5-1 s decay, several % dF/F per AP).
+"""
 
 SPIKE_MODELS = ("poisson", "bursting")
 NOISE_MODELS = ("gaussian", "gaussian+poisson")
@@ -350,8 +351,10 @@ def _exponential_frame_average(events, n_cells: int, n_frames: int, m: int, tau_
     carried = weight * q**remaining
     index = frame * n_cells + cell
     size = n_frames * n_cells
-    direct = np.bincount(index, in_frame, size).reshape(n_frames, n_cells)
-    inflow = np.bincount(index, carried, size).reshape(n_frames, n_cells)
+    # bincount returns integers when there are no events at all: force float64
+    direct = np.bincount(index, in_frame, size).astype(np.float64, copy=False)
+    inflow = np.bincount(index, carried, size).astype(np.float64, copy=False)
+    direct, inflow = direct.reshape(n_frames, n_cells), inflow.reshape(n_frames, n_cells)
     state = _first_order_recursion(inflow, q**m)
     state *= -math.expm1(m * math.log(q)) / (m * -math.expm1(math.log(q)))
     state += direct
