@@ -1,0 +1,163 @@
+"""The output group: arrays, provenance attributes and the completion record.
+
+Layout (plain zarr v3, readable without calab)::
+
+    OUTPUT.zarr/
+      activity        float32 (n_cells, n_timepoints), chunks (chunk_cells, n_timepoints)
+      baseline        float64 (n_cells,)        } only with full=True
+      reconvolution   float32 (n_cells, n_timepoints)
+      iterations      int32   (n_cells,)
+      converged       bool    (n_cells,)
+      done            uint8   (n_blocks,), one chunk per block: 1 once the block is written
+
+Zarr does not store chunks equal to the fill value, so chunk existence cannot
+say whether a block finished; ``done`` is written only after all of a block's
+regions are, and a rerun trusts nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calab._version import __version__
+from calab.engine.errors import ResumeMismatchError
+
+ATTRS_KEY = "calab"
+DONE = "done"
+FULL_ARRAYS = ("baseline", "reconvolution", "iterations", "converged")
+# What must match for a rerun to continue an existing output.
+RESUME_KEYS = ("params", "solver", "input", "full", "chunk_cells")
+
+
+def run_attrs(params: dict, solver: dict, input_attrs: dict, full: bool, chunk_cells: int,
+              n_blocks: int) -> dict[str, Any]:
+    """The provenance attributes written on the output group."""
+    return json.loads(json.dumps({
+        "format": "calab-deconvolution",
+        "version": __version__,
+        "params": params,
+        "solver": solver,
+        "input": input_attrs,
+        "full": full,
+        "chunk_cells": chunk_cells,
+        "n_blocks": n_blocks,
+    }))
+
+
+def read_run_attrs(output: str) -> dict[str, Any] | None:
+    """The calab attributes of an existing output group, or None."""
+    import zarr
+
+    try:
+        group = zarr.open_group(store=output, mode="r")
+    except Exception:
+        return None
+    attrs = dict(group.attrs).get(ATTRS_KEY)
+    return attrs if isinstance(attrs, dict) else None
+
+
+def prepare_output(output: str, attrs: dict[str, Any], shape: tuple[int, int],
+                   resume: bool) -> np.ndarray:
+    """Create (or reopen, when resuming) the output group; return the done mask.
+
+    Raises
+    ------
+    ResumeMismatchError
+        The existing output was written with other parameters, input or settings.
+    FileExistsError
+        ``output`` exists and is not a calab output (it is never overwritten).
+    OSError
+        ``output`` cannot be written.
+    """
+    existing = read_run_attrs(output)
+    if existing is None:
+        _refuse_foreign(output)
+    elif resume:
+        _check_same_run(output, existing, attrs)
+        done = _read_done(output, attrs["n_blocks"])
+        if done is not None:
+            return done
+    try:
+        _create(output, attrs, shape)
+    except OSError as err:
+        raise OSError(
+            err.errno, f"cannot write output={output!r}: {err.strerror or err}; "
+            "choose a writable location"
+        ) from None
+    return np.zeros(attrs["n_blocks"], dtype=bool)
+
+
+def _refuse_foreign(output: str) -> None:
+    if "://" in output:
+        return
+    path = Path(output)
+    if path.is_file() or (path.is_dir() and any(path.iterdir())):
+        raise FileExistsError(
+            f"output={output!r} exists and is not a calab output; it is left untouched. "
+            "Choose another path or remove it first"
+        )
+
+
+def _check_same_run(output: str, existing: dict, attrs: dict) -> None:
+    differences = [key for key in RESUME_KEYS if existing.get(key) != attrs.get(key)]
+    if differences:
+        detail = "; ".join(
+            f"{key}: existing {existing.get(key)!r} vs now {attrs.get(key)!r}"
+            for key in differences
+        )
+        raise ResumeMismatchError(
+            f"output={output!r} holds a run with different {', '.join(differences)} ({detail}). "
+            "Use another output path, or resume=False (--no-resume) to overwrite it"
+        )
+
+
+def _read_done(output: str, n_blocks: int) -> np.ndarray | None:
+    import zarr
+
+    try:
+        done = zarr.open_array(store=output, path=DONE, mode="r")
+    except Exception:
+        return None
+    if done.shape != (n_blocks,):
+        return None
+    return np.asarray(done[:]) == 1
+
+
+def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int]) -> None:
+    import zarr
+
+    if "://" not in output and Path(output).is_dir():
+        shutil.rmtree(output)  # only ever a calab output or an empty directory here
+    group = zarr.open_group(store=output, mode="w", attributes={ATTRS_KEY: attrs})
+    n_cells, n_time = shape
+    rows = attrs["chunk_cells"]
+    group.create_array("activity", shape=shape, chunks=(rows, n_time), dtype="float32",
+                       fill_value=0.0, dimension_names=("cell", "time"))
+    if attrs["full"]:
+        group.create_array("reconvolution", shape=shape, chunks=(rows, n_time),
+                           dtype="float32", fill_value=0.0, dimension_names=("cell", "time"))
+        for name, dtype in (("baseline", "float64"), ("iterations", "int32"),
+                            ("converged", "bool")):
+            group.create_array(name, shape=(n_cells,), chunks=(rows,), dtype=dtype,
+                               fill_value=0, dimension_names=("cell",))
+    group.create_array(DONE, shape=(attrs["n_blocks"],), chunks=(1,), dtype="uint8",
+                       fill_value=0, dimension_names=("block",))
+
+
+def write_block(output: str, index: int, start: int, stop: int, result: Any, full: bool) -> None:
+    """Write one block's regions, then mark it done (in that order)."""
+    import zarr
+
+    group = zarr.open_group(store=output, mode="r+")
+    group["activity"][start:stop, :] = np.asarray(result.activity, dtype=np.float32)
+    if full:
+        group["reconvolution"][start:stop, :] = np.asarray(result.reconvolution, np.float32)
+        group["baseline"][start:stop] = np.asarray(result.baseline, dtype=np.float64)
+        group["iterations"][start:stop] = np.asarray(result.iterations, dtype=np.int32)
+        group["converged"][start:stop] = np.asarray(result.converged, dtype=bool)
+    group[DONE][index] = 1

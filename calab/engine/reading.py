@@ -1,0 +1,229 @@
+"""Lazy reading of a representative subset of a recording, for interactive tuning.
+
+:func:`read_tuning_subset` opens NumPy arrays, memory-mapped ``.npy`` files,
+dask arrays, zarr arrays/stores and HDF5 datasets alike and reads only what
+interactive tuning needs: a centred time window of at most ``max_minutes`` and
+up to ``max_cells`` cells spread over the SNR range. For a large store the SNR
+is estimated on a bounded set of candidate rows (whole storage chunks spread
+over the recording), so even a store of many gigabytes opens in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calab.core.subsample import (
+    candidate_rows,
+    check_cell_indices,
+    estimate_snr,
+    spread_over_range,
+    time_window,
+)
+
+#: Bytes of candidate rows read to estimate SNR when choosing cells automatically.
+CANDIDATE_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class TuningSubset:
+    """The part of a recording shown in the tuning app.
+
+    Attributes
+    ----------
+    traces : numpy.ndarray
+        ``(n_cells, n_window)`` float64 traces of the chosen cells and window.
+    cell_indices : numpy.ndarray
+        ``(n_cells,)`` original row index of each chosen cell.
+    start : int
+        First sample of the window in the original recording.
+    total_cells, total_timepoints : int
+        Shape of the original recording.
+    snr : numpy.ndarray
+        ``(n_cells,)`` robust SNR estimate of each chosen cell.
+    source : str
+        A short description of where the data came from.
+    """
+
+    traces: np.ndarray
+    cell_indices: np.ndarray
+    start: int
+    total_cells: int
+    total_timepoints: int
+    snr: np.ndarray
+    source: str
+
+
+def read_tuning_subset(
+    source: Any,
+    fs: float,
+    *,
+    cells: Any = None,
+    max_cells: int = 64,
+    max_minutes: float = 10.0,
+    candidate_bytes: int = CANDIDATE_BYTES,
+) -> TuningSubset:
+    """Read the cells and time window to tune on, lazily for large inputs.
+
+    Parameters
+    ----------
+    source : array-like or str or pathlib.Path
+        ``(n_cells, n_timepoints)`` or ``(n_timepoints,)`` NumPy, dask or zarr
+        array, or the path of a zarr store, ``.npy`` or ``.h5`` file.
+    fs : float
+        Sampling rate in Hz.
+    cells : sequence of int, optional
+        Keyword-only. Original indices of the cells to show; by default up to
+        ``max_cells`` cells spread over the SNR range.
+    max_cells : int, optional
+        Keyword-only. Most cells chosen automatically (default 64).
+    max_minutes : float, optional
+        Keyword-only. Longest time window in minutes (default 10), centred.
+    candidate_bytes : int, optional
+        Keyword-only. Read budget for the SNR survey of large inputs.
+
+    Returns
+    -------
+    TuningSubset
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> subset = read_tuning_subset(rng.normal(size=(100, 600)), 30.0, max_cells=8)
+    >>> subset.traces.shape, subset.cell_indices.shape
+    ((8, 600), (8,))
+    """
+    if isinstance(max_cells, bool) or not isinstance(max_cells, (int, np.integer)) or max_cells < 1:
+        raise ValueError(f"max_cells={max_cells!r} must be an integer >= 1")
+    array, description, closer = open_trace_array(source)
+    try:
+        return _read_subset(array, description, fs, cells, int(max_cells), max_minutes,
+                            candidate_bytes)
+    finally:
+        closer()
+
+
+def _read_subset(array, description, fs, cells, max_cells, max_minutes, candidate_bytes):
+    n_cells, n_time = array.shape
+    start, stop = time_window(n_time, fs, max_minutes)
+    if cells is not None:
+        rows = check_cell_indices(cells, n_cells)
+        traces = read_rows(array, rows, start, stop)
+        return TuningSubset(traces, rows, start, n_cells, n_time, estimate_snr(traces),
+                            description)
+    itemsize = np.dtype(array.dtype).itemsize
+    budget_rows = max(max_cells, candidate_bytes // max(1, (stop - start) * itemsize))
+    rows = candidate_rows(n_cells, _chunk_rows(array), int(budget_rows))
+    block = read_rows(array, rows, start, stop)
+    finite = np.isfinite(block).all(axis=1)
+    if not finite.any():
+        raise ValueError(f"traces from {description} contain no cell without NaN/inf values")
+    rows, block = rows[finite], block[finite]
+    snr = estimate_snr(block)
+    chosen = spread_over_range(snr, max_cells)
+    return TuningSubset(block[chosen], rows[chosen], start, n_cells, n_time, snr[chosen],
+                        description)
+
+
+def read_rows(array: Any, rows: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Read ``array[rows, start:stop]`` as float64, touching only what is needed."""
+    if hasattr(array, "oindex"):  # zarr: reads the chunks it needs concurrently
+        data = array.oindex[rows, start:stop]
+    elif type(array).__module__.split(".")[0] == "dask":
+        data = array[rows][:, start:stop].compute()
+    else:
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+        data = np.concatenate([np.asarray(array[r[0]:r[-1] + 1, start:stop]) for r in runs])
+    return np.asarray(data, dtype=np.float64).reshape(len(rows), stop - start)
+
+
+def open_trace_array(source: Any) -> tuple[Any, str, Any]:
+    """Return ``(2-D array-like, description, close)`` for any supported source."""
+    if isinstance(source, (str, Path)):
+        return _open_path(Path(source))
+    if not hasattr(source, "shape") or not hasattr(source, "dtype"):
+        source = np.asarray(source)
+    kind = type(source).__module__.split(".")[0]
+    array = _as_2d(source, "traces")
+    return array, f"{kind} array {tuple(array.shape)}", lambda: None
+
+
+def _as_2d(array: Any, name: str) -> Any:
+    if len(array.shape) == 1:
+        array = array.reshape(1, array.shape[0]) if hasattr(array, "reshape") else array
+    if len(array.shape) != 2:
+        raise ValueError(
+            f"{name} must be 1-D (n_timepoints,) or 2-D (n_cells, n_timepoints); "
+            f"got shape {tuple(array.shape)}"
+        )
+    if 0 in array.shape:
+        raise ValueError(f"{name} is empty (shape {tuple(array.shape)})")
+    dtype = np.dtype(array.dtype)
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise TypeError(f"{name} must be a real numeric array; got dtype {dtype}")
+    return array
+
+
+def _open_path(path: Path) -> tuple[Any, str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"traces path {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        return _as_2d(mapped, str(path)), path.name, lambda: None
+    if suffix in (".h5", ".hdf5"):
+        return _open_hdf5(path)
+    if path.is_dir():
+        return _open_zarr(path), path.name, lambda: None
+    raise ValueError(
+        f"traces path {str(path)!r} is not supported; use a zarr store, .npy or .h5 file"
+    )
+
+
+def _open_zarr(path: Path) -> Any:
+    from calab.engine.sources import open_zarr_array, zarr_group_arrays
+
+    names = zarr_group_arrays(path)
+    name = None
+    if names:
+        name = "traces" if "traces" in names else (names[0] if len(names) == 1 else None)
+        if name is None:
+            raise ValueError(
+                f"zarr group {str(path)!r} holds several arrays {names}; "
+                "name one 'traces' or pass the array itself"
+            )
+    array, _dims = open_zarr_array(path, name)
+    return _as_2d(array, str(path))
+
+
+def _open_hdf5(path: Path) -> tuple[Any, str, Any]:
+    try:
+        import h5py
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError("reading .h5 files needs h5py: pip install 'calab[loaders]'") from error
+    handle = h5py.File(path, "r")
+    found: list[str] = []
+    handle.visititems(lambda name, obj: found.append(name) if _is_2d_dataset(obj) else None)
+    key = "traces" if "traces" in found else (found[0] if len(found) == 1 else None)
+    if key is None:
+        handle.close()
+        raise ValueError(
+            f"{path.name}: expected one 2-D dataset or one named 'traces'; found {found}"
+        )
+    return _as_2d(handle[key], f"{path.name}:{key}"), f"{path.name}:{key}", handle.close
+
+
+def _is_2d_dataset(obj: Any) -> bool:
+    return hasattr(obj, "shape") and hasattr(obj, "dtype") and len(obj.shape) == 2
+
+
+def _chunk_rows(array: Any) -> int:
+    """Cells per storage chunk: reading any row costs reading its whole chunk."""
+    chunks = getattr(array, "chunks", None)
+    if not chunks:
+        return 1
+    first = chunks[0]
+    return int(max(first)) if isinstance(first, tuple) else int(first)

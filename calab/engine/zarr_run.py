@@ -1,0 +1,269 @@
+"""``deconvolve_zarr``: a zarr recording in, a zarr result out, block by block.
+
+The client only plans and watches: each block is one task that reads its
+cells from the input store, solves them with the core, writes its regions of
+the output and then marks itself done. No trace data passes through the
+client or the scheduler, so memory stays flat however large the store is.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from calab.engine.block import SolveSettings, check_finite_block
+from calab.engine.cluster import dask_client, describe_cluster
+from calab.engine.errors import BlocksFailedError, Cancelled
+from calab.engine.inputs import describe_input, open_input_array, store_location
+from calab.engine.outputs import prepare_output, run_attrs, write_block
+from calab.engine.planning import block_bounds, plan_chunk_cells
+
+POLL_S = 0.1
+STOP_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """What a worker needs to process any block of one run (small, picklable)."""
+
+    input: str
+    dataset: str | None
+    output: str
+    settings: SolveSettings
+    chunk_cells: int
+    n_cells: int
+    full: bool
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        start = index * self.chunk_cells
+        return start, min(start + self.chunk_cells, self.n_cells)
+
+
+def run_block(job: BlockJob, index: int) -> dict[str, Any]:
+    """Task body: read, solve, write, mark done. Returns small statistics."""
+    import numpy as np
+
+    began = time.perf_counter()
+    start, stop = job.bounds(index)
+    source = open_input_array(job.input, job.dataset)
+    block = np.asarray(source[start:stop, :], dtype=np.float64)
+    if job.settings.nan_policy == "raise":
+        check_finite_block(block, start)
+    try:
+        result = job.settings.solve(block)
+    except ValueError as err:
+        raise ValueError(f"cells {start}-{stop - 1} (numbered from {start} below): {err}") from None
+    write_block(job.output, index, start, stop, result, job.full)
+    return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
+            "converged": int(np.count_nonzero(result.converged))}
+
+
+def deconvolve_zarr(
+    input: str | Path,
+    output: str | Path,
+    params: dict | str | Path,
+    *,
+    dataset: str | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    chunk_cells: int | None = None,
+    full: bool = False,
+    resume: bool = True,
+    conv_mode: str = "fft",
+    max_iters: int = 2000,
+    constraint: str = "nonneg",
+    tol: float = 1e-4,
+    n_workers: int | None = None,
+    memory_limit: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    nan_policy: str = "raise",
+) -> dict[str, Any]:
+    """Deconvolve a zarr recording out of core into a zarr output group.
+
+    Parameters
+    ----------
+    input : str or pathlib.Path
+        Zarr array (v3 or v2) of shape ``(n_cells, n_timepoints)``, or a group
+        holding it (see ``dataset``).
+    output : str or pathlib.Path
+        Output group: ``activity`` float32 ``(n_cells, n_timepoints)``; with
+        ``full=True`` also ``baseline``, ``reconvolution``, ``iterations`` and
+        ``converged``; ``done`` records finished blocks. Attributes under
+        ``"calab"`` record parameters, version and the input's shape/chunking.
+    params : dict, str or pathlib.Path
+        Flat ``{tau_rise, tau_decay, lambda_, fs, filter_enabled}`` (seconds,
+        Hz), a parsed CaTune export, or the path of an export JSON.
+    dataset : str, optional
+        Array name inside a zarr group.
+    scheduler : str, optional
+        Dask scheduler address; default ``DASK_SCHEDULER_ADDRESS``, else an
+        embedded ``LocalCluster`` (one single-threaded process per core).
+    client : distributed.Client, optional
+        Reuse an existing client (wins over ``scheduler``); it is not closed.
+    chunk_cells : int, optional
+        Cells per block; by default chosen by bytes (about 16 MiB of float64).
+    full : bool
+        Also write the diagnostics.
+    resume : bool
+        Continue an existing output of the same run, computing only blocks not
+        marked done; a different run (parameters, input, settings) is refused.
+        ``False`` overwrites an existing calab output.
+    conv_mode, max_iters, constraint, tol, nan_policy
+        Solver options of :func:`calab.run_deconvolution_full`.
+    n_workers, memory_limit : optional
+        Embedded cluster only: worker processes (default: cores) and memory
+        limit per worker (e.g. ``"2GB"``).
+    progress : callable, optional
+        ``progress(blocks_done, blocks_total)``; done includes skipped blocks.
+    should_stop : callable, optional
+        Polled about every 0.5 s; returning True cancels unfinished blocks and
+        raises :class:`calab.engine.Cancelled` (finished blocks stay valid).
+
+    Returns
+    -------
+    dict
+        ``blocks_total``, ``blocks_skipped`` (done before this run),
+        ``blocks_computed``, ``cells``, ``timepoints``, ``chunk_cells``,
+        ``wall_s``, ``cells_per_s`` (cells computed by this run per second),
+        ``output``, ``scheduler``, ``workers``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, TypeError
+        Missing input, unknown dataset, not 2-D, bad parameters.
+    calab.engine.ResumeMismatchError
+        ``output`` holds a different run and ``resume`` is True.
+    calab.engine.BlocksFailedError
+        Some blocks raised (e.g. NaN in the input); the others are kept.
+
+    Examples
+    --------
+    >>> import calab, numpy as np, zarr
+    >>> sim = calab.simulate(num_cells=16, duration_s=30.0, fs=30.0, seed=1)
+    >>> _ = zarr.create_array("rec.zarr", data=sim.traces.astype("float32"), overwrite=True)
+    >>> summary = calab.deconvolve_zarr(
+    ...     "rec.zarr", "out.zarr",
+    ...     {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.5, "fs": 30.0}, n_workers=1)
+    >>> summary["blocks_computed"], zarr.open_array("out.zarr/activity").shape
+    (1, (16, 900))
+    """
+    began = time.perf_counter()
+    flat = _resolve_params(params)
+    settings = SolveSettings.checked(
+        flat["fs"], flat["tau_rise"], flat["tau_decay"], flat["lambda_"], max_iters, conv_mode,
+        constraint, tol=tol, filter_enabled=flat["filter_enabled"], nan_policy=nan_policy,
+    )
+    _array, info = describe_input(input, dataset)
+    out = _check_output_location(output, info.store)
+    n_cells, n_time = info.shape
+    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0])
+    bounds = block_bounds(n_cells, cells)
+    solver = {"max_iters": settings.max_iters, "conv_mode": settings.conv_mode,
+              "constraint": settings.constraint, "tol": settings.tol,
+              "nan_policy": settings.nan_policy}
+    attrs = run_attrs(flat, solver, info.as_attrs(), bool(full), cells, len(bounds))
+    done = prepare_output(out, attrs, info.shape, resume)
+    job = BlockJob(info.store, dataset, out, settings, cells, n_cells, bool(full))
+    todo = [i for i in range(len(bounds)) if not done[i]]
+    skipped = len(bounds) - len(todo)
+    if progress is not None:
+        progress(skipped, len(bounds))
+    cluster_info: dict[str, Any] = {"scheduler": None, "workers": 0}
+    if todo:
+        with dask_client(client=client, scheduler=scheduler, n_workers=n_workers,
+                         memory_limit=memory_limit) as dask:
+            cluster_info = describe_cluster(dask)
+            _run_blocks(dask, job, todo, skipped, len(bounds), progress, should_stop)
+    wall = time.perf_counter() - began
+    computed_cells = sum(bounds[i][1] - bounds[i][0] for i in todo)
+    return {
+        "blocks_total": len(bounds), "blocks_skipped": skipped, "blocks_computed": len(todo),
+        "cells": n_cells, "timepoints": n_time, "chunk_cells": cells,
+        "wall_s": round(wall, 3), "cells_per_s": round(computed_cells / wall, 2) if wall else 0.0,
+        "output": out, "scheduler": cluster_info["scheduler"], "workers": cluster_info["workers"],
+    }
+
+
+def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: int,
+                progress: Callable[[int, int], None] | None,
+                should_stop: Callable[[], bool] | None) -> None:
+    from distributed import as_completed
+
+    run_id = uuid.uuid4().hex[:8]
+    futures = [
+        dask.submit(run_block, job, index, key=f"calab-block-{run_id}-{index}", pure=False)
+        for index in todo
+    ]
+    index_of = {future.key: index for future, index in zip(futures, todo, strict=True)}
+    failures: list[tuple[int, int, int, str]] = []
+    finished, last_stop_check = skipped, 0.0
+    pending = as_completed(futures, loop=dask.loop)
+    try:
+        while not pending.is_empty():
+            batch = pending.next_batch(block=False)
+            for future in batch:
+                error = future.exception() if future.status == "error" else None
+                if error is not None:
+                    index = index_of[future.key]
+                    failures.append((index, *job.bounds(index), f"{type(error).__name__}: {error}"))
+                else:
+                    finished += 1
+                    if progress is not None:
+                        progress(finished, total)
+                future.release()
+            now = time.monotonic()
+            if should_stop is not None and now - last_stop_check >= STOP_POLL_S:
+                last_stop_check = now
+                if should_stop():
+                    dask.cancel([f for f in futures if not f.done()])
+                    raise Cancelled(
+                        f"stopped after {finished} of {total} blocks; finished blocks are kept "
+                        "and a rerun with resume computes only the rest"
+                    )
+            if not batch:
+                time.sleep(POLL_S)
+    finally:
+        for future in futures:
+            future.release()
+    if failures:
+        raise BlocksFailedError(sorted(failures), total)
+
+
+def _resolve_params(params: dict | str | Path) -> dict[str, Any]:
+    from calab.io.export import load_export_params, normalize_params
+
+    if isinstance(params, (str, Path)):
+        return load_export_params(params)
+    if isinstance(params, dict):
+        return normalize_params(params, source="params")
+    raise TypeError(
+        f"params must be a dict {{tau_rise, tau_decay, lambda_, fs}} or the path of a CaTune "
+        f"export JSON; got {type(params).__name__}"
+    )
+
+
+def _check_output_location(output: str | Path, input_store: str) -> str:
+    out = store_location(output)
+    if out == input_store or input_store.startswith(out.rstrip("/") + "/"):
+        raise ValueError(
+            f"output={str(output)!r} would overwrite the input {input_store!r}; "
+            "choose another output path"
+        )
+    return out
+
+
+def _block_cells(n_cells: int, n_time: int, chunk_cells: int | None, output: str,
+                 input_chunk_cells: int) -> int:
+    if chunk_cells is None:
+        from calab.engine.outputs import read_run_attrs
+
+        existing = read_run_attrs(output)
+        if existing and isinstance(existing.get("chunk_cells"), int):
+            return min(existing["chunk_cells"], n_cells)
+    return plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells,
+                            input_chunk_cells=input_chunk_cells)
