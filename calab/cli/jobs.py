@@ -1,0 +1,264 @@
+"""``calab jobs``: the client of the job service (``calab serve``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+class ServiceClient:
+    """A minimal JSON client for the job API (standard library only).
+
+    Parameters
+    ----------
+    server : str
+        Base URL, e.g. ``http://127.0.0.1:8000``.
+    token : str or None
+        Bearer token.
+    timeout : float
+        Seconds per request.
+
+    Example
+    -------
+    >>> client = ServiceClient("http://127.0.0.1:8000", token)  # doctest: +SKIP
+    >>> client.request("GET", "/api/v1/jobs")["total"]           # doctest: +SKIP
+    """
+
+    def __init__(self, server: str, token: str | None, timeout: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        """Send one request and return the decoded JSON; raise ClickException on errors."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(
+            self.server + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise click.ClickException(_http_error_message(exc)) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise click.ClickException(
+                f"cannot reach the job service at {self.server}: {reason}"
+            ) from None
+
+
+def _http_error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        payload = json.loads(exc.read() or b"{}")
+    except ValueError:
+        payload = {}
+    message = payload.get("error") or exc.reason
+    field = payload.get("field")
+    where = f" (field: {field})" if field else ""
+    hint = " Set CALAB_TOKEN or pass --token-file." if exc.code == 401 else ""
+    return f"HTTP {exc.code}: {message}{where}{hint}"
+
+
+def _client(ctx: click.Context) -> ServiceClient:
+    return ctx.find_object(ServiceClient)  # type: ignore[return-value]
+
+
+@click.group()
+@click.option("--server", envvar="CALAB_SERVER", default="http://127.0.0.1:8000",
+              show_default=True, help="URL of the job service (env CALAB_SERVER).")
+@click.option("--token-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="File holding the token (default: env CALAB_TOKEN).")
+@click.pass_context
+def jobs(ctx: click.Context, server: str, token_file: Path | None) -> None:
+    """Submit, watch, list and cancel jobs on a calab job service (calab serve).
+
+    The bearer token comes from the environment variable CALAB_TOKEN or
+    --token-file; paths are relative to the service's data root.
+
+    \b
+    Example:
+      export CALAB_TOKEN=...
+      calab jobs --server http://lab-server:8000 submit rec.zarr -o rec_out.zarr \\
+          --params catune_export.json --wait
+    """
+    token = (
+        token_file.read_text(encoding="utf-8").strip()
+        if token_file is not None
+        else os.environ.get("CALAB_TOKEN", "").strip() or None
+    )
+    ctx.obj = ServiceClient(server, token)
+
+
+@jobs.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", required=True, help="Output .zarr, relative to the data root.")
+@click.option("--dataset", default=None, help="Array name when INPUT is a zarr group.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), default=None, help="CaTune export JSON (read locally, sent along).")
+@click.option("--fs", type=float, default=None, help="Sampling rate, Hz.")
+@click.option("--tau-rise", type=float, default=None, help="Rise time constant, s.")
+@click.option("--tau-decay", type=float, default=None, help="Decay time constant, s.")
+@click.option("--lam", type=float, default=None, help="Sparsity penalty lambda.")
+@click.option("--filter/--no-filter", "filter_enabled", default=False, help="Bandpass filter.")
+@click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations.")
+@click.option("--conv-mode", type=click.Choice(["fft", "banded"]), default=None)
+@click.option("--max-iters", type=click.IntRange(min=1), default=None)
+@click.option("--chunk-cells", type=click.IntRange(min=1), default=None)
+@click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def submit(ctx: click.Context, input_path: str, output: str, dataset: str | None,
+           params_file: Path | None, fs: float | None, tau_rise: float | None,
+           tau_decay: float | None, lam: float | None, filter_enabled: bool, full: bool,
+           conv_mode: str | None, max_iters: int | None, chunk_cells: int | None, wait: bool,
+           as_json: bool) -> None:
+    """Submit INPUT (a zarr store under the service's data root) for deconvolution."""
+    params = _params_from_options(params_file, fs, tau_rise, tau_decay, lam, filter_enabled)
+    options: dict[str, Any] = {"full": full}
+    for key, value in (("conv_mode", conv_mode), ("max_iters", max_iters),
+                       ("chunk_cells", chunk_cells)):
+        if value is not None:
+            options[key] = value
+    body = {"input": input_path, "output": output, "params": params, "options": options}
+    if dataset is not None:
+        body["dataset"] = dataset
+    client = _client(ctx)
+    answer = client.request("POST", "/api/v1/jobs", body)
+    if as_json and not wait:
+        click.echo(json.dumps(answer))
+    elif not as_json:
+        click.echo(f"job {answer['id']} queued")
+    if wait:
+        _wait_and_report(client, answer["id"], as_json)
+
+
+def _params_from_options(params_file: Path | None, fs: float | None, tau_rise: float | None,
+                         tau_decay: float | None, lam: float | None,
+                         filter_enabled: bool) -> dict[str, Any]:
+    flat = {"fs": fs, "tau_rise": tau_rise, "tau_decay": tau_decay, "lambda_": lam}
+    if params_file is not None:
+        if any(v is not None for v in flat.values()):
+            raise click.UsageError("give either --params or --fs/--tau-rise/--tau-decay/--lam")
+        try:
+            return json.loads(params_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise click.BadParameter(f"{params_file} is not valid JSON: {exc}",
+                                     param_hint="--params") from exc
+    missing = [name for name, value in flat.items() if value is None]
+    if missing:
+        flags = ", ".join("--" + n.rstrip("_").replace("_", "-").replace("lambda", "lam")
+                          for n in missing)
+        raise click.UsageError(f"missing {flags} (or give --params EXPORT.json)")
+    return {**flat, "filter_enabled": filter_enabled}
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
+@click.pass_context
+def status(ctx: click.Context, job_id: str, wait: bool, as_json: bool) -> None:
+    """Show a job's status and progress (exit code 1 if it failed or was cancelled)."""
+    client = _client(ctx)
+    if wait:
+        _wait_and_report(client, job_id, as_json)
+        return
+    job = client.request("GET", f"/api/v1/jobs/{job_id}")
+    click.echo(json.dumps(job, indent=2) if as_json else _describe(job))
+
+
+@jobs.command(name="list")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--status", "status_filter", default=None,
+              type=click.Choice(["queued", "running", "succeeded", "failed", "cancelled"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
+@click.pass_context
+def list_jobs(ctx: click.Context, limit: int, offset: int, status_filter: str | None,
+              as_json: bool) -> None:
+    """List jobs, newest first."""
+    query = f"?limit={limit}&offset={offset}"
+    if status_filter:
+        query += f"&status={status_filter}"
+    page = _client(ctx).request("GET", "/api/v1/jobs" + query)
+    if as_json:
+        click.echo(json.dumps(page, indent=2))
+        return
+    for job in page["jobs"]:
+        click.echo(_describe(job))
+    shown = f"{offset + 1}-{offset + len(page['jobs'])}" if page["jobs"] else "none"
+    click.echo(f"({shown} of {page['total']} jobs)", err=True)
+
+
+@jobs.command()
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
+@click.pass_context
+def cancel(ctx: click.Context, job_id: str, as_json: bool) -> None:
+    """Cancel a job; blocks it finished stay valid, so resubmitting resumes it."""
+    job = _client(ctx).request("DELETE", f"/api/v1/jobs/{job_id}")
+    if as_json:
+        click.echo(json.dumps(job, indent=2))
+    elif job["status"] == "cancelled":
+        click.echo(f"job {job_id} cancelled")
+    else:
+        click.echo(f"job {job_id}: cancel requested; it stops after its current blocks")
+
+
+def _describe(job: dict[str, Any]) -> str:
+    progress = job["progress"]
+    total = progress["blocks_total"]
+    blocks = f"{progress['blocks_done']}/{total} blocks" if total else "no blocks yet"
+    line = f"{job['id']}  {job['status']:<9}  {blocks:<16}  {job['input']} -> {job['output']}"
+    line += f"  created {job['created_at']}"
+    if job.get("error") and job["status"] != "cancelled":
+        line += f"\n    error: {job['error']}"
+    return line
+
+
+def _wait_and_report(client: ServiceClient, job_id: str, as_json: bool,
+                     interval: float = 0.5) -> None:
+    job = _follow(client, job_id, interval, show_bar=not as_json and sys.stderr.isatty())
+    click.echo(json.dumps(job, indent=2) if as_json else _describe(job))
+    if job["status"] != "succeeded":
+        raise SystemExit(1)
+
+
+def _follow(client: ServiceClient, job_id: str, interval: float, show_bar: bool) -> dict[str, Any]:
+    """Poll a job until it ends, drawing a progress bar on a terminal."""
+    bar = None
+    try:
+        while True:
+            job = client.request("GET", f"/api/v1/jobs/{job_id}")
+            done, total = job["progress"]["blocks_done"], job["progress"]["blocks_total"]
+            if show_bar and total:
+                if bar is None:
+                    bar = _progress_bar(total)
+                bar.update(done, total)
+            if job["status"] in TERMINAL:
+                return job
+            time.sleep(interval)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _progress_bar(total: int) -> Any:
+    from calab.cli.progress import BlockProgress
+
+    return BlockProgress(total, label="blocks")
