@@ -197,19 +197,20 @@ def _value_stats(array: np.ndarray) -> dict[str, Any]:
     if array.dtype.kind not in "biuf" or array.size == 0:
         return {"min": None, "max": None, "nan_count": 0, "inf_count": 0}
     flat = array.reshape(-1, order="A")
-    low, high, nans, infs = np.nan, np.nan, 0, 0
+    lows, highs, nans, infs = [], [], 0, 0
     for start in range(0, flat.size, STATS_CHUNK):
         chunk = np.asarray(flat[start : start + STATS_CHUNK])
         if chunk.dtype.kind == "b":
             chunk = chunk.astype(np.int8)
-        low = np.fmin(low, np.fmin.reduce(chunk))
-        high = np.fmax(high, np.fmax.reduce(chunk))
+        lows.append(np.fmin.reduce(chunk))
+        highs.append(np.fmax.reduce(chunk))
         if chunk.dtype.kind == "f":
             nans += int(np.isnan(chunk).sum())
             infs += int(np.isinf(chunk).sum())
+    low, high = np.fmin.reduce(np.array(lows)).item(), np.fmax.reduce(np.array(highs)).item()
     return {
-        "min": None if np.isnan(low) else low.item(),
-        "max": None if np.isnan(high) else high.item(),
+        "min": None if low != low else low,  # NaN when every value is NaN
+        "max": None if high != high else high,
         "nan_count": nans,
         "inf_count": infs,
     }
