@@ -10,12 +10,12 @@ the connection was lost, and reports its state for the health route.
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+from calab.engine.cluster import SINGLE_THREAD_ENV, available_cores, resolve_address
 
 
 class ServiceCluster:
@@ -49,7 +49,7 @@ class ServiceCluster:
         memory_limit: str | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
-        self.address = address or os.environ.get(SCHEDULER_ENV) or None
+        self.address = resolve_address(address)
         self.n_workers = n_workers
         self.memory_limit = memory_limit
         self.connect_timeout = connect_timeout
@@ -120,13 +120,13 @@ class ServiceCluster:
             return Client(self.address, timeout=self.connect_timeout, set_as_default=False)
         if self._local_cluster is None:
             self._local_cluster = LocalCluster(
-                n_workers=self.n_workers or os.cpu_count() or 1,
+                n_workers=self.n_workers or available_cores(),
                 threads_per_worker=1,
                 processes=True,
                 memory_limit=self.memory_limit or "auto",
                 dashboard_address=None,
-                env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                     "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"},
+                silence_logs=logging.ERROR,
+                env=dict(SINGLE_THREAD_ENV),
             )
         return Client(self._local_cluster, set_as_default=False)
 
@@ -144,10 +144,11 @@ def _accepts_n_workers(client: Any) -> bool:
 
 
 def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, int]:
-    """Check that a zarr store (or group + dataset) holds a 2-D numeric array.
+    """Check that a zarr store (or group + dataset) holds a 2-D numeric recording.
 
-    Reads metadata only. Used by the job service at submit time, so a bad input
-    is refused before it becomes a failed job.
+    Reads metadata only (through the engine's own input checks). Used by the
+    job service at submit time, so a bad input is refused before it becomes a
+    failed job.
 
     Parameters
     ----------
@@ -163,29 +164,16 @@ def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, in
 
     Raises
     ------
-    ValueError
-        Not a zarr store, no such dataset (the message starts with
-        ``dataset=``), or not a 2-D numeric array.
+    FileNotFoundError, ValueError, TypeError
+        Missing store, not a zarr store, no such dataset (the message starts
+        with ``dataset=``), not a 2-D numeric array, or empty.
 
     Example
     -------
     >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
     (2000, 18000)
     """
-    import numpy as np
+    from calab.engine.inputs import open_input_array, store_location
 
-    from calab.engine.sources import open_zarr_array
-
-    try:
-        array, _ = open_zarr_array(path, dataset)
-    except KeyError as exc:
-        raise ValueError(f"dataset={dataset!r}: {exc.args[0] if exc.args else exc}") from exc
-    except Exception as exc:
-        raise ValueError(f"input {Path(path).name!r} is not a readable zarr store: {exc}") from exc
-    if array.ndim != 2:
-        raise ValueError(
-            f"input array has shape {tuple(array.shape)}; expected 2-D (n_cells, n_timepoints)"
-        )
-    if not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)):
-        raise ValueError(f"input array has dtype {array.dtype}; expected a numeric dtype")
+    array = open_input_array(store_location(path), dataset)
     return int(array.shape[0]), int(array.shape[1])

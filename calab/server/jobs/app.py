@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from calab._version import __version__
+from calab.server.common import ApiError, read_json
 from calab.server.jobs.auth import token_matches
 from calab.server.jobs.errors import JobRequestError
-from calab.server.jobs.http import read_json_body
 from calab.server.jobs.openapi import openapi_document
 from calab.server.jobs.runner import Executor, JobRunner
 from calab.server.jobs.store import STATUSES, JobStore
@@ -90,7 +90,7 @@ async def openapi(request: Request) -> Response:
 async def submit_job(request: Request) -> Response:
     service = _service(request)
     service.check_auth(request)
-    body = await read_json_body(request, service.max_body_bytes)
+    body = await read_json(request, service.max_body_bytes)
     job_id = await run_in_threadpool(_create_job, service, body)
     service.runner.wake()
     return JSONResponse(
@@ -180,6 +180,11 @@ async def _request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, JobRequestError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"error": exc.message, "field": None}, status_code=exc.status)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -292,6 +297,7 @@ def jobs_app(
         lifespan=lifespan,
         exception_handlers={
             JobRequestError: _request_error,
+            ApiError: _api_error,
             HTTPException: _http_error,
             Exception: _server_error,
         },

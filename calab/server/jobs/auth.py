@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import os
 import secrets
 from pathlib import Path
+
+from calab.server.common import secrets_match
 
 TOKEN_ENV = "CALAB_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -25,7 +26,7 @@ def token_matches(header_value: str | None, token: str) -> bool:
     scheme, _, supplied = header_value.partition(" ")
     if scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(supplied.strip().encode(), token.encode())
+    return secrets_match(supplied.strip(), token)
 
 
 def is_loopback(host: str) -> bool:

@@ -99,8 +99,9 @@ def parse_submission(
         try:
             inspect_input(input_abs, dataset)
         except (ValueError, TypeError, KeyError, OSError) as exc:
-            field_name = "dataset" if dataset is not None and "dataset" in str(exc) else "input"
-            raise JobRequestError(field_name, str(exc)) from exc
+            message = str(exc).replace(str(input_abs), input_rel)  # no server paths to clients
+            field_name = "dataset" if message.startswith("dataset=") else "input"
+            raise JobRequestError(field_name, message) from exc
     params = parse_params(body["params"])
     options = parse_options(body.get("options"))
     return Submission(input_rel, dataset, output_rel, params, options)
