@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import calab
+from calab.io import write_atomically
 from calab.io.tuning import load_tuning_data, save_for_tuning, tuning_paths
 
 
@@ -186,3 +187,17 @@ def test_one_d_npy_on_disk_is_rejected(tmp_path):
     (tmp_path / "rec_metadata.json").write_text('{"sampling_rate_hz": 30}')
     with pytest.raises(ValueError, match=r"must hold a 2-D .* got 1-D"):
         load_tuning_data(tmp_path / "rec")
+
+
+def test_interrupted_write_leaves_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "rec.npy"
+    target.write_bytes(b"old content")
+
+    def write_then_fail(handle):
+        handle.write(b"half of the new content")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, write_then_fail)
+    assert target.read_bytes() == b"old content"
+    assert _files(tmp_path) == ["rec.npy"]
