@@ -1,0 +1,83 @@
+"""Files dropped onto the web app: ``.npy`` / ``.npz`` bytes to a :class:`Dataset`.
+
+Dropping is a two-step exchange so the page can ask the user to confirm what
+the file holds: ``POST /api/v1/upload`` parses the bytes and describes the
+arrays found (name, shape, dtype); ``POST /api/v1/dataset`` then activates one
+of them with the confirmed sampling rate and orientation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from calab.server.bridge_session import Dataset, TuningSession, load_dataset
+from calab.server.common import ApiError, parse_npy
+
+#: Largest dropped file accepted (bytes).
+MAX_UPLOAD_BYTES = 1 * 2**30
+
+
+def parse_upload(data: bytes, name: str) -> dict[str, np.ndarray]:
+    """The numeric 1-D/2-D arrays of a ``.npy`` or ``.npz`` file, by name."""
+    if data.startswith(b"\x93NUMPY"):
+        arrays = {"traces": parse_npy(data, name)}
+    elif data.startswith(b"PK"):
+        arrays = _parse_npz(data, name)
+    else:
+        raise ApiError(400, f"{name} is neither a .npy nor a .npz file")
+    usable = {k: a for k, a in arrays.items() if _usable(a)}
+    if not usable:
+        shapes = {k: [list(a.shape), str(a.dtype)] for k, a in arrays.items()}
+        raise ApiError(400, f"{name} holds no numeric 1-D or 2-D array; found {shapes}")
+    return usable
+
+
+def _parse_npz(data: bytes, name: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ApiError(400, f"{name} is a malformed .npz file: {error}") from None
+
+
+def _usable(array: np.ndarray) -> bool:
+    numeric = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    return numeric and array.ndim in (1, 2) and array.size > 1
+
+
+def describe_upload(arrays: dict[str, np.ndarray], name: str) -> dict[str, Any]:
+    """The ``/api/v1/upload`` answer: what the page asks the user to confirm."""
+    return {
+        "name": name,
+        "arrays": [
+            {"key": key, "shape": list(a.shape), "dtype": str(a.dtype)} for key, a in arrays.items()
+        ],
+    }
+
+
+def activate_upload(session: TuningSession, body: Any) -> Dataset:
+    """Turn the pending upload into the session's dataset (``POST /api/v1/dataset``)."""
+    if session.pending_upload is None:
+        raise ApiError(409, "no uploaded file is waiting; POST the file to /api/v1/upload first")
+    if not isinstance(body, dict):
+        raise ApiError(400, "dataset request must be a JSON object {key, fs, transpose}")
+    arrays = session.pending_upload
+    key = body.get("key", next(iter(arrays)))
+    if key not in arrays:
+        raise ApiError(400, f"key={key!r} is not in the uploaded file; available: {list(arrays)}")
+    array = arrays[key].T if body.get("transpose") else arrays[key]
+    try:
+        dataset = load_dataset(
+            array, body.get("fs"), max_cells=session.max_cells, max_minutes=session.max_minutes
+        )
+    except (TypeError, ValueError) as error:
+        raise ApiError(400, f"cannot use {session.pending_name}:{key}: {error}") from None
+    source = f"{session.pending_name}:{key}" if len(arrays) > 1 else session.pending_name
+    dataset = Dataset(dataclasses.replace(dataset.subset, source=source), dataset.fs)
+    session.set_dataset(dataset)
+    return dataset

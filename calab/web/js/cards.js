@@ -1,0 +1,187 @@
+// Cell cards: raw trace with the fit, deconvolved activity and residual, per shown cell.
+
+import uPlot from "../vendor/uplot/uPlot.esm.js";
+
+const COLORS = {
+  raw: "#8d99a6",
+  fit: "#e8590c",
+  activity: "#1971c2",
+  activityFill: "rgba(25,113,194,0.25)",
+  residual: "#5c6b7a",
+};
+const SYNC_KEY = "calab-cards";
+
+function chartOptions(width, height, series, { xAxis = false, label = "" } = {}) {
+  return {
+    width,
+    height,
+    legend: { show: false },
+    cursor: { sync: { key: SYNC_KEY }, drag: { x: false, y: false }, points: { show: false } },
+    scales: { x: { time: false } },
+    padding: [4, 8, 0, 0],
+    axes: [
+      { show: xAxis, size: xAxis ? 28 : 0, stroke: "#6b7785", font: "11px system-ui",
+        grid: { stroke: "#eef1f4" }, ticks: { stroke: "#dde2e7" },
+        values: (u, vals) => vals.map((v) => v + " s") },
+      { size: 46, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" },
+        ticks: { show: false }, label, labelSize: label ? 14 : 0, labelFont: "11px system-ui" },
+    ],
+    series: [{}, ...series],
+  };
+}
+
+export class CellCard {
+  constructor(row, cellIndex, snr, onFocus) {
+    this.row = row;
+    this.element = document.createElement("article");
+    this.element.className = "card";
+    this.element.dataset.testid = "cell-card";
+    this.element.setAttribute("data-testid", "cell-card");
+    this.element.dataset.cellIndex = String(cellIndex);
+    this.element.dataset.row = String(row);
+    this.element.innerHTML = `
+      <header class="card-head">
+        <button class="cell-name" title="Show this cell in the overview">Cell ${cellIndex}</button>
+        <span class="metric" title="Robust signal-to-noise ratio">SNR <b>${snr.toFixed(1)}</b></span>
+        <span class="metric" title="Fit quality: 1 - var(residual)/var(trace)">R² <b class="r2">–</b></span>
+        <span class="state-badge"></span>
+      </header>
+      <div class="chart chart-trace"></div>
+      <div class="chart chart-activity"></div>
+      <div class="chart chart-residual"></div>`;
+    this.element.querySelector(".cell-name").addEventListener("click", () => onFocus(row));
+    this.r2 = this.element.querySelector(".r2");
+    this.badge = this.element.querySelector(".state-badge");
+    this.charts = null;
+    this.setState("stale");
+  }
+
+  mount(width) {
+    const w = Math.max(200, width);
+    const slot = (name) => this.element.querySelector(name);
+    this.charts = {
+      trace: new uPlot(chartOptions(w, 120, [
+        { label: "raw", stroke: COLORS.raw, width: 1 },
+        { label: "fit", stroke: COLORS.fit, width: 1.5 },
+      ], { label: "ΔF" }), [[], [], []], slot(".chart-trace")),
+      activity: new uPlot(chartOptions(w, 64, [
+        { label: "activity", stroke: COLORS.activity, fill: COLORS.activityFill, width: 1 },
+      ], { label: "s" }), [[], []], slot(".chart-activity")),
+      residual: new uPlot(chartOptions(w, 78, [
+        { label: "residual", stroke: COLORS.residual, width: 1 },
+      ], { xAxis: true, label: "res" }), [[], []], slot(".chart-residual")),
+    };
+  }
+
+  resize(width) {
+    if (!this.charts) return;
+    for (const chart of Object.values(this.charts)) {
+      chart.setSize({ width: Math.max(200, width), height: chart.height });
+    }
+  }
+
+  setState(state) {
+    this.state = state;
+    this.element.dataset.state = state;
+    this.badge.textContent = state;
+  }
+
+  showRaw(x, raw) {
+    this.x = x;
+    this.raw = raw;
+    this.charts.trace.setData([x, raw, new Array(x.length).fill(null)]);
+    this.charts.activity.setData([x, new Array(x.length).fill(null)]);
+    this.charts.residual.setData([x, new Array(x.length).fill(null)]);
+  }
+
+  showSolution(fit, activity, r2) {
+    const residual = new Float32Array(fit.length);
+    for (let i = 0; i < fit.length; i++) residual[i] = this.raw[i] - fit[i];
+    this.charts.trace.setData([this.x, this.raw, fit]);
+    this.charts.activity.setData([this.x, activity]);
+    this.charts.residual.setData([this.x, residual]);
+    this.r2.textContent = r2.toFixed(2);
+  }
+
+  destroy() {
+    if (this.charts) Object.values(this.charts).forEach((c) => c.destroy());
+    this.element.remove();
+  }
+}
+
+export class KernelPlot {
+  constructor(target) {
+    this.chart = new uPlot({
+      width: Math.max(200, target.clientWidth || 260),
+      height: 110,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: { x: { time: false }, y: { range: [-0.05, 1.08] } },
+      padding: [6, 8, 0, 0],
+      axes: [
+        { size: 24, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" },
+          values: (u, vals) => vals.map((v) => v + " s") },
+        { size: 30, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" } },
+      ],
+      series: [{}, { stroke: COLORS.fit, width: 2, fill: "rgba(232,89,12,0.08)" }],
+    }, [[], []], target);
+  }
+
+  update(t, h) {
+    this.chart.setData([Array.from(t), Array.from(h)]);
+  }
+}
+
+export class Overview {
+  constructor(target, onWindow) {
+    this.onWindow = onWindow;
+    this.target = target;
+    this.chart = new uPlot({
+      width: Math.max(300, target.clientWidth || 800),
+      height: 90,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
+      scales: { x: { time: false } },
+      padding: [4, 8, 0, 0],
+      axes: [
+        { size: 24, stroke: "#6b7785", font: "10px system-ui", grid: { show: false },
+          values: (u, vals) => vals.map((v) => v + " s") },
+        { size: 46, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" } },
+      ],
+      series: [{}, { stroke: COLORS.raw, width: 1 }],
+      hooks: { setSelect: [(u) => this.selected(u)] },
+    }, [[], []], target);
+    this.chart.over.addEventListener("click", (event) => {
+      if (this.dragged) return;
+      const t = this.chart.posToVal(event.offsetX, "x");
+      this.onWindow({ center: t });
+    });
+  }
+
+  selected(u) {
+    this.dragged = false;
+    if (this.programmatic || u.select.width < 3) return;
+    this.dragged = true;
+    const t0 = u.posToVal(u.select.left, "x");
+    const t1 = u.posToVal(u.select.left + u.select.width, "x");
+    this.onWindow({ t0, t1 });
+    setTimeout(() => { this.dragged = false; }, 0);
+  }
+
+  show(x, y) {
+    this.chart.setData([x, y]);
+  }
+
+  highlight(t0, t1) {
+    const u = this.chart;
+    const left = u.valToPos(t0, "x");
+    const right = u.valToPos(t1, "x");
+    this.programmatic = true;
+    u.setSelect({ left, width: Math.max(2, right - left), top: 0, height: u.bbox.height / devicePixelRatio }, false);
+    this.programmatic = false;
+  }
+
+  resize(width) {
+    this.chart.setSize({ width: Math.max(300, width), height: 90 });
+  }
+}
