@@ -20,6 +20,7 @@ BLOCK_BYTES_ENV = "CALAB_BLOCK_BYTES"
 def plan_chunk_cells(
     n_cells: int, n_timepoints: int, *, chunk_cells: int | None = None,
     block_bytes: int | None = None, input_chunk_cells: int | None = None,
+    min_blocks: int = 1,
 ) -> int:
     """Cells per block for an ``(n_cells, n_timepoints)`` recording.
 
@@ -36,6 +37,9 @@ def plan_chunk_cells(
     input_chunk_cells : int, optional
         Cells per chunk of the input store: the block is then aligned to it
         (a divisor or a multiple of it) so no input chunk is read twice.
+    min_blocks : int
+        Split small recordings into at least this many blocks (while blocks
+        keep at least one lane of cells) so that every worker gets work.
 
     Returns
     -------
@@ -55,6 +59,7 @@ def plan_chunk_cells(
         return min(chunk_cells, max(n_cells, 1))
     target = block_bytes if block_bytes is not None else _env_block_bytes()
     cells = max(1, target // (8 * max(n_timepoints, 1)))
+    cells = min(cells, max(LANES, math.ceil(n_cells / max(min_blocks, 1))))
     if cells >= LANES:
         cells -= cells % LANES
     if input_chunk_cells:

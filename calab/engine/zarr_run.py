@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from calab.engine.block import SolveSettings, check_finite_block
 from calab.engine.cluster import dask_client, describe_cluster
 from calab.engine.errors import BlocksFailedError, Cancelled
 from calab.engine.inputs import describe_input, open_input_array, store_location
-from calab.engine.outputs import prepare_output, run_attrs, write_block
+from calab.engine.outputs import prepare_output, read_run_attrs, run_attrs, write_block
 from calab.engine.planning import block_bounds, plan_chunk_cells
 
 POLL_S = 0.1
@@ -160,25 +161,34 @@ def deconvolve_zarr(
     )
     _array, info = describe_input(input, dataset)
     out = _check_output_location(output, info.store)
+    with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
+                         memory_limit=memory_limit) as connection:
+        return _run(info, out, flat, settings, chunk_cells, full, resume, connection,
+                    progress, should_stop, began)
+
+
+def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: int | None,
+         full: bool, resume: bool, connection: _LazyConnection,
+         progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
+         began: float) -> dict[str, Any]:
     n_cells, n_time = info.shape
-    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0])
+    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection)
     bounds = block_bounds(n_cells, cells)
     solver = {"max_iters": settings.max_iters, "conv_mode": settings.conv_mode,
               "constraint": settings.constraint, "tol": settings.tol,
               "nan_policy": settings.nan_policy}
     attrs = run_attrs(flat, solver, info.as_attrs(), bool(full), cells, len(bounds))
     done = prepare_output(out, attrs, info.shape, resume)
-    job = BlockJob(info.store, dataset, out, settings, cells, n_cells, bool(full))
+    job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full))
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:
         progress(skipped, len(bounds))
     cluster_info: dict[str, Any] = {"scheduler": None, "workers": 0}
     if todo:
-        with dask_client(client=client, scheduler=scheduler, n_workers=n_workers,
-                         memory_limit=memory_limit) as dask:
-            cluster_info = describe_cluster(dask)
-            _run_blocks(dask, job, todo, skipped, len(bounds), progress, should_stop)
+        dask = connection.get()
+        cluster_info = describe_cluster(dask)
+        _run_blocks(dask, job, todo, skipped, len(bounds), progress, should_stop)
     wall = time.perf_counter() - began
     computed_cells = sum(bounds[i][1] - bounds[i][0] for i in todo)
     return {
@@ -258,12 +268,32 @@ def _check_output_location(output: str | Path, input_store: str) -> str:
 
 
 def _block_cells(n_cells: int, n_time: int, chunk_cells: int | None, output: str,
-                 input_chunk_cells: int) -> int:
-    if chunk_cells is None:
-        from calab.engine.outputs import read_run_attrs
+                 input_chunk_cells: int, connection: _LazyConnection) -> int:
+    if chunk_cells is not None:
+        return plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells)
+    existing = read_run_attrs(output)
+    if existing and isinstance(existing.get("chunk_cells"), int):
+        return min(existing["chunk_cells"], n_cells)  # resume with the blocks of the first run
+    threads = max(1, describe_cluster(connection.get())["threads"])
+    return plan_chunk_cells(n_cells, n_time, input_chunk_cells=input_chunk_cells,
+                            min_blocks=2 * threads)
 
-        existing = read_run_attrs(output)
-        if existing and isinstance(existing.get("chunk_cells"), int):
-            return min(existing["chunk_cells"], n_cells)
-    return plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells,
-                            input_chunk_cells=input_chunk_cells)
+
+class _LazyConnection:
+    """Connects to (or starts) the cluster only when first needed; closes on exit."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.stack = ExitStack()
+        self.client: Any = None
+
+    def __enter__(self) -> _LazyConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stack.close()
+
+    def get(self) -> Any:
+        if self.client is None:
+            self.client = self.stack.enter_context(dask_client(**self.options))
+        return self.client
