@@ -163,7 +163,7 @@ class SimulationConfig:
         return self.firing_rate_hz + bursts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimulationResult:
     """A simulated recording and its ground truth.
 
@@ -171,8 +171,9 @@ class SimulationResult:
     ----------
     traces : numpy.ndarray
         ``(n_cells, n_timepoints)`` float64 fluorescence,
-        ``dc_offset + scale * (b(t) * (1 + calcium + drift) - 1 + noise)`` with
-        ``b(t)`` the photobleaching factor.
+        ``dc_offset + scale * (b(t) * (1 + calcium + drift + shot) - 1 + noise)``
+        with ``b(t)`` the photobleaching factor, ``shot`` the optional Poisson
+        shot noise and ``noise`` the Gaussian noise.
     spikes : numpy.ndarray
         Same shape, float64 spike counts per frame.
     calcium : numpy.ndarray
