@@ -56,7 +56,7 @@ def load_dataset(
     max_cells: int = 64,
     max_minutes: float = 10.0,
 ) -> Dataset:
-    """Read the tuning subset of ``source`` (see :func:`calab.engine.reading.read_tuning_subset`)."""
+    """Read the tuning subset of ``source``; see :func:`calab.engine.reading.read_tuning_subset`."""
     from calab.core.validation import check_positive
 
     fs = check_positive("fs", fs)

@@ -92,7 +92,9 @@ def _rows(value: Any, n_rows: int) -> np.ndarray:
 def _window(body: dict, n_time: int) -> tuple[int, int]:
     start, stop = _integer(body, "start"), _integer(body, "stop")
     if not 0 <= start < stop <= n_time:
-        raise ValueError(f"window start={start}, stop={stop} must satisfy 0 <= start < stop <= {n_time}")
+        raise ValueError(
+            f"window start={start}, stop={stop} must satisfy 0 <= start < stop <= {n_time}"
+        )
     if stop - start > MAX_WINDOW_SAMPLES:
         raise ValueError(f"window of {stop - start} samples exceeds {MAX_WINDOW_SAMPLES}")
     return start, stop

@@ -100,9 +100,11 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> Any:
     if not body.strip():
         raise ApiError(400, "request body is empty; expected a JSON document")
     try:
-        return json.loads(body)
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ApiError(400, f"request body is not UTF-8 text: {error}") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise ApiError(
             400, f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
@@ -170,7 +172,10 @@ def _host_name(host_header: str) -> str:
 
 async def _send_json(send: Send, status: int, body: dict[str, Any], extra: Iterable = ()) -> None:
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": [*headers, *extra]})
     await send({"type": "http.response.body", "body": payload})
 

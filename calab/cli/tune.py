@@ -1,0 +1,117 @@
+"""``calab tune`` and ``calab app``: interactive tuning in the browser."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
+    """The traces source for :func:`calab.tune` and its sampling rate (Hz)."""
+    source = Path(path)
+    stem = source.with_suffix("") if source.suffix.lower() in (".npy", ".json") else source
+    if Path(f"{stem}_metadata.json").is_file() and Path(f"{stem}.npy").is_file():
+        from calab.io.tuning import load_tuning_data
+
+        traces, metadata = load_tuning_data(stem)
+        return traces, fs if fs is not None else float(metadata["sampling_rate_hz"])
+    if not source.exists():
+        raise click.BadParameter(
+            f"{path!r} does not exist (expected .npy, a tuning-data stem, a zarr store or .h5)",
+            param_hint="INPUT",
+        )
+    if source.suffix.lower() not in (".npy", ".h5", ".hdf5") and not source.is_dir():
+        raise click.BadParameter(
+            f"{path!r}: unsupported input; use .npy, a tuning-data stem, a zarr store or .h5",
+            param_hint="INPUT",
+        )
+    if fs is None:
+        fs = _stored_fs(source)
+    if fs is None:
+        click.echo("calab tune: no sampling rate given or stored; assuming --fs 30", err=True)
+        fs = 30.0
+    return str(source), fs
+
+
+def _stored_fs(source: Path) -> float | None:
+    """A sampling rate recorded in a zarr store's attributes, if any."""
+    if not source.is_dir():
+        return None
+    for name in ("zarr.json", ".zattrs"):
+        meta = source / name
+        if meta.is_file():
+            try:
+                document = json.loads(meta.read_text())
+            except ValueError:
+                return None
+            attrs = document.get("attributes", document)
+            for key in ("sampling_rate_hz", "fs"):
+                if isinstance(attrs.get(key), (int, float)):
+                    return float(attrs[key])
+    return None
+
+
+def _emit(params: dict[str, Any] | None) -> None:
+    if params is None:
+        sys.exit(1)
+    click.echo(json.dumps(params))
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("--fs", type=float, default=None,
+              help="Sampling rate in Hz (default: from the file, else 30).")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option("--timeout", type=float, default=None, help="Give up after S seconds.")
+@click.option("--cells", "max_cells", type=int, default=64, show_default=True,
+              help="Most cells shown (chosen across the SNR range).")
+def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
+         timeout: float | None, max_cells: int) -> None:
+    """Tune kernel and sparsity on INPUT in the browser; print the parameters as JSON.
+
+    INPUT is a .npy file, a tuning-data stem (STEM.npy + STEM_metadata.json),
+    a zarr store or an .h5 file. The app's URL goes to stderr; the exported
+    parameters go to stdout. Exit status 1 when nothing was exported.
+    """
+    from calab.server.tune import tune as run_tune
+
+    source, fs = _resolve_input(input_path, fs)
+    try:
+        params = run_tune(source, fs=fs, timeout=timeout, port=port,
+                          open_browser=not no_browser, max_cells=max_cells)
+    except (OSError, ValueError, TypeError) as error:
+        raise click.ClickException(str(error)) from None
+    _emit(params)
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option("--timeout", type=float, default=None, help="Give up after S seconds.")
+def app(port: int | None, no_browser: bool, timeout: float | None) -> None:
+    """Open the tuning app without data: drop a .npy/.npz file onto it.
+
+    Blocks until "Export to Python" (the parameters are printed as JSON),
+    Ctrl-C, the timeout, or the page closing.
+    """
+    import webbrowser
+
+    from calab.server.tune import TuningRun, announce
+
+    try:
+        run = TuningRun(None, port=port).start()
+    except OSError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        announce(run.url)
+        if not no_browser:
+            webbrowser.open(run.url)
+        params = run.wait(timeout)
+    finally:
+        run.close()
+    _emit(params)
