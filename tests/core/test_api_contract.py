@@ -153,7 +153,7 @@ def _brute_force_optimum(y: np.ndarray, lam: float) -> float:
     return float(result.fun)
 
 
-@pytest.mark.parametrize("lam", [0.05, 0.3, 1.0])
+@pytest.mark.parametrize("lam", [0.1, 0.8])
 def test_objective_reaches_the_brute_force_optimum(lam):
     sim = calab.simulate(num_cells=3, duration_s=200 / FS, fs=FS, tau_rise_s=TAU_R,
                          tau_decay_s=TAU_D, peak_dff=1.0, snr=4.0, firing_rate_hz=1.5, seed=7)
