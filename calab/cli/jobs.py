@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -233,32 +232,22 @@ def _describe(job: dict[str, Any]) -> str:
 
 def _wait_and_report(client: ServiceClient, job_id: str, as_json: bool,
                      interval: float = 0.5) -> None:
-    job = _follow(client, job_id, interval, show_bar=not as_json and sys.stderr.isatty())
+    job = _follow(client, job_id, interval)
     click.echo(json.dumps(job, indent=2) if as_json else _describe(job))
     if job["status"] != "succeeded":
         raise SystemExit(1)
 
 
-def _follow(client: ServiceClient, job_id: str, interval: float, show_bar: bool) -> dict[str, Any]:
-    """Poll a job until it ends, drawing a progress bar on a terminal."""
-    bar = None
-    try:
+def _follow(client: ServiceClient, job_id: str, interval: float) -> dict[str, Any]:
+    """Poll a job until it ends, with a progress bar on stderr (plain lines when not a tty)."""
+    from calab.cli.progress import ProgressBar
+
+    with ProgressBar(label=f"job {job_id}") as bar:
         while True:
             job = client.request("GET", f"/api/v1/jobs/{job_id}")
             done, total = job["progress"]["blocks_done"], job["progress"]["blocks_total"]
-            if show_bar and total:
-                if bar is None:
-                    bar = _progress_bar(total)
+            if total:
                 bar.update(done, total)
             if job["status"] in TERMINAL:
                 return job
             time.sleep(interval)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _progress_bar(total: int) -> Any:
-    from calab.cli.progress import BlockProgress
-
-    return BlockProgress(total, label="blocks")

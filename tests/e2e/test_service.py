@@ -1,0 +1,403 @@
+"""End to end: `calab serve` on a real `dask scheduler` + two `dask worker` processes, over sockets.
+
+The same topology as docker-compose.yml, as local processes on loopback: submit,
+watch progress, compare with the engine run on the same input, list, cancel and
+resume; faults (a worker SIGKILLed mid-job, the service SIGKILLed and restarted
+mid-job); bad requests; many small jobs at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+TOKEN = "e2e-token-0123456789abcdef"
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def calab_command() -> list[str]:
+    """The `calab` console script next to this interpreter (what users run)."""
+    script = Path(sys.executable).with_name("calab")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from calab.cli.main import main; sys.exit(main())"]
+
+
+class ServiceProcess:
+    """`calab serve` as a subprocess on a free loopback port."""
+
+    def __init__(self, scheduler: str, data_root: Path, state_dir: Path, log_dir: Path,
+                 max_concurrent: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [*calab_command(), "serve", "--port", str(self.port), "--scheduler",
+                     scheduler, "--data-root", str(data_root), "--state", str(state_dir),
+                     "--max-concurrent", str(max_concurrent), "--log-level", "info"]
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.starts += 1
+        log = open(self.log_dir / f"serve-{self.starts}.log", "wb")  # noqa: SIM115
+        env = {**os.environ, "CALAB_TOKEN": TOKEN}
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"calab serve exited with {self.proc.returncode}: {self.log()}")
+            try:
+                status, body = self.request("GET", "/api/v1/health", token=None, timeout=5)
+                if status == 200 and body["cluster"]["connected"]:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"calab serve did not become healthy: {self.log()}")
+
+    def log(self) -> str:
+        return (self.log_dir / f"serve-{self.starts}.log").read_text(errors="replace")[-3000:]
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(40)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = TOKEN,
+                raw: bytes | None = None, timeout: float = 30) -> tuple[int, Any]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url + path, data=data, headers=headers,
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def submit(self, body: dict) -> str:
+        status, answer = self.request("POST", "/api/v1/jobs", body)
+        assert status == 202, answer
+        return answer["id"]
+
+    def job(self, job_id: str) -> dict:
+        status, job = self.request("GET", f"/api/v1/jobs/{job_id}")
+        assert status == 200, job
+        return job
+
+    def wait(self, job_id: str, until: Any = None, timeout: float = 120.0,
+             seen: list | None = None) -> dict:
+        """Poll until the job ends (or ``until(job)`` holds); record progress in ``seen``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.job(job_id)
+            if seen is not None:
+                seen.append((job["status"], job["progress"]["blocks_done"],
+                             job["progress"]["blocks_total"]))
+            if (until(job) if until else job["status"] in TERMINAL):
+                return job
+            time.sleep(0.1)
+        raise TimeoutError(f"job {job_id} still {self.job(job_id)}; log: {self.log()}")
+
+
+# -- the cluster: `dask scheduler` + two `dask worker --nthreads 1` -----------------------------
+
+
+class LocalDaskCluster:
+    """A scheduler and workers started like docker-compose.yml starts them."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def start(self, n_workers: int = 2) -> None:
+        dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+        self._spawn([*dask, "--host", "127.0.0.1", "--port", str(self.port),
+                     "--dashboard-address", ":0"], "scheduler")
+        for _ in range(n_workers):
+            self.add_worker()
+        self.wait_for_workers(n_workers)
+
+    def add_worker(self) -> subprocess.Popen:
+        worker = self._spawn([sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+                              "--nthreads", "1", "--memory-limit", "1GiB", "--host", "127.0.0.1",
+                              "--dashboard-address", ":0"], f"worker-{len(self.workers)}")
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_workers(self, n: int, timeout: float = 60.0) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=timeout) as client:
+            client.wait_for_workers(n, timeout=timeout)
+
+    def kill_worker(self, worker: subprocess.Popen) -> None:
+        """SIGKILL the worker's whole process group (nanny and worker): a machine lost."""
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+PARAMS = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.05, "fs": 30.0}
+OPTIONS = {"chunk_cells": 8, "max_iters": 300}
+N_CELLS, N_SMALL = 128, 8
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    dask_cluster = LocalDaskCluster(tmp_path_factory.mktemp("dask-logs"))
+    try:
+        dask_cluster.start(2)
+        yield dask_cluster
+    finally:
+        dask_cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import zarr
+
+    import calab
+
+    root = tmp_path_factory.mktemp("data")
+    recording = calab.simulate(num_cells=N_CELLS, duration_s=120.0, fs=30.0, seed=11)
+    zarr.create_array(store=str(root / "rec.zarr"), data=recording.traces.astype("float32"),
+                      chunks=(16, recording.traces.shape[1]))
+    small = calab.simulate(num_cells=N_SMALL, duration_s=20.0, fs=30.0, seed=12)
+    group = zarr.open_group(str(root / "small.zarr"), mode="w")
+    group.create_array("traces", data=small.traces.astype("float32"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(cluster: LocalDaskCluster, data_root: Path, tmp_path_factory) -> dict:
+    """The engine run on the same inputs and cluster (outside the data root)."""
+    import zarr
+    from distributed import Client
+
+    from calab.engine import deconvolve_zarr
+
+    out = tmp_path_factory.mktemp("reference")
+    with Client(cluster.address, set_as_default=False) as client:
+        deconvolve_zarr(str(data_root / "rec.zarr"), str(out / "rec.zarr"), PARAMS,
+                        client=client, **OPTIONS)
+        deconvolve_zarr(str(data_root / "small.zarr"), str(out / "small.zarr"), PARAMS,
+                        dataset="traces", client=client, **OPTIONS)
+    return {name: zarr.open_array(str(out / f"{name}.zarr" / "activity"))[:]
+            for name in ("rec", "small")}
+
+
+@pytest.fixture
+def service(cluster: LocalDaskCluster, data_root: Path, tmp_path: Path):
+    process = ServiceProcess(cluster.address, data_root, tmp_path / "state", tmp_path)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def activity(data_root: Path, output: str) -> np.ndarray:
+    import zarr
+
+    return zarr.open_array(str(data_root / output / "activity"))[:]
+
+
+def rec_job(output: str) -> dict:
+    return {"input": "rec.zarr", "output": output, "params": PARAMS, "options": OPTIONS}
+
+
+def run_cli(service: ServiceProcess, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CALAB_TOKEN": TOKEN}
+    return subprocess.run([*calab_command(), "jobs", "--server", service.url, *args],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+def test_submit_watch_progress_and_output_equals_engine_run(
+    service: ServiceProcess, data_root: Path, reference: dict
+) -> None:
+    job_id = service.submit(rec_job("api/out.zarr"))
+    seen: list = []
+    job = service.wait(job_id, seen=seen)
+    assert job["status"] == "succeeded", job
+    n_blocks = N_CELLS // OPTIONS["chunk_cells"]
+    assert job["progress"] == {"blocks_done": n_blocks, "blocks_total": n_blocks, "fraction": 1.0}
+    done = [d for _, d, _ in seen]
+    assert done == sorted(done)  # progress never goes back
+    assert job["created_at"] <= job["started_at"] <= job["finished_at"]
+    assert job["result"]["blocks_computed"] == n_blocks and job["result"]["cells"] == N_CELLS
+    np.testing.assert_array_equal(activity(data_root, "api/out.zarr"), reference["rec"])
+
+    # the command-line client: submit with --wait (progress on stderr), then list
+    result = run_cli(service, "submit", "small.zarr", "--dataset", "traces", "-o", "cli.zarr",
+                     "--fs", "30", "--tau-rise", "0.1", "--tau-decay", "0.6", "--lam", "0.05",
+                     "--chunk-cells", "8", "--max-iters", "300", "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    cli_job = json.loads(result.stdout)
+    assert cli_job["status"] == "succeeded" and "1/1 blocks" in result.stderr
+    np.testing.assert_array_equal(activity(data_root, "cli.zarr"), reference["small"])
+    listing = json.loads(run_cli(service, "list", "--json").stdout)
+    assert [j["id"] for j in listing["jobs"]] == [cli_job["id"], job_id]
+    status = run_cli(service, "status", job_id)
+    assert status.returncode == 0 and "succeeded" in status.stdout
+
+
+def test_cancel_keeps_finished_blocks_and_resubmit_resumes(
+    service: ServiceProcess, data_root: Path, reference: dict
+) -> None:
+    job_id = service.submit(rec_job("cancel.zarr"))
+    service.wait(job_id, until=lambda j: j["progress"]["blocks_done"] >= 2)
+    status, answer = service.request("DELETE", f"/api/v1/jobs/{job_id}")
+    assert status in (200, 202), answer  # 200 only if it already ended as cancelled
+    job = service.wait(job_id)
+    assert job["status"] == "cancelled", job
+    done_at_cancel = job["progress"]["blocks_done"]
+    assert 2 <= done_at_cancel < job["progress"]["blocks_total"]
+    cli = run_cli(service, "cancel", job_id)
+    assert cli.returncode == 1 and "409" in cli.stderr  # already cancelled
+
+    again = service.submit(rec_job("cancel.zarr"))
+    job = service.wait(again)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["blocks_skipped"] >= done_at_cancel
+    assert job["result"]["blocks_computed"] == job["result"]["blocks_total"] - \
+        job["result"]["blocks_skipped"]
+    np.testing.assert_array_equal(activity(data_root, "cancel.zarr"), reference["rec"])
+
+
+def test_worker_killed_mid_job_the_job_still_succeeds(
+    service: ServiceProcess, cluster: LocalDaskCluster, data_root: Path, reference: dict
+) -> None:
+    job_id = service.submit(rec_job("worker-kill.zarr"))
+    job = service.wait(job_id, until=lambda j: j["progress"]["blocks_done"] >= 2)
+    assert job["progress"]["blocks_done"] < job["progress"]["blocks_total"]  # really mid-job
+    victim = cluster.workers[0]
+    cluster.kill_worker(victim)
+    cluster.workers.remove(victim)
+    job = service.wait(job_id)
+    assert job["status"] == "succeeded", job
+    assert job["attempts"] == 1
+    np.testing.assert_array_equal(activity(data_root, "worker-kill.zarr"), reference["rec"])
+    cluster.add_worker()  # back to two workers for the next tests
+    cluster.wait_for_workers(2)
+
+
+def test_service_killed_and_restarted_mid_job_resumes(
+    service: ServiceProcess, data_root: Path, reference: dict
+) -> None:
+    job_id = service.submit(rec_job("service-kill.zarr"))
+    queued_id = service.submit({**rec_job("queued.zarr"), "input": "small.zarr",
+                                "dataset": "traces"})
+    job = service.wait(job_id, until=lambda j: j["progress"]["blocks_done"] >= 3)
+    assert job["progress"]["blocks_done"] < job["progress"]["blocks_total"]
+    service.kill()
+    service.start()  # same state directory
+    job = service.wait(job_id)
+    assert job["status"] == "succeeded", job
+    assert job["attempts"] == 2
+    assert job["result"]["blocks_skipped"] >= 3
+    np.testing.assert_array_equal(activity(data_root, "service-kill.zarr"), reference["rec"])
+    assert service.wait(queued_id)["status"] == "succeeded"
+    np.testing.assert_array_equal(activity(data_root, "queued.zarr"), reference["small"])
+
+
+def test_bad_requests_get_their_4xx_and_the_service_keeps_serving(
+    service: ServiceProcess, data_root: Path
+) -> None:
+    good = {"input": "small.zarr", "dataset": "traces", "output": "bad-then-good.zarr",
+            "params": PARAMS, "options": OPTIONS}
+    cases = [
+        ({"body": good, "token": None}, 401, "Authorization"),
+        ({"body": good, "token": "wrong-token-0123456789"}, 401, "Authorization"),
+        ({"raw": b'{"input": "small.zarr",'}, 400, None),
+        ({"body": {**good, "input": "../outside.zarr"}}, 403, "input"),
+        ({"body": {**good, "output": "/tmp/evil.zarr"}}, 403, "output"),
+        ({"body": {**good, "input": "missing.zarr"}}, 422, "input"),
+        ({"body": {**good, "params": {**PARAMS, "tau_decay": -1}}}, 422, "params"),
+        ({"body": {**good, "params": {"fs": 30.0}}}, 422, "params"),
+        ({"raw": json.dumps({**good, "pad": "x" * (2 << 20)}).encode()}, 413, None),
+    ]
+    for kwargs, status, field in cases:
+        code, answer = service.request("POST", "/api/v1/jobs", **kwargs)
+        assert code == status, (kwargs.get("body"), answer)
+        assert answer["field"] == field and answer["error"]
+    assert service.request("GET", "/api/v1/jobs")[1]["total"] == 0
+    assert service.request("GET", "/api/v1/health", token=None)[0] == 200
+    assert service.wait(service.submit(good))["status"] == "succeeded"
+    assert service.proc.poll() is None
+
+
+def test_many_small_jobs_at_once_all_finish(
+    service: ServiceProcess, data_root: Path, reference: dict
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [{"input": "small.zarr", "dataset": "traces", "output": f"many/{i}.zarr",
+               "params": PARAMS, "options": OPTIONS} for i in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        ids = list(pool.map(service.submit, bodies))
+    assert len(set(ids)) == 12
+    jobs = [service.wait(job_id, timeout=180) for job_id in ids]
+    assert [job["status"] for job in jobs] == ["succeeded"] * 12
+    for i in range(12):
+        np.testing.assert_array_equal(activity(data_root, f"many/{i}.zarr"), reference["small"])
+    page = service.request("GET", "/api/v1/jobs?limit=5")[1]
+    assert page["total"] == 12 and len(page["jobs"]) == 5 and page["next_offset"] == 5
