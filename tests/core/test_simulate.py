@@ -318,4 +318,4 @@ def test_two_thousand_cells_ten_minutes_is_fast():
     elapsed = time.perf_counter() - start
     assert sim.traces.shape == (2000, 18000)
     assert sim.spikes.sum() / (2000 * 600.0) == pytest.approx(0.5, rel=0.01)
-    assert elapsed < 15.0, f"simulation took {elapsed:.1f} s"
+    assert elapsed < 20.0, f"simulation took {elapsed:.1f} s"  # ~2.5 s on an idle CI core
