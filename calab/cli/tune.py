@@ -112,6 +112,8 @@ def app(port: int | None, no_browser: bool, timeout: float | None) -> None:
         if not no_browser:
             webbrowser.open(run.url)
         params = run.wait(timeout)
+    except KeyboardInterrupt:
+        params = run.give_up("interrupted", "interrupted")
     finally:
         run.close()
     _emit(params)

@@ -92,15 +92,16 @@ class TuningRun:
         try:
             while not self.session.exported.wait(_POLL_S):
                 if time.monotonic() > deadline:
-                    return self._give_up("timeout", f"no export within {timeout} s")
+                    return self.give_up("timeout", f"no export within {timeout} s")
                 if self.session.heartbeat_lost():
-                    return self._give_up("heartbeat-lost", "the page stopped responding")
+                    return self.give_up("heartbeat-lost", "the page stopped responding")
         except KeyboardInterrupt:
-            return self._give_up("interrupted", "interrupted")
+            return self.give_up("interrupted", "interrupted")
         self.outcome = "exported"
         return dict(self.session.params or {})
 
-    def _give_up(self, outcome: str, reason: str) -> None:
+    def give_up(self, outcome: str, reason: str) -> None:
+        """Record why no parameters came back, tell the user, return None."""
         self.outcome = outcome
         print(f"calab tune: {reason}; no parameters exported", file=sys.stderr)
         return None
@@ -183,10 +184,13 @@ def tune(
     dataset = load_dataset(traces, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes)
     with TuningRun(dataset, port=port, app_url=app_url, max_cells=max_cells,
                    max_minutes=max_minutes) as run:
-        announce(run.url)
-        if open_browser:
-            webbrowser.open(run.url)
-        return run.wait(timeout)
+        try:
+            announce(run.url)
+            if open_browser:
+                webbrowser.open(run.url)
+            return run.wait(timeout)
+        except KeyboardInterrupt:  # Ctrl-C before waiting began
+            return run.give_up("interrupted", "interrupted")
 
 
 def announce(url: str) -> None:
