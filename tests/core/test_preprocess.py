@@ -153,7 +153,7 @@ def test_preprocessing_matches_the_reference_anchor(folder):
                    case["filter_enabled"])
     assert y.shape == anchor.shape
     scale = np.abs(anchor).max()
-    assert np.abs(y - anchor).max() <= 2e-6 * scale
+    assert np.abs(y - anchor).max() <= 1e-6 * scale
 
 
 @pytest.mark.skipif(not CASES, reason="../shared/reference is absent")
@@ -165,8 +165,8 @@ def test_bandpass_matches_the_reference_anchor(folder):
     traces = np.load(folder / "traces.npy")
     anchor = np.load(folder / "anchor_filtered.npy")
     filtered = bandpass_filter(traces, case["tau_rise"], case["tau_decay"], case["fs"])
-    assert np.abs(filtered - anchor).max() <= 2e-6 * np.abs(anchor).max()
+    assert np.abs(filtered - anchor).max() <= 1e-6 * np.abs(anchor).max()
     # the baseline step on the filtered trace gives the preprocessed anchor
     y = filtered - rolling_baseline(filtered, case["tau_decay"], case["fs"])
     reference = np.load(folder / "anchor_preprocessed.npy")
-    assert np.abs(y - reference).max() <= 2e-6 * np.abs(reference).max()
+    assert np.abs(y - reference).max() <= 1e-6 * np.abs(reference).max()
