@@ -140,3 +140,12 @@ def test_skip_markers_stay_few():
     assert len(skipped) <= max(12, len(blocks) // 2), (
         "most examples should run; skipped: " + ", ".join(f"{b.page}:{b.line}" for b in skipped)
     )
+
+
+def test_cli_page_names_every_subcommand():
+    from calab.cli.main import SUBCOMMANDS
+
+    page = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert ":module: calab.cli.main" in page
+    missing = [name for name in SUBCOMMANDS if f"`calab {name}`" not in page]
+    assert not missing, f"docs/cli.md does not mention: {missing}"

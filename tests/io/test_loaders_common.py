@@ -88,7 +88,16 @@ def write_suite2p(
     return folder
 
 
-def write_nwb(path: Path, fluorescence: np.ndarray, *, rate=30.0, dff=None, dff_timestamps=None):
+def write_nwb(
+    path: Path,
+    fluorescence: np.ndarray,
+    *,
+    rate=30.0,
+    dff=None,
+    dff_timestamps=None,
+    conversion=1.0,
+    offset=0.0,
+):
     """An NWB file with ImagingPlane, PlaneSegmentation and RoiResponseSeries written by pynwb.
 
     ``fluorescence`` is ``(n_rois, T)``; it is stored time-first as NWB requires.
@@ -128,7 +137,13 @@ def write_nwb(path: Path, fluorescence: np.ndarray, *, rate=30.0, dff=None, dff_
     fluo = Fluorescence(name="Fluorescence")
     ophys.add(fluo)
     fluo.create_roi_response_series(
-        name="RoiResponseSeries", data=fluorescence.T, rois=region, unit="a.u.", rate=rate
+        name="RoiResponseSeries",
+        data=fluorescence.T,
+        rois=region,
+        unit="a.u.",
+        rate=rate,
+        conversion=conversion,
+        offset=offset,
     )
     if dff is not None:
         dff_container = DfOverF(name="DfOverF")

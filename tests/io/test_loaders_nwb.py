@@ -76,3 +76,14 @@ def test_not_an_nwb_file(tmp_path):
         handle["x"] = np.zeros(3)
     with pytest.raises(ValueError, match="not an NWB file"):
         calab.load_nwb(path)
+
+
+def test_conversion_and_offset_are_applied(tmp_path, rng):
+    stored = rng.integers(0, 4000, size=(2, 60)).astype(np.int16)
+    path = write_nwb(tmp_path / "raw.nwb", stored, rate=15.0, conversion=0.5, offset=-3.0)
+    traces, meta = calab.load_nwb(path)
+    assert traces.dtype == np.float64
+    np.testing.assert_allclose(traces, stored * 0.5 - 3.0)
+    lazy, _ = calab.load_nwb(path, lazy=True)
+    np.testing.assert_allclose(lazy.compute(), stored * 0.5 - 3.0)
+    assert meta["sampling_rate_hz"] == 15.0

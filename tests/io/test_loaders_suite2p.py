@@ -81,3 +81,14 @@ def test_shape_mismatches_and_bad_coefficient(tmp_path, rng):
         calab.load_suite2p(folder)
     with pytest.raises(ValueError, match="neuropil_coefficient"):
         calab.load_suite2p(folder, neuropil_coefficient=-0.5)
+
+
+def test_lazy_traces_deconvolve_like_eager_ones(plane):
+    folder, _, _, _ = plane
+    lazy, meta = calab.load_suite2p(folder, lazy=True)
+    eager, _ = calab.load_suite2p(folder)
+    fs = meta["sampling_rate_hz"]
+    lazy_activity = calab.run_deconvolution(lazy, fs, 0.05, 0.4, 0.5, max_iters=50)
+    assert hasattr(lazy_activity, "compute")  # stays lazy until asked
+    expected = calab.run_deconvolution(eager, fs, 0.05, 0.4, 0.5, max_iters=50)
+    np.testing.assert_allclose(lazy_activity.compute(), expected, rtol=1e-10, atol=1e-12)
