@@ -16,6 +16,7 @@ import numpy as np
 from calab.core.deconvolve import DEFAULT_TOL
 from calab.core.result import DeconvolutionResult
 from calab.engine.block import SolveSettings, packed_width, solve_packed
+from calab.engine.cluster import available_cores
 from calab.engine.planning import plan_chunk_cells
 
 
@@ -45,7 +46,8 @@ def deconvolve_dask(
         As in :func:`calab.run_deconvolution_full`; validated immediately.
     chunk_cells : int, optional
         Cells per block; by default chosen by bytes
-        (:func:`calab.engine.planning.plan_chunk_cells`).
+        (:func:`calab.engine.planning.plan_chunk_cells`), with at least two
+        blocks per local core when the recording is small.
 
     Returns
     -------
@@ -72,7 +74,8 @@ def deconvolve_dask(
     )
     matrix, was_1d = _as_dask_matrix(traces, da)
     n_cells, n_time = matrix.shape
-    cells = plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells)
+    cells = plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells,
+                             min_blocks=2 * available_cores())
     matrix = matrix.astype(np.float64).rechunk({0: cells, 1: -1})
     packed = matrix.map_blocks(
         solve_packed, settings, dtype=np.float64,

@@ -13,7 +13,7 @@ import os
 
 from calab.core.fista import LANES
 
-DEFAULT_BLOCK_BYTES = 16 * 2**20
+DEFAULT_BLOCK_BYTES = 8 * 2**20
 BLOCK_BYTES_ENV = "CALAB_BLOCK_BYTES"
 
 
@@ -31,7 +31,7 @@ def plan_chunk_cells(
     chunk_cells : int, optional
         Explicit choice; validated and capped at ``n_cells``.
     block_bytes : int, optional
-        Target float64 bytes per block (default 16 MiB, or the environment
+        Target float64 bytes per block (default 8 MiB, or the environment
         variable ``CALAB_BLOCK_BYTES``). The result is rounded down to a
         multiple of the solver's SIMD lane count when possible.
     input_chunk_cells : int, optional
@@ -49,7 +49,7 @@ def plan_chunk_cells(
     Examples
     --------
     >>> plan_chunk_cells(2000, 18000)
-    112
+    56
     >>> plan_chunk_cells(10, 100, chunk_cells=4)
     4
     """

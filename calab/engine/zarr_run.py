@@ -107,7 +107,7 @@ def deconvolve_zarr(
     client : distributed.Client, optional
         Reuse an existing client (wins over ``scheduler``); it is not closed.
     chunk_cells : int, optional
-        Cells per block; by default chosen by bytes (about 16 MiB of float64).
+        Cells per block; by default chosen by bytes (about 8 MiB of float64).
     full : bool
         Also write the diagnostics.
     resume : bool
