@@ -20,6 +20,8 @@ from calab.core.validation import check_positive
 
 # MAD of Gaussian noise -> its standard deviation; first differences double the variance.
 _MAD_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(2.0))
+#: Fewest storage chunks an SNR survey of a large recording spans.
+MIN_SURVEY_CHUNKS = 8
 
 
 def estimate_snr(matrix: np.ndarray) -> np.ndarray:
@@ -116,7 +118,7 @@ def time_window(n_timepoints: int, fs: float, max_minutes: float) -> tuple[int, 
     """
     fs = check_positive("fs", fs)
     max_minutes = check_positive("max_minutes", max_minutes)
-    length = max(1, int(round(max_minutes * 60.0 * fs)))
+    length = max(1, round(max_minutes * 60.0 * fs))
     if n_timepoints <= length:
         return 0, int(n_timepoints)
     start = (n_timepoints - length) // 2
@@ -128,7 +130,9 @@ def candidate_rows(n_cells: int, chunk_rows: int, max_candidates: int) -> np.nda
 
     Whole chunks (``chunk_rows`` consecutive cells) are cheap to read together,
     so the candidates are runs of consecutive rows taken from chunks spread
-    evenly over the recording.
+    evenly over the recording. At least ``MIN_SURVEY_CHUNKS`` chunks are
+    used (when there are that many), even if that exceeds ``max_candidates``,
+    so the survey never sees only one end of the recording.
 
     Parameters
     ----------
@@ -147,14 +151,14 @@ def candidate_rows(n_cells: int, chunk_rows: int, max_candidates: int) -> np.nda
     Examples
     --------
     >>> candidate_rows(1000, 100, 250).tolist()[:3], len(candidate_rows(1000, 100, 250))
-    ([0, 1, 2], 200)
+    ([0, 1, 2], 800)
     """
     if max_candidates >= n_cells:
         return np.arange(n_cells, dtype=np.int64)
     chunk_rows = max(1, int(chunk_rows))
     per_chunk = min(chunk_rows, max_candidates)
     n_chunks = math.ceil(n_cells / chunk_rows)
-    wanted = max(1, min(n_chunks, max_candidates // per_chunk))
+    wanted = min(n_chunks, max(MIN_SURVEY_CHUNKS, max_candidates // per_chunk))
     chunks = np.unique(np.round(np.linspace(0, n_chunks - 1, wanted)).astype(np.int64))
     runs = [
         np.arange(c * chunk_rows, min(c * chunk_rows + per_chunk, n_cells)) for c in chunks

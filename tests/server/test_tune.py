@@ -21,7 +21,6 @@ from calab.server.bridge_server import PortInUseError
 from calab.server.bridge_session import load_dataset
 from calab.server.tune import TuningRun, app_link
 
-
 CALAB = [sys.executable, "-c", "from calab.cli import main; main()"]
 
 
