@@ -1,0 +1,220 @@
+"""The tuning app in real headless Chromium, end to end through tune() and `calab tune`."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from browser_support import (
+    chromium_available,
+    headless_browser,
+    maybe_screenshot,
+    set_number,
+    wait_all_fresh,
+)
+
+from calab.io.export import load_export_params
+from calab.server.tune import TuningRun
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
+]
+
+
+def synthetic_traces(seed: int, n_cells: int = 8, seconds: float = 90.0, fs: float = 30.0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fs)
+    events = (rng.random((n_cells, n)) < 0.6 / fs).astype(float) * rng.uniform(0.5, 2, (n_cells, 1))
+    i = np.arange(int(3 * fs))
+    kernel = np.exp(-i / (0.5 * fs)) - np.exp(-i / (0.05 * fs))
+    clean = np.array([np.convolve(e, kernel)[:n] for e in events])
+    return 5 * clean + rng.normal(scale=0.4, size=clean.shape) + 10
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with headless_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def announced_urls():
+    urls: list[str] = []
+
+    class Catcher(logging.Handler):
+        def emit(self, record):
+            urls.append(record.args[0])
+
+    logger = logging.getLogger("calab.tune")
+    handler, level = Catcher(), logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield urls
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def card_indices(page) -> list[int]:
+    return page.eval_on_selector_all(
+        "[data-testid=cell-card]", "els => els.map(e => Number(e.dataset.cellIndex))")
+
+
+def tune_in_page(page, url: str) -> None:
+    """Open the app, wait for fresh cards, set decay 450 ms, lambda 2.5 and the filter."""
+    page.goto(url)
+    wait_all_fresh(page)
+    set_number(page, "tau-decay-ms", "450")
+    assert page.locator("[data-testid=cell-card][data-state=fresh]").count() == 0  # went stale
+    wait_all_fresh(page)
+    set_number(page, "lambda", "2.5")
+    page.check("[data-testid=filter-enabled]")
+    wait_all_fresh(page)
+
+
+EXPECTED = {"tau_rise": 0.1, "tau_decay": 0.45, "lambda_": 2.5, "filter_enabled": True}
+
+
+def test_tune_returns_the_values_set_in_the_browser_and_download_works(
+    page, announced_urls, tmp_path
+):
+    import calab
+
+    traces = synthetic_traces(1, n_cells=10)
+    box: dict = {}
+    thread = threading.Thread(
+        target=lambda: box.setdefault("result", calab.tune(
+            traces, fs=30.0, open_browser=False, timeout=120, cells=[1, 3, 4, 6, 8, 9])),
+        daemon=True,
+    )
+    thread.start()
+    wait_for(lambda: announced_urls)
+    tune_in_page(page, announced_urls[0])
+    assert sorted(card_indices(page)) == [1, 3, 4, 6, 8, 9]
+    assert page.text_content("[data-testid=kernel-peak]").endswith("ms")
+    maybe_screenshot(page, "tune-app.png")
+
+    with page.expect_download() as info:
+        page.click("[data-testid=export-download]")
+    download = info.value
+    assert download.suggested_filename == f"catune-params-{time.strftime('%Y-%m-%d')}.json"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert load_export_params(saved) == {**EXPECTED, "fs": 30.0}
+    assert json.loads(saved.read_text())["schema_version"] == "1.2.0"
+
+    page.click("[data-testid=export-python]")
+    thread.join(30)
+    assert box["result"] == {**EXPECTED, "fs": 30.0}
+
+
+def test_cli_tune_prints_the_values_set_in_the_browser(page, tmp_path):
+    stem = tmp_path / "session"
+    from calab.io.tuning import save_for_tuning
+
+    save_for_tuning(synthetic_traces(2, n_cells=5), 20.0, stem)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from calab.cli import main; main()", "tune", str(stem),
+         "--no-browser", "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = process.stderr.readline()
+        url = line.split("open ", 1)[1].strip()
+        tune_in_page(page, url)
+        assert sorted(card_indices(page)) == [0, 1, 2, 3, 4]
+        page.click("[data-testid=export-python]")
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert json.loads(out) == {**EXPECTED, "fs": 20.0}
+
+
+def test_dropping_a_file_loads_it_and_solves(page, tmp_path):
+    recording = synthetic_traces(3, n_cells=4, seconds=40.0, fs=15.0).T  # time-first
+    path = tmp_path / "dropped.npz"
+    np.savez(path, F=recording, timestamps=np.arange(recording.shape[0]) / 15.0)
+    with TuningRun(None) as run:
+        page.goto(run.url)
+        page.wait_for_selector("[data-testid=dropzone]", state="visible")
+        assert page.locator("[data-testid=cell-card]").count() == 0
+        page.set_input_files("[data-testid=file-input]", str(path))
+        page.wait_for_selector("[data-testid=drop-dialog][open]")
+        assert page.text_content("#drop-dims").startswith("4 cells × 600 time points")
+        page.fill("[data-testid=drop-fs]", "15")
+        maybe_screenshot(page, "tune-drop-dialog.png")
+        page.click("[data-testid=drop-confirm]")
+        wait_all_fresh(page)
+        assert sorted(card_indices(page)) == [0, 1, 2, 3]
+        np.testing.assert_array_equal(run.session.dataset.traces, recording.T)
+        assert run.session.dataset.fs == 15.0
+        assert "dropped.npz:F" in page.text_content("[data-testid=dataset-info]")
+
+
+def test_dropping_via_a_drop_event(page, tmp_path):
+    """A real drag-and-drop: a DataTransfer holding the .npy bytes, dispatched as `drop`."""
+    buffer = io.BytesIO()
+    np.save(buffer, synthetic_traces(4, n_cells=3, seconds=30.0))
+    payload = list(buffer.getvalue())
+    with TuningRun(None) as run:
+        page.goto(run.url)
+        page.wait_for_selector("[data-testid=dropzone]", state="visible")
+        page.evaluate(
+            """(bytes) => {
+                const file = new File([new Uint8Array(bytes)], 'cells.npy');
+                const data = new DataTransfer();
+                data.items.add(file);
+                window.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true}));
+            }""",
+            payload,
+        )
+        page.wait_for_selector("[data-testid=drop-dialog][open]")
+        page.click("[data-testid=drop-confirm]")
+        wait_all_fresh(page)
+        assert sorted(card_indices(page)) == [0, 1, 2]
+        assert run.session.dataset.fs == 30.0
+
+
+def test_keyboard_nudge_and_undo(page):
+    from calab.server.bridge_session import load_dataset
+
+    with TuningRun(load_dataset(synthetic_traces(5, n_cells=2, seconds=30.0), 30.0)) as run:
+        page.goto(run.url)
+        wait_all_fresh(page)
+        page.click("body", position={"x": 700, "y": 20})
+        page.keyboard.press("ArrowRight")
+        assert float(page.input_value("[data-testid=tau-decay-ms]")) == pytest.approx(630.0)
+        wait_all_fresh(page)
+        page.keyboard.press("Control+z")
+        assert float(page.input_value("[data-testid=tau-decay-ms]")) == 600.0
+        set_number(page, "tau-rise-ms", "900")  # above decay: kept below it
+        assert float(page.input_value("[data-testid=tau-rise-ms]")) < 600.0
+        wait_all_fresh(page)
