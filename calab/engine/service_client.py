@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,45 +58,59 @@ class ServiceCluster:
         self._client: Any = None
         self._local_cluster: Any = None
         self._last_error: str | None = None
+        self._last_failure = float("-inf")
 
     @property
     def mode(self) -> str:
         """``"remote"`` for an existing scheduler, ``"embedded"`` for a LocalCluster."""
         return "remote" if self.address else "embedded"
 
-    def client(self) -> Any:
+    def client(self, timeout: float | None = None) -> Any:
         """The shared client, connecting (or reconnecting) first when needed.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for the scheduler (default ``connect_timeout``).
 
         Raises
         ------
         ConnectionError
-            The scheduler cannot be reached within ``connect_timeout``.
+            The scheduler cannot be reached within the timeout.
         """
         with self._lock:
             if self._client is not None and self._client.status == "running":
                 return self._client
             self._close_client()
             try:
-                self._client = self._connect()
+                self._client = self._connect(timeout or self.connect_timeout)
             except Exception as exc:
                 self._last_error = f"{type(exc).__name__}: {exc}"
+                self._last_failure = time.monotonic()
                 where = self.address or "an embedded LocalCluster"
                 raise ConnectionError(f"cannot reach the Dask scheduler at {where}: {exc}") from exc
             self._last_error = None
             return self._client
 
-    def status(self, timeout: float = 3.0) -> dict[str, Any]:
+    def status(self, timeout: float = 2.0, retry_after: float = 5.0) -> dict[str, Any]:
         """The cluster connection as a JSON-ready dict (for ``GET /api/v1/health``).
 
         Keys: ``mode``, ``address``, ``connected`` (bool), ``workers`` (int or
-        None), ``error`` (str or None). Connects first when not yet connected.
+        None), ``error`` (str or None). Connects first when not yet connected,
+        waiting at most ``timeout`` seconds; after a failed attempt it reports
+        that failure for ``retry_after`` seconds instead of trying again, so
+        frequent health checks stay fast while the scheduler is down.
         """
         report: dict[str, Any] = {
             "mode": self.mode, "address": self.address, "connected": False, "workers": None,
             "error": None,
         }
+        connected = self._client is not None and self._client.status == "running"
+        if not connected and time.monotonic() - self._last_failure < retry_after:
+            report["error"] = self._last_error
+            return report
         try:
-            client = self.client()
+            client = self.client(timeout)
             info = client.scheduler_info(n_workers=-1) if _accepts_n_workers(client) else (
                 client.scheduler_info()
             )
@@ -113,11 +128,11 @@ class ServiceCluster:
                 self._local_cluster.close()
                 self._local_cluster = None
 
-    def _connect(self) -> Any:
+    def _connect(self, timeout: float) -> Any:
         from distributed import Client, LocalCluster
 
         if self.address:
-            return Client(self.address, timeout=self.connect_timeout, set_as_default=False)
+            return Client(self.address, timeout=timeout, set_as_default=False)
         if self._local_cluster is None:
             self._local_cluster = LocalCluster(
                 n_workers=self.n_workers or available_cores(),

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ class ServiceProcess:
                      scheduler, "--data-root", str(data_root), "--state", str(state_dir),
                      "--max-concurrent", str(max_concurrent), "--log-level", "info"]
         self.log_dir = log_dir
+        self.state_dir = state_dir
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -343,19 +345,39 @@ def test_worker_killed_mid_job_the_job_still_succeeds(
 def test_service_killed_and_restarted_mid_job_resumes(
     service: ServiceProcess, data_root: Path, reference: dict
 ) -> None:
-    job_id = service.submit(rec_job("service-kill.zarr"))
+    outputs = {service.submit(rec_job(f"service-kill-{i}.zarr")): f"service-kill-{i}.zarr"
+               for i in range(2)}  # max_concurrent=2: both run, a third job waits
     queued_id = service.submit({**rec_job("queued.zarr"), "input": "small.zarr",
                                 "dataset": "traces"})
-    job = service.wait(job_id, until=lambda j: j["progress"]["blocks_done"] >= 3)
-    assert job["progress"]["blocks_done"] < job["progress"]["blocks_total"]
+    deadline = time.monotonic() + 120
+    while True:  # until one of the running jobs has finished 3 blocks (Dask interleaves them)
+        jobs = [service.job(job_id) for job_id in outputs]
+        mid = max(jobs, key=lambda j: j["progress"]["blocks_done"])
+        if mid["progress"]["blocks_done"] >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert 3 <= mid["progress"]["blocks_done"] < mid["progress"]["blocks_total"]
+    assert service.job(queued_id)["status"] == "queued"
     service.kill()
     service.start()  # same state directory
-    job = service.wait(job_id)
+    resumed_from = mid["progress"]["blocks_done"]
+    job = service.wait(mid["id"], until=lambda j: j["status"] != "running" or (
+        j["attempts"] == 2 and j["progress"]["blocks_done"] > resumed_from))
+    if job["status"] == "running":  # a graceful stop (SIGTERM) mid-job requeues it
+        service.stop()
+        with sqlite3.connect(service.state_dir / "jobs.sqlite") as db:
+            assert db.execute("SELECT status FROM jobs WHERE id = ?", (mid["id"],)).fetchone() \
+                == ("queued",)
+        service.start()
+    job = service.wait(mid["id"])
     assert job["status"] == "succeeded", job
-    assert job["attempts"] == 2
-    assert job["result"]["blocks_skipped"] >= 3
-    np.testing.assert_array_equal(activity(data_root, "service-kill.zarr"), reference["rec"])
-    assert service.wait(queued_id)["status"] == "succeeded"
+    assert job["attempts"] >= 2
+    assert job["result"]["blocks_skipped"] >= resumed_from  # nothing finished is redone
+    for job_id, output in outputs.items():
+        assert service.wait(job_id)["status"] == "succeeded"
+        np.testing.assert_array_equal(activity(data_root, output), reference["rec"])
+    queued = service.wait(queued_id)
+    assert queued["status"] == "succeeded" and queued["attempts"] == 1
     np.testing.assert_array_equal(activity(data_root, "queued.zarr"), reference["small"])
 
 
