@@ -21,7 +21,7 @@ from calab.core.validation import check_positive
 # MAD of Gaussian noise -> its standard deviation; first differences double the variance.
 _MAD_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(2.0))
 #: Fewest storage chunks an SNR survey of a large recording spans.
-MIN_SURVEY_CHUNKS = 8
+MIN_SURVEY_CHUNKS = 4
 
 
 def estimate_snr(matrix: np.ndarray) -> np.ndarray:
@@ -82,8 +82,8 @@ def spread_over_range(scores: np.ndarray, max_count: int) -> np.ndarray:
 
     Examples
     --------
-    >>> spread_over_range(np.array([5.0, 1.0, 9.0, 3.0, 7.0]), 3)
-    array([1, 2, 4])
+    >>> spread_over_range(np.array([5.0, 1.0, 9.0, 3.0, 7.0]), 3)  # lowest, median, highest
+    array([0, 1, 2])
     """
     scores = np.asarray(scores, dtype=np.float64)
     n = scores.shape[0]
@@ -151,7 +151,7 @@ def candidate_rows(n_cells: int, chunk_rows: int, max_candidates: int) -> np.nda
     Examples
     --------
     >>> candidate_rows(1000, 100, 250).tolist()[:3], len(candidate_rows(1000, 100, 250))
-    ([0, 1, 2], 800)
+    ([0, 1, 2], 400)
     """
     if max_candidates >= n_cells:
         return np.arange(n_cells, dtype=np.int64)

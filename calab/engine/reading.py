@@ -26,6 +26,8 @@ from calab.core.subsample import (
 
 #: Bytes of candidate rows read to estimate SNR when choosing cells automatically.
 CANDIDATE_BYTES = 64 * 2**20
+#: Samples (centred in the window) on which the SNR of candidates is estimated.
+SNR_PROBE_SAMPLES = 1800
 
 
 @dataclass(frozen=True)
@@ -117,19 +119,26 @@ def _read_subset(array, description, fs, cells, max_cells, max_minutes, candidat
     itemsize = np.dtype(array.dtype).itemsize
     budget_rows = max(max_cells, candidate_bytes // max(1, (stop - start) * itemsize))
     rows = candidate_rows(n_cells, _chunk_rows(array), int(budget_rows))
-    block = read_rows(array, rows, start, stop)
+    block = read_rows(array, rows, start, stop, dtype=None)
     finite = np.isfinite(block).all(axis=1)
     if not finite.any():
         raise ValueError(f"traces from {description} contain no cell without NaN/inf values")
     rows, block = rows[finite], block[finite]
-    snr = estimate_snr(block)
+    offset = max(0, (block.shape[1] - SNR_PROBE_SAMPLES) // 2)
+    snr = estimate_snr(block[:, offset : offset + SNR_PROBE_SAMPLES])
     chosen = spread_over_range(snr, max_cells)
-    return TuningSubset(block[chosen], rows[chosen], start, n_cells, n_time, snr[chosen],
-                        description)
+    traces = np.asarray(block[chosen], dtype=np.float64)
+    return TuningSubset(traces, rows[chosen], start, n_cells, n_time, snr[chosen], description)
 
 
-def read_rows(array: Any, rows: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Read ``array[rows, start:stop]`` as float64, touching only what is needed."""
+def read_rows(
+    array: Any, rows: np.ndarray, start: int, stop: int, dtype: Any = np.float64
+) -> np.ndarray:
+    """Read ``array[rows, start:stop]`` touching only what is needed.
+
+    The result has ``dtype`` (float64 by default); ``dtype=None`` keeps the
+    stored floating type (integers become float64).
+    """
     if hasattr(array, "oindex"):  # zarr: reads the chunks it needs concurrently
         data = array.oindex[rows, start:stop]
     elif type(array).__module__.split(".")[0] == "dask":
@@ -137,7 +146,10 @@ def read_rows(array: Any, rows: np.ndarray, start: int, stop: int) -> np.ndarray
     else:
         runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
         data = np.concatenate([np.asarray(array[r[0]:r[-1] + 1, start:stop]) for r in runs])
-    return np.asarray(data, dtype=np.float64).reshape(len(rows), stop - start)
+    data = np.asarray(data).reshape(len(rows), stop - start)
+    if dtype is None:
+        dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
+    return np.asarray(data, dtype=dtype)
 
 
 def open_trace_array(source: Any) -> tuple[Any, str, Any]:
@@ -184,19 +196,22 @@ def _open_path(path: Path) -> tuple[Any, str, Any]:
 
 
 def _open_zarr(path: Path) -> Any:
-    from calab.engine.sources import open_zarr_array, zarr_group_arrays
+    import zarr  # not via calab.engine.sources: that imports dask, slow to load
 
-    names = zarr_group_arrays(path)
-    name = None
-    if names:
+    try:
+        node = zarr.open(store=str(path), mode="r")
+    except Exception as error:
+        raise ValueError(f"{str(path)!r} is not a readable zarr store: {error}") from None
+    if isinstance(node, zarr.Group):
+        names = sorted(key for key, _ in node.arrays())
         name = "traces" if "traces" in names else (names[0] if len(names) == 1 else None)
         if name is None:
             raise ValueError(
-                f"zarr group {str(path)!r} holds several arrays {names}; "
+                f"zarr group {str(path)!r} holds the arrays {names}; "
                 "name one 'traces' or pass the array itself"
             )
-    array, _dims = open_zarr_array(path, name)
-    return _as_2d(array, str(path))
+        node = node[name]
+    return _as_2d(node, str(path))
 
 
 def _open_hdf5(path: Path) -> tuple[Any, str, Any]:

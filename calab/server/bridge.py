@@ -7,7 +7,8 @@ Protocol v1 (every ``/api/v1/*`` route needs the ``X-Bridge-Secret`` header):
 ``GET  /api/v1/status``     ``{"state": "no-data"|"waiting"|"exported", ...}``
 ``GET  /api/v1/metadata``   ``sampling_rate_hz``, ``num_cells``, ``num_timepoints``
                             (+ ``cell_indices``, ``snr``, ``start_sample``, ...)
-``GET  /api/v1/traces``     the traces as ``.npy`` bytes (float64, cells x time)
+``GET  /api/v1/traces``     the traces as ``.npy`` bytes (float64, cells x time;
+                            ``?dtype=float32`` halves the transfer)
 ``POST /api/v1/params``     a CaTune export JSON (schema 1.x) or a flat dict
 ``POST /api/v1/heartbeat``  the page is alive (every 3 s)
 ==========================  =====================================================
@@ -131,7 +132,12 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
         return JSONResponse(dataset_or_404().metadata())
 
     async def traces(request: Request) -> Response:
-        return Response(npy_bytes(dataset_or_404().traces), media_type="application/octet-stream")
+        # float64 per the protocol; calab's own app asks for float32 (half the bytes)
+        dtype = request.query_params.get("dtype", "float64")
+        if dtype not in ("float64", "float32"):
+            raise ApiError(400, f"dtype={dtype!r} is not supported; use float64 or float32")
+        data = dataset_or_404().traces.astype(dtype, copy=False)
+        return Response(npy_bytes(data), media_type="application/octet-stream")
 
     async def params(request: Request) -> Response:
         body = await read_json(request)

@@ -83,7 +83,7 @@ def test_candidate_rows_with_row_chunks_and_small_inputs():
     assert candidate_rows(30, 100, 64).tolist() == list(range(30))
     rows = candidate_rows(10_000, 5000, 300)  # two chunks: both surveyed
     assert len(rows) == 600 and rows.max() >= 5000
-    assert len(np.unique(candidate_rows(100_000, 100, 100) // 100)) == 8
+    assert len(np.unique(candidate_rows(100_000, 100, 100) // 100)) == 4
 
 
 def test_check_cell_indices():

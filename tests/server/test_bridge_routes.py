@@ -67,7 +67,11 @@ def test_traces_are_npy_bytes_of_the_data(client, traces):
     response = client.get("/api/v1/traces", headers=AUTH)
     assert response.status_code == 200
     array = np.load(io.BytesIO(response.content), allow_pickle=False)
+    assert array.dtype == np.float64
     np.testing.assert_array_equal(array, traces)
+    single = client.get("/api/v1/traces?dtype=float32", headers=AUTH).content
+    np.testing.assert_array_equal(np.load(io.BytesIO(single)), traces.astype(np.float32))
+    assert client.get("/api/v1/traces?dtype=int8", headers=AUTH).status_code == 400
 
 
 def test_params_accepts_an_export_document_and_wakes_the_caller(client, session):

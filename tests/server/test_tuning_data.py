@@ -54,8 +54,8 @@ def test_dask_zarr_and_npy_give_the_same_subset(recording, tmp_path):
     from_dask = read_tuning_subset(da.from_array(recording, chunks=(50, 600)), 30.0, **options)
     assert from_zarr.cell_indices.tolist() == from_dask.cell_indices.tolist()
     np.testing.assert_array_equal(from_zarr.traces, from_dask.traces)
-    # the survey spans at most MIN_SURVEY_CHUNKS = 8 chunks of 50 rows, across the store
-    assert len(np.unique(from_zarr.cell_indices // 50)) <= 8
+    # the survey spans at most MIN_SURVEY_CHUNKS = 4 chunks of 50 rows, across the store
+    assert len(np.unique(from_zarr.cell_indices // 50)) <= 4
     assert from_zarr.cell_indices.max() >= 350
     from_npy = read_tuning_subset(tmp_path / "rec.npy", 30.0, cells=[1, 2])
     np.testing.assert_array_equal(from_npy.traces, recording[[1, 2]])
@@ -82,8 +82,8 @@ def test_many_cell_zarr_store_reads_only_a_bounded_survey(tmp_path, rng):
     subset = read_tuning_subset(str(tmp_path / "big.zarr"), 30.0, candidate_bytes=2 * 2**20)
     elapsed = time.perf_counter() - began
     assert subset.traces.shape == (64, 3_000)
-    # the 2 MiB budget is below one chunk: 8 chunks spread over the store, 174 rows each
-    assert len(np.unique(subset.cell_indices // 250)) <= 8
+    # the 2 MiB budget is below one chunk: 4 chunks spread over the store, 174 rows each
+    assert len(np.unique(subset.cell_indices // 250)) <= 4
     assert subset.cell_indices.max() > 9000
     assert elapsed < 3.0, f"opening took {elapsed:.2f} s"
 

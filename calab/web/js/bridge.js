@@ -51,7 +51,7 @@ export class Bridge {
   }
 
   async traces() {
-    const response = await this.request("/api/v1/traces");
+    const response = await this.request("/api/v1/traces?dtype=float32");
     return parseNpy(await response.arrayBuffer());
   }
 
