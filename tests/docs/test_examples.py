@@ -74,6 +74,7 @@ def _pages_with_code() -> list[Path]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", _pages_with_code(), ids=lambda page: page.name)
 def test_page_examples_run(page: Path, tmp_path, monkeypatch):
     relative = page.relative_to(REPO_ROOT).as_posix()
