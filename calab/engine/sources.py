@@ -93,11 +93,32 @@ def dask_from_hdf5(path: str | Path, key: str, *, time_axis: int = 1) -> da.Arra
     return da.from_array(source, chunks=chunks, name=f"hdf5-{Path(path).name}-{key}", lock=True)
 
 
+class NpyFileSource:
+    """A picklable, array-like view of a ``.npy`` file, memory-mapped on each read.
+
+    Pickling it ships the path, not the data, so dask workers read their own blocks.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        self.shape = tuple(mapped.shape)
+        self.dtype = mapped.dtype
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, selection: Any) -> np.ndarray:
+        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        return np.array(mapped[selection])
+
+    def __repr__(self) -> str:
+        return f"NpyFileSource({self.path!r}, shape={self.shape})"
+
+
 def dask_from_npy(path: str | Path) -> da.Array:
-    """Wrap a 2-D ``.npy`` file (memory-mapped) into a dask array of whole traces."""
-    mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-    chunks = _cell_chunks(mapped.shape, mapped.dtype.itemsize, mapped.ndim - 1)
-    return da.from_array(mapped, chunks=chunks, name=f"npy-{Path(path).name}")
+    """Wrap a 1-D or 2-D ``.npy`` file into a dask array whose chunks hold whole traces."""
+    source = NpyFileSource(path)
+    chunks = _cell_chunks(source.shape, source.dtype.itemsize, source.ndim - 1)
+    return da.from_array(source, chunks=chunks, name=f"npy-{Path(path).name}")
 
 
 def open_zarr_array(store: str | Path, name: str | None = None) -> tuple[Any, list[str] | None]:

@@ -92,3 +92,15 @@ def test_lazy_traces_deconvolve_like_eager_ones(plane):
     assert hasattr(lazy_activity, "compute")  # stays lazy until asked
     expected = calab.run_deconvolution(eager, fs, 0.05, 0.4, 0.5, max_iters=50)
     np.testing.assert_allclose(lazy_activity.compute(), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_lazy_graph_ships_paths_not_data(tmp_path, rng):
+    import pickle
+
+    F = rng.normal(size=(50, 4000))
+    folder = write_suite2p(tmp_path / "big", F, F * 0.1, np.ones((50, 2)))
+    lazy, _ = calab.load_suite2p(folder, lazy=True)
+    payload = pickle.dumps(lazy)
+    assert len(payload) < 50_000 < lazy.nbytes  # F and Fneu (800 kB each) stay on disk
+    restored = pickle.loads(payload)
+    np.testing.assert_allclose(restored.compute(scheduler="sync"), F - 0.07 * F, rtol=1e-6)
