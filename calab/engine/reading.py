@@ -164,8 +164,8 @@ def open_trace_array(source: Any) -> tuple[Any, str, Any]:
 
 
 def _as_2d(array: Any, name: str) -> Any:
-    if len(array.shape) == 1:
-        array = array.reshape(1, array.shape[0]) if hasattr(array, "reshape") else array
+    if len(array.shape) == 1:  # one trace: small enough to hold in memory
+        array = np.asarray(array[:]).reshape(1, -1)
     if len(array.shape) != 2:
         raise ValueError(
             f"{name} must be 1-D (n_timepoints,) or 2-D (n_cells, n_timepoints); "

@@ -245,3 +245,33 @@ def test_cli_app_prints_the_export(tmp_path):
     assert process.returncode == 0
     assert json.loads(out) == {"tau_rise": 0.1, "tau_decay": 0.7, "lambda_": 3.0, "fs": 9.0,
                                "filter_enabled": False}
+
+
+def test_cli_tune_reads_a_zarr_store_and_its_sampling_rate(tmp_path, rng):
+    import zarr
+
+    store = tmp_path / "rec.zarr"
+    array = zarr.create_array(store=str(store), shape=(300, 500), chunks=(50, 500),
+                              dtype="float32")
+    array[:] = rng.normal(size=(300, 500)).astype(np.float32)
+    array.attrs["sampling_rate_hz"] = 12.5
+    process = subprocess.Popen(
+        [*CALAB, "tune", str(store), "--no-browser", "--timeout", "60", "--cells", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        bridge, secret = split_url(process.stderr.readline().split("open ", 1)[1].strip())
+        headers = {"X-Bridge-Secret": secret}
+        meta = httpx.get(f"{bridge}/api/v1/metadata", headers=headers).json()
+        assert meta["sampling_rate_hz"] == 12.5
+        assert meta["num_cells"] == 5 and meta["total_cells"] == 300
+        assert max(meta["cell_indices"]) >= 150  # spread over the store, not the first rows
+        httpx.post(f"{bridge}/api/v1/params", headers=headers,
+                   json={"tau_rise": 0.05, "tau_decay": 0.5, "lambda": 1, "fs": 12.5})
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert json.loads(out)["fs"] == 12.5
