@@ -132,82 +132,12 @@ class ServiceProcess:
         raise TimeoutError(f"job {job_id} still {self.job(job_id)}; log: {self.log()}")
 
 
-# -- the cluster: `dask scheduler` + two `dask worker --nthreads 1` -----------------------------
-
-
-class LocalDaskCluster:
-    """A scheduler and workers started like docker-compose.yml starts them."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.log_dir = log_dir
-        self.procs: list[subprocess.Popen] = []
-        self.workers: list[subprocess.Popen] = []
-
-    def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def start(self, n_workers: int = 2) -> None:
-        dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-        self._spawn([*dask, "--host", "127.0.0.1", "--port", str(self.port),
-                     "--dashboard-address", ":0"], "scheduler")
-        for _ in range(n_workers):
-            self.add_worker()
-        self.wait_for_workers(n_workers)
-
-    def add_worker(self) -> subprocess.Popen:
-        worker = self._spawn([sys.executable, "-m", "distributed.cli.dask_worker", self.address,
-                              "--nthreads", "1", "--memory-limit", "1GiB", "--host", "127.0.0.1",
-                              "--dashboard-address", ":0"], f"worker-{len(self.workers)}")
-        self.workers.append(worker)
-        return worker
-
-    def wait_for_workers(self, n: int, timeout: float = 60.0) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout=timeout) as client:
-            client.wait_for_workers(n, timeout=timeout)
-
-    def kill_worker(self, worker: subprocess.Popen) -> None:
-        """SIGKILL the worker's whole process group (nanny and worker): a machine lost."""
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-
-
 # -- fixtures ------------------------------------------------------------------------------------
 
 PARAMS = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.05, "fs": 30.0}
 OPTIONS = {"chunk_cells": 8, "max_iters": 300}
 N_CELLS, N_SMALL = 128, 8
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
-    dask_cluster = LocalDaskCluster(tmp_path_factory.mktemp("dask-logs"))
-    try:
-        dask_cluster.start(2)
-        yield dask_cluster
-    finally:
-        dask_cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +157,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(cluster: LocalDaskCluster, data_root: Path, tmp_path_factory) -> dict:
+def reference(dask_cluster, data_root: Path, tmp_path_factory) -> dict:
     """The engine run on the same inputs and cluster (outside the data root)."""
     import zarr
     from distributed import Client
@@ -235,7 +165,7 @@ def reference(cluster: LocalDaskCluster, data_root: Path, tmp_path_factory) -> d
     from calab.engine import deconvolve_zarr
 
     out = tmp_path_factory.mktemp("reference")
-    with Client(cluster.address, set_as_default=False) as client:
+    with Client(dask_cluster.address, set_as_default=False) as client:
         deconvolve_zarr(str(data_root / "rec.zarr"), str(out / "rec.zarr"), PARAMS,
                         client=client, **OPTIONS)
         deconvolve_zarr(str(data_root / "small.zarr"), str(out / "small.zarr"), PARAMS,
@@ -245,8 +175,8 @@ def reference(cluster: LocalDaskCluster, data_root: Path, tmp_path_factory) -> d
 
 
 @pytest.fixture
-def service(cluster: LocalDaskCluster, data_root: Path, tmp_path: Path):
-    process = ServiceProcess(cluster.address, data_root, tmp_path / "state", tmp_path)
+def service(dask_cluster, data_root: Path, tmp_path: Path):
+    process = ServiceProcess(dask_cluster.address, data_root, tmp_path / "state", tmp_path)
     process.start()
     try:
         yield process
@@ -326,8 +256,9 @@ def test_cancel_keeps_finished_blocks_and_resubmit_resumes(
 
 
 def test_worker_killed_mid_job_the_job_still_succeeds(
-    service: ServiceProcess, cluster: LocalDaskCluster, data_root: Path, reference: dict
+    service: ServiceProcess, dask_cluster, data_root: Path, reference: dict
 ) -> None:
+    cluster = dask_cluster
     job_id = service.submit(rec_job("worker-kill.zarr"))
     job = service.wait(job_id, until=lambda j: j["progress"]["blocks_done"] >= 2)
     assert job["progress"]["blocks_done"] < job["progress"]["blocks_total"]  # really mid-job
