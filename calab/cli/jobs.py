@@ -7,6 +7,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,33 @@ def _http_error_message(exc: urllib.error.HTTPError) -> str:
 
 
 def _client(ctx: click.Context) -> ServiceClient:
-    return ctx.find_object(ServiceClient)  # type: ignore[return-value]
+    """The group's client, with ``--server``/``--token-file`` given after the subcommand winning."""
+    client: ServiceClient = ctx.find_object(ServiceClient)  # type: ignore[assignment]
+    server, token_file = ctx.meta.get("calab_jobs.server"), ctx.meta.get("calab_jobs.token_file")
+    if server is None and token_file is None:
+        return client
+    token = _read_token(token_file) if token_file is not None else client.token
+    return ServiceClient(server or client.server, token)
+
+
+def _read_token(token_file: Path | None) -> str | None:
+    if token_file is not None:
+        return token_file.read_text(encoding="utf-8").strip()
+    return os.environ.get("CALAB_TOKEN", "").strip() or None
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta[f"calab_jobs.{param.name}"] = value
+
+
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--server`` and ``--token-file`` on a subcommand too (``calab jobs list --server URL``)."""
+    command = click.option("--token-file", type=click.Path(dir_okay=False, exists=True,
+                           path_type=Path), default=None, expose_value=False, callback=_remember,
+                           help="File holding the token (overrides the group option).")(command)
+    return click.option("--server", default=None, expose_value=False, callback=_remember,
+                        help="URL of the job service (overrides the group option).")(command)
 
 
 @click.group()
@@ -95,15 +122,11 @@ def jobs(ctx: click.Context, server: str, token_file: Path | None) -> None:
       calab jobs --server http://lab-server:8000 submit rec.zarr -o rec_out.zarr \\
           --params catune_export.json --wait
     """
-    token = (
-        token_file.read_text(encoding="utf-8").strip()
-        if token_file is not None
-        else os.environ.get("CALAB_TOKEN", "").strip() or None
-    )
-    ctx.obj = ServiceClient(server, token)
+    ctx.obj = ServiceClient(server, _read_token(token_file))
 
 
 @jobs.command()
+@connection_options
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, help="Output .zarr, relative to the data root.")
 @click.option("--dataset", default=None, help="Array name when INPUT is a zarr group.")
@@ -167,6 +190,7 @@ def _params_from_options(params_file: Path | None, fs: float | None, tau_rise: f
 
 
 @jobs.command()
+@connection_options
 @click.argument("job_id")
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
@@ -182,6 +206,7 @@ def status(ctx: click.Context, job_id: str, wait: bool, as_json: bool) -> None:
 
 
 @jobs.command(name="list")
+@connection_options
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--status", "status_filter", default=None,
@@ -205,6 +230,7 @@ def list_jobs(ctx: click.Context, limit: int, offset: int, status_filter: str | 
 
 
 @jobs.command()
+@connection_options
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the job record as JSON.")
 @click.pass_context

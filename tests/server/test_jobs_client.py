@@ -121,6 +121,20 @@ def test_unreachable_server_is_a_clear_error() -> None:
     assert result.exit_code == 1 and "cannot reach the job service" in result.output
 
 
+def test_server_and_token_file_after_the_subcommand(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CALAB_TOKEN")
+    monkeypatch.setenv("CALAB_SERVER", f"http://127.0.0.1:{free_port()}")  # wrong on purpose
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    result = calab_jobs("list", "--server", server, "--token-file", str(token_file), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total"] == 0
+    result = calab_jobs("list", "--server", server)
+    assert result.exit_code == 1 and "HTTP 401" in result.output
+
+
 def test_health_reports_unreachable_scheduler_quickly(server: str) -> None:
     import urllib.request
 
