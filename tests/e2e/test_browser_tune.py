@@ -218,3 +218,24 @@ def test_keyboard_nudge_and_undo(page):
         set_number(page, "tau-rise-ms", "900")  # above decay: kept below it
         assert float(page.input_value("[data-testid=tau-rise-ms]")) < 600.0
         wait_all_fresh(page)
+
+
+def test_closing_the_page_ends_the_wait(browser, monkeypatch):
+    """The page's heartbeat (from a worker) keeps tune() waiting; closing the tab ends it."""
+    from calab.server import bridge_session
+
+    monkeypatch.setattr(bridge_session, "HEARTBEAT_TIMEOUT_S", 4.0)  # 10 s in real use
+    dataset = bridge_session.load_dataset(synthetic_traces(6, n_cells=2, seconds=20.0), 30.0)
+    with TuningRun(dataset) as run:
+        page = browser.new_page()
+        page.goto(run.url)
+        page.wait_for_selector("[data-testid=bridge-status][data-connected=true]")
+        first = run.session.last_heartbeat
+        assert first is not None
+        wait_for(lambda: run.session.last_heartbeat > first, timeout=8)  # beats every 3 s
+        assert run.wait(timeout=0.5) is None and run.outcome == "timeout"  # still alive
+        page.close()
+        began = time.monotonic()
+        assert run.wait(timeout=30) is None
+        assert run.outcome == "heartbeat-lost"
+        assert time.monotonic() - began < 8

@@ -397,11 +397,16 @@ function setConnected(connected, text) {
 }
 
 function startHeartbeat() {
-  const beat = () => bridge.heartbeat()
-    .then(() => setConnected(true, "connected to calab"))
-    .catch(() => setConnected(false, "calab server unreachable"));
-  beat();
-  setInterval(beat, HEARTBEAT_MS);
+  const report = (ok) => setConnected(ok, ok ? "connected to calab" : "calab server unreachable");
+  try {
+    const worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), { type: "module" });
+    worker.onmessage = (event) => report(event.data.ok);
+    worker.postMessage({ url: `${bridge.baseUrl}/api/v1/heartbeat`, secret: bridge.secret, intervalMs: HEARTBEAT_MS });
+  } catch (_) {  // no module workers: beat from the page itself
+    const beat = () => bridge.heartbeat().then(() => report(true), () => report(false));
+    beat();
+    setInterval(beat, HEARTBEAT_MS);
+  }
 }
 
 async function main() {
