@@ -103,12 +103,16 @@ class JobRunner:
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
-            job = self.store.claim_next()
-            if job is None:
-                with self._wakeup:
-                    self._wakeup.wait(timeout=1.0)
-                continue
-            self._run_one(job)
+            try:
+                job = self.store.claim_next()
+                if job is None:
+                    with self._wakeup:
+                        self._wakeup.wait(timeout=1.0)
+                    continue
+                self._run_one(job)
+            except Exception:  # e.g. the state disk is full: log, keep the thread alive
+                log.exception("job runner error; retrying in 5 s")
+                self._stopping.wait(5.0)
 
     def _run_one(self, job: dict[str, Any]) -> None:
         job_id = job["id"]
