@@ -45,11 +45,16 @@ def headless_browser() -> Iterator[object]:
             browser.close()
 
 
-def set_number(page, testid: str, value: str) -> None:
-    """Type a value into a number input and fire ``change`` (as the app expects)."""
-    page.eval_on_selector(
+def set_number(page, testid: str, value: str) -> list[str]:
+    """Type a value into a number input and fire ``change`` (as the app expects).
+
+    Returns the cards' ``data-state`` values right after the event was handled.
+    """
+    return page.eval_on_selector(
         f"[data-testid={testid}]",
-        "(el, v) => { el.value = v; el.dispatchEvent(new Event('change', {bubbles: true})); }",
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('change', {bubbles: true}));"
+        " return [...document.querySelectorAll('[data-testid=cell-card]')]"
+        ".map((c) => c.dataset.state); }",
         value,
     )
 
