@@ -7,6 +7,7 @@ import * as P from "./params.js";
 
 const $ = (id) => document.getElementById(id);
 const HEARTBEAT_MS = 3000;
+const MAX_WINDOW_SAMPLES = 20000;  // the server's limit per solve (bridge_solve.MAX_WINDOW_SAMPLES)
 
 const state = {
   params: { ...P.DEFAULTS },
@@ -156,7 +157,8 @@ function visibleRows() {
 
 function windowBounds() {
   const d = state.data;
-  const length = Math.min(d.nTime, Math.max(8, Math.round(state.windowSeconds * d.fs)));
+  const wanted = Math.max(8, Math.round(state.windowSeconds * d.fs));
+  const length = Math.min(d.nTime, MAX_WINDOW_SAMPLES, wanted);
   const start = Math.min(Math.max(0, state.windowStart), d.nTime - length);
   state.windowStart = start;
   return [start, start + length];
