@@ -45,12 +45,13 @@ def calab_command() -> list[str]:
 class ServiceProcess:
     """`calab serve` as a subprocess on a free loopback port."""
 
-    def __init__(self, scheduler: str, data_root: Path, state_dir: Path, log_dir: Path,
+    def __init__(self, scheduler: str | None, data_root: Path, state_dir: Path, log_dir: Path,
                  max_concurrent: int = 2) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = [*calab_command(), "serve", "--port", str(self.port), "--scheduler",
-                     scheduler, "--data-root", str(data_root), "--state", str(state_dir),
+        cluster = ["--scheduler", scheduler] if scheduler else []
+        self.args = [*calab_command(), "serve", "--port", str(self.port), *cluster,
+                     "--data-root", str(data_root), "--state", str(state_dir),
                      "--max-concurrent", str(max_concurrent), "--log-level", "info"]
         self.log_dir = log_dir
         self.state_dir = state_dir
@@ -61,6 +62,7 @@ class ServiceProcess:
         self.starts += 1
         log = open(self.log_dir / f"serve-{self.starts}.log", "wb")  # noqa: SIM115
         env = {**os.environ, "CALAB_TOKEN": TOKEN}
+        env.pop("DASK_SCHEDULER_ADDRESS", None)
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         deadline = time.monotonic() + timeout
@@ -354,3 +356,23 @@ def test_many_small_jobs_at_once_all_finish(
         np.testing.assert_array_equal(activity(data_root, f"many/{i}.zarr"), reference["small"])
     page = service.request("GET", "/api/v1/jobs?limit=5")[1]
     assert page["total"] == 12 and len(page["jobs"]) == 5 and page["next_offset"] == 5
+
+
+def test_without_a_scheduler_the_service_runs_an_embedded_cluster(
+    data_root: Path, reference: dict, tmp_path: Path
+) -> None:
+    service = ServiceProcess(None, data_root, tmp_path / "state", tmp_path, max_concurrent=1)
+    service.start(timeout=120)
+    try:
+        health = service.request("GET", "/api/v1/health", token=None)[1]
+        assert health["cluster"]["mode"] == "embedded" and health["cluster"]["workers"] >= 1
+        job_id = service.submit({"input": "small.zarr", "dataset": "traces",
+                                 "output": "embedded.zarr", "params": PARAMS, "options": OPTIONS})
+        assert service.wait(job_id, timeout=180)["status"] == "succeeded"
+        np.testing.assert_array_equal(activity(data_root, "embedded.zarr"), reference["small"])
+    finally:
+        service.stop()
+    # SIGTERM: uvicorn runs the shutdown (jobs requeued, embedded cluster closed), then exits
+    # by re-raising the signal
+    assert service.proc.returncode in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in service.log()
