@@ -116,3 +116,12 @@ def check_finite_block(block: np.ndarray, first_cell: int, name: str = "input") 
         f"{name} contains NaN or inf values ({preview}{more}); clean the recording, "
         "or use nan_policy='interpolate' to fill short gaps"
     )
+
+
+def warm_up() -> None:
+    """Load (or compile) the numba solver in this process with a tiny solve.
+
+    Run it on every worker with ``client.run(warm_up)`` so the first real
+    block does not pay the start-up cost.
+    """
+    SolveSettings.checked(30.0, 0.05, 0.4, 0.03).solve(np.ones((2, 64)))

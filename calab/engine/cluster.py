@@ -105,7 +105,7 @@ def _embedded_client(n_workers: int | None, memory_limit: str | None) -> Iterato
         threads_per_worker=1,
         processes=True,
         memory_limit=_check_memory_limit(memory_limit),
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never clash with a user's dashboard
         silence_logs=logging.ERROR,
         env=dict(SINGLE_THREAD_ENV),
     )

@@ -17,7 +17,9 @@ regions are, and a rerun trusts nothing else.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,30 @@ def prepare_output(output: str, attrs: dict[str, Any], shape: tuple[int, int],
             "choose a writable location"
         ) from None
     return np.zeros(attrs["n_blocks"], dtype=bool)
+
+
+def check_output_usable(output: str) -> None:
+    """Fail fast, before any cluster starts, on an output that cannot be used.
+
+    Refuses an existing non-calab path (never overwritten) and an output whose
+    nearest existing ancestor is not a writable directory.
+    """
+    if "://" in output:
+        return
+    if read_run_attrs(output) is None:
+        _refuse_foreign(output)
+    ancestor = Path(output)
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    target = Path(output) if Path(output).is_dir() else ancestor
+    if not target.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"cannot write output={output!r}: {target} is a file, not a "
+            "directory; choose a writable location")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise PermissionError(
+            errno.EACCES, f"cannot write output={output!r}: no write permission in {target}; "
+            "choose a writable location")
 
 
 def _refuse_foreign(output: str) -> None:

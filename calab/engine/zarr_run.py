@@ -20,7 +20,13 @@ from calab.engine.block import SolveSettings, check_finite_block
 from calab.engine.cluster import dask_client, describe_cluster
 from calab.engine.errors import BlocksFailedError, Cancelled
 from calab.engine.inputs import describe_input, open_input_array, store_location
-from calab.engine.outputs import prepare_output, read_run_attrs, run_attrs, write_block
+from calab.engine.outputs import (
+    check_output_usable,
+    prepare_output,
+    read_run_attrs,
+    run_attrs,
+    write_block,
+)
 from calab.engine.planning import block_bounds, plan_chunk_cells
 
 POLL_S = 0.1
@@ -161,6 +167,7 @@ def deconvolve_zarr(
     )
     _array, info = describe_input(input, dataset)
     out = _check_output_location(output, info.store)
+    check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
         return _run(info, out, flat, settings, chunk_cells, full, resume, connection,

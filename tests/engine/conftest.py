@@ -24,22 +24,17 @@ def dask_client(warm_solver) -> Iterator[object]:
     """One embedded 2-worker cluster shared by the engine tests (workers warmed)."""
     from distributed import Client, LocalCluster
 
+    from calab.engine.block import warm_up
     from calab.engine.cluster import SINGLE_THREAD_ENV
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR,
+                           dashboard_address=":0", silence_logs=logging.ERROR,
                            env=dict(SINGLE_THREAD_ENV))
     client = Client(cluster, set_as_default=False)
-    client.run(_warm_worker)
+    client.run(warm_up)
     yield client
     client.close()
     cluster.close()
-
-
-def _warm_worker() -> None:
-    from calab.core.deconvolve import deconvolve_matrix
-
-    deconvolve_matrix(np.ones((2, 64)), FS, TAU_R, TAU_D, LAM)
 
 
 @pytest.fixture
