@@ -19,6 +19,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_MARKER = "<!-- skip-test -->"
 FENCE_OPEN = re.compile(r"^(?P<indent>\s*)```python\s*$")
+# Calls that wait for a person or a remote machine; an unmarked block with one would hang.
+UNATTENDED_ONLY = re.compile(r"\bcalab\.tune\(|\btune\(|tcp://|\bsleep\(\s*\d{3,}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,12 @@ def _pages_with_code() -> list[Path]:
 def test_page_examples_run(page: Path, tmp_path, monkeypatch):
     relative = page.relative_to(REPO_ROOT).as_posix()
     blocks = extract_blocks(page.read_text(encoding="utf-8"), relative)
+    blocking = [b.line for b in blocks if not b.skipped and UNATTENDED_ONLY.search(b.code)]
+    if blocking:
+        pytest.fail(
+            f"{relative}: the examples at lines {blocking} wait for a browser or a remote "
+            f"machine; put a '{SKIP_MARKER}' line before them"
+        )
     monkeypatch.chdir(tmp_path)
     np.random.seed(0)
     random.seed(0)
