@@ -224,14 +224,13 @@ def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: 
         while not pending.is_empty():
             batch = pending.next_batch(block=False)
             for future in batch:
-                error = future.exception() if future.status == "error" else None
-                if error is not None:
-                    index = index_of[future.key]
-                    failures.append((index, *job.bounds(index), f"{type(error).__name__}: {error}"))
-                else:
+                if future.status == "finished":
                     finished += 1
                     if progress is not None:
                         progress(finished, total)
+                else:
+                    index = index_of[future.key]
+                    failures.append((index, *job.bounds(index), _failure_message(future)))
                 future.release()
             now = time.monotonic()
             if should_stop is not None and now - last_stop_check >= STOP_POLL_S:
@@ -249,6 +248,13 @@ def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: 
             future.release()
     if failures:
         raise BlocksFailedError(sorted(failures), total)
+
+
+def _failure_message(future: Any) -> str:
+    if future.status == "error":
+        error = future.exception()
+        return f"{type(error).__name__}: {error}"
+    return f"the task was {future.status} (scheduler or connection lost?)"
 
 
 def _resolve_params(params: dict | str | Path) -> dict[str, Any]:
