@@ -154,6 +154,10 @@ def deconvolve_from_export(
     """
     from calab.io.export import load_export_params
 
+    if not isinstance(params_path, (str, Path)):
+        raise TypeError(
+            f"params_path={params_path!r} must be a path (str or pathlib.Path) to a CaTune export"
+        )
     params = load_export_params(params_path)
     options.setdefault("filter_enabled", params["filter_enabled"])
     result = run_deconvolution_full(

@@ -10,6 +10,7 @@ from calab.core.preprocess import bandpass_filter, rolling_baseline
 from calab.core.result import DeconvolutionResult
 from calab.core.validation import (
     as_trace_matrix,
+    check_flag,
     check_lambda,
     check_solver_options,
 )
@@ -30,21 +31,27 @@ def deconvolve_matrix(
     tol: float = DEFAULT_TOL,
     filter_enabled: bool = False,
     nan_policy: str = "raise",
+    warm_start: np.ndarray | None = None,
 ) -> DeconvolutionResult:
     """Deconvolve NumPy traces; the engine of ``calab.run_deconvolution_full``.
 
     Parameters and return value are those of :func:`calab.run_deconvolution_full`;
-    1-D input gives the single-trace (squeezed) result.
+    1-D input gives the single-trace (squeezed) result. ``warm_start`` (activity
+    of the same shape as ``traces``, e.g. the solution for nearby parameters)
+    starts the solver there instead of at zero.
     """
     spec = kernel_spec(tau_r, tau_d, fs)
     lam = check_lambda(lam)
     max_iters, conv_mode, constraint, tol = check_solver_options(
         max_iters, conv_mode, constraint, tol
     )
+    filter_enabled = check_flag("filter_enabled", filter_enabled)
     matrix, was_1d = as_trace_matrix(traces, nan_policy=nan_policy)
+    init = _warm_start_matrix(warm_start, matrix.shape, constraint)
     y = preprocess(matrix, tau_r, tau_d, fs, filter_enabled)
     output = solve(
-        y, spec, lam, max_iters=max_iters, tol=tol, conv_mode=conv_mode, constraint=constraint
+        y, spec, lam, max_iters=max_iters, tol=tol, conv_mode=conv_mode, constraint=constraint,
+        init=init,
     )
     fit = convolve(output.activity, spec, conv_mode)
     reconvolution = matrix - (y - fit)
@@ -56,6 +63,19 @@ def deconvolve_matrix(
         converged=output.converged,
     )
     return result.squeeze() if was_1d else result
+
+
+def _warm_start_matrix(
+    warm_start: np.ndarray | None, shape: tuple[int, int], constraint: str
+) -> np.ndarray | None:
+    if warm_start is None:
+        return None
+    init, _ = as_trace_matrix(warm_start, name="warm_start")
+    if init.shape != shape:
+        raise ValueError(
+            f"warm_start has shape {init.shape}; it must match the traces, {shape}"
+        )
+    return np.clip(init, 0.0, 1.0 if constraint == "box01" else None)
 
 
 def preprocess(

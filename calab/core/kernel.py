@@ -135,7 +135,7 @@ def compute_lipschitz(kernel: np.ndarray) -> float:
     h = np.asarray(kernel, dtype=np.float64).ravel()
     if h.size == 0 or not np.all(np.isfinite(h)):
         raise ValueError("kernel must be a non-empty array of finite numbers")
-    n_fft = 1 << max(10, int(math.ceil(math.log2(8 * h.size))))
+    n_fft = 1 << max(10, math.ceil(math.log2(8 * h.size)))
     response = np.abs(np.fft.rfft(h, n_fft)).max()
     return float(max(response, abs(h.sum())) ** 2)
 

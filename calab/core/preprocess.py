@@ -121,7 +121,7 @@ def rolling_baseline(traces: np.ndarray, tau_decay: float, fs: float) -> np.ndar
 def _window_ranks(window: int) -> np.ndarray:
     """Rank of the 20th percentile for every window fill ``n = 1..window``."""
     return np.array(
-        [int(math.floor((n - 1) * BASELINE_QUANTILE + 0.5)) for n in range(1, window + 1)],
+        [math.floor((n - 1) * BASELINE_QUANTILE + 0.5) for n in range(1, window + 1)],
         dtype=np.int64,
     )
 

@@ -58,6 +58,13 @@ def check_solver_options(
     return int(max_iters), conv_mode, constraint, tol
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """Require a real boolean (``True``/``False``, NumPy bools included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r} must be True or False")
+    return bool(value)
+
+
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     """Require ``value`` to be one of the ``allowed`` strings."""
     if not isinstance(value, str) or value not in allowed:

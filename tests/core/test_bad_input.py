@@ -174,8 +174,6 @@ def test_numpy_integer_max_iters_is_accepted(traces):
     assert np.all(result.iterations == 3)
 
 
-@pytest.mark.xfail(strict=True, reason="filter_enabled is not validated: 'yes'/None are "
-                   "silently treated as truthy/falsy (calab.core.deconvolve / api)")
 @pytest.mark.parametrize("value", ["yes", None, 1])
 def test_filter_enabled_must_be_a_bool(traces, value):
     expect_error(TypeError, ["filter_enabled"], calab.run_deconvolution, traces, FS, TAU_R,
@@ -212,7 +210,5 @@ def test_malformed_export(traces, tmp_path, content, fragments):
     assert str(path) in message
 
 
-@pytest.mark.xfail(strict=True, reason="a non-path params_path gives os.fspath's TypeError "
-                   "without naming params_path (calab.io.export.load_export_params)")
 def test_export_path_of_wrong_type_names_the_argument(traces):
     expect_error(TypeError, ["params_path"], calab.deconvolve_from_export, traces, 5)
