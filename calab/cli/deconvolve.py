@@ -29,7 +29,7 @@ def is_zarr_path(path: str) -> bool:
 @click.option("--tau-rise", type=float, help="Rise time constant in seconds.")
 @click.option("--tau-decay", type=float, help="Decay time constant in seconds.")
 @click.option("--lam", "--lambda", "lam", type=float, help="Sparsity penalty lambda (>= 0).")
-@click.option("-o", "--output", type=str,
+@click.option("-o", "--output", type=str, metavar="PATH",
               help="OUTPUT.zarr for zarr input (required); OUTPUT.npy for .npy input "
                    "(default activity.npy).")
 @click.option("--dataset", help="Array name inside a zarr group.")
@@ -147,7 +147,7 @@ def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
         traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
         max_iters, conv_mode, filter_enabled=params["filter_enabled"])
     wall = time.perf_counter() - began
-    np.save(out, np.atleast_2d(result.activity) if traces.ndim == 2 else result.activity)
+    np.save(out, result.activity)
     if full:
         _save_diagnostics(out, result)
     cells = 1 if traces.ndim == 1 else traces.shape[0]

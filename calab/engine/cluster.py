@@ -106,7 +106,7 @@ def _embedded_client(n_workers: int | None, memory_limit: str | None) -> Iterato
         processes=True,
         memory_limit=_check_memory_limit(memory_limit),
         dashboard_address=":0",  # a free port: never clash with a user's dashboard
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # block failures are reported by deconvolve_zarr
         env=dict(SINGLE_THREAD_ENV),
     )
     try:

@@ -26,7 +26,7 @@ class BlocksFailedError(RuntimeError):
     def __init__(self, failures: list[tuple[int, int, int, str]], n_blocks: int) -> None:
         self.failures = failures
         shown = "; ".join(
-            f"block {index} (cells {start}-{stop - 1}): {message}"
+            f"block {index} (cells {start}-{stop - 1}): {_shorten(message)}"
             for index, start, stop, message in failures[:3]
         )
         more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
@@ -35,3 +35,7 @@ class BlocksFailedError(RuntimeError):
             f"{shown}{more}. Blocks that finished are kept; fix the cause and rerun "
             "the same command to compute only the rest."
         )
+
+
+def _shorten(message: str, limit: int = 400) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
