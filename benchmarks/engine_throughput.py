@@ -55,10 +55,12 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     data = zarr.open_array(str(rec.path), path=TRACES)[:].astype(np.float64)
     args = (rec.fs, rec.tau_rise, rec.tau_decay, params["lambda_"])
     deconvolve_matrix(data[:2, :300], *args)  # warm the solver in this process
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), tree_cpu_s()
     deconvolve_matrix(data, *args)
-    memory_rate = n_cells / (time.perf_counter() - began)
+    wall = time.perf_counter() - began
+    memory_rate, memory_cores = n_cells / wall, (tree_cpu_s() - cpu) / wall
     del data
+    cores: dict[str, float] = {}
 
     def zarr_rate(workers: int, warm: bool, tag: str) -> float:
         out = folder / f"out-{tag}.zarr"
@@ -67,9 +69,11 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
             summary = deconvolve_zarr(rec.path, out, params, n_workers=workers, **kwargs)
             return n_cells / summary["wall_s"]
         with warm_client(workers) as client:
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), tree_cpu_s()
             deconvolve_zarr(rec.path, out, params, client=client, **kwargs)
-            return n_cells / (time.perf_counter() - began)
+            wall = time.perf_counter() - began
+            cores[tag] = (tree_cpu_s() - cpu) / wall
+            return n_cells / wall
 
     two = zarr_rate(n_workers, True, "warm")
     cold = zarr_rate(n_workers, False, "cold")
@@ -77,13 +81,34 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     load = os.getloadavg()
     print(f"data: {n_cells} cells x {minutes:g} min at 30 Hz; cores: {os.cpu_count()}; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (shared machine)")
-    print(f"in memory (numba threads = cores):     {memory_rate:8.1f} cells/s")
-    print(f"zarr, warm cluster, {n_workers} workers:        {two:8.1f} cells/s  "
-          f"-> {two / memory_rate:.2f}x in memory (target >= 0.85)")
+    print("cells/s, and in brackets the CPU cores the run actually got (CPU s / wall s)")
+    print(f"in memory (numba threads = cores):     {memory_rate:8.1f} cells/s "
+          f"[{memory_cores:.2f}]")
+    print(f"zarr, warm cluster, {n_workers} workers:        {two:8.1f} cells/s "
+          f"[{cores['warm']:.2f}] -> {two / memory_rate:.2f}x in memory (target >= 0.85)")
     print(f"zarr, incl. cluster start, {n_workers} workers: {cold:8.1f} cells/s  "
           f"-> {cold / memory_rate:.2f}x in memory")
-    print(f"zarr, warm cluster, 1 worker:          {one:8.1f} cells/s  "
-          f"-> {n_workers} workers = {two / one:.2f}x one worker (target >= 1.7)")
+    print(f"zarr, warm cluster, 1 worker:          {one:8.1f} cells/s "
+          f"[{cores['one']:.2f}] -> {n_workers} workers = {two / one:.2f}x one worker "
+          "(target >= 1.7)")
+    per_core = (two / cores["warm"]) / (one / cores["one"])
+    print(f"per CPU-second: {n_workers} workers do {per_core:.2f}x the work of one worker "
+          "(1.0 = perfect scaling; separates scaling from CPU taken by other processes)")
+
+
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process and its live children."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
 
 
 def warm_client(workers: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,19 @@ def test_missing_input_foreign_and_unwritable_outputs(recording, tmp_path):
         deconvolve_zarr(store, blocker / "out.zarr", PARAMS)
     with pytest.raises(ValueError, match=r"tau_rise=0.5 must be smaller"):
         deconvolve_zarr(store, tmp_path / "o.zarr", {**PARAMS, "tau_rise": 0.5})
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only directories")
+def test_read_only_directory_is_refused(recording, tmp_path):
+    store, _ = recording
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match="no write permission"):
+            deconvolve_zarr(store, locked / "out.zarr", PARAMS)
+    finally:
+        locked.chmod(0o700)
 
 
 def test_should_stop_cancels_and_finished_blocks_stay_valid(recording, tmp_path, dask_client):
