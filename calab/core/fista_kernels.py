@@ -1,0 +1,253 @@
+"""The numba kernels of the batched FISTA solver (see :mod:`calab.core.fista`).
+
+Arrays of a group are ``(n_timepoints, width)``: the ``width`` cells of the
+group are contiguous per time step, so every statement below is a short loop
+over cells that LLVM vectorises. One iteration is two sweeps over the group:
+
+- forward (``t`` ascending): ``K z`` by recursion, the residual ``K z - y``
+  and the objective of the current iterate (``K s`` follows from ``K z`` and
+  the previous ``K s``, as ``z = s + beta*(s - s_prev)``);
+- backward (``t`` descending): ``K^T resid`` by the reverse recursion, fused
+  with the projected gradient step, the next extrapolated point and the
+  per-cell change record.
+
+Per-cell scalars live in ``floats[g]`` rows: ``T_MOMENTUM`` (FISTA's t),
+``OBJECTIVE`` (F of the previous iterate), ``BETA`` (weight that formed z)
+and ``SUM_S`` (sum of the current iterate).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+T_MOMENTUM, OBJECTIVE, BETA, SUM_S = 0, 1, 2, 3
+N_FLOATS = 4
+MIN_ITERATIONS = 5
+# The convergence test waits until the extrapolation weight (t_k - 1)/t_{k+1}
+# has rebuilt to this value after a restart (about 17 iterations): the first
+# steps after a restart are short and would stop the solver too early.
+SETTLED_MOMENTUM = 0.9
+# A rise of the objective smaller than this (relative) is rounding, not a reason to restart.
+RESTART_MARGIN = 1e-12
+
+_JIT = dict(
+    cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "nsz", "reassoc"}
+)
+
+
+@numba.njit(parallel=True, **_JIT)
+def iterate_banded(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps):
+    """Run up to ``n_steps`` iterations of every group with the AR(2) operator."""
+    for g in numba.prange(Y.shape[0]):
+        resid = np.empty_like(Y[g])
+        for _ in range(n_steps):
+            if done[g].all():
+                break
+            fit = _forward_banded(Y[g], Z[g], KS[g], floats[g], coef, resid)
+            beta_next = _restart_or_advance(fit, floats[g], settings)
+            change = _backward_banded(S[g], Z[g], resid, beta_next, done[g], coef, settings)
+            _finish_iteration(change, beta_next, floats[g], iters[g], done[g], settings)
+
+
+@numba.njit(parallel=True, **_JIT)
+def iterate_truncated(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps):
+    """Run up to ``n_steps`` iterations of every group with the truncated kernel."""
+    for g in numba.prange(Y.shape[0]):
+        resid = np.empty_like(Y[g])
+        ring_d = np.empty((max(int(coef[5]), 1), Y.shape[2]))
+        ring_r = np.empty_like(ring_d)
+        for _ in range(n_steps):
+            if done[g].all():
+                break
+            fit = _forward_truncated(Y[g], Z[g], KS[g], floats[g], coef, resid, ring_d, ring_r)
+            beta_next = _restart_or_advance(fit, floats[g], settings)
+            change = _backward_truncated(
+                S[g], Z[g], resid, beta_next, done[g], coef, settings, ring_d, ring_r
+            )
+            _finish_iteration(change, beta_next, floats[g], iters[g], done[g], settings)
+
+
+@numba.njit(**_JIT)
+def _forward_banded(y, z, ks, floats, coef, resid):
+    g1, g2, w = coef[0], coef[1], coef[2]
+    n_time, width = y.shape
+    c1 = np.zeros(width)
+    c2 = np.zeros(width)
+    fit = np.zeros(width)
+    beta, inv = _fit_weights(floats)
+    for t in range(n_time):
+        if t > 0:
+            z_prev = z[t - 1]
+            for lane in range(width):
+                c = g1 * c1[lane] + g2 * c2[lane] + w * z_prev[lane]
+                c2[lane] = c1[lane]
+                c1[lane] = c
+        else:
+            for lane in range(width):
+                c1[lane] = 0.0
+        _residual_and_fit(c1, y[t], ks[t], resid[t], beta, inv, fit)
+    return fit
+
+
+@numba.njit(**_JIT)
+def _forward_truncated(y, z, ks, floats, coef, resid, ring_d, ring_r):
+    """K z with the truncated kernel: two running sums minus their values K steps back.
+
+    ``ring_d``/``ring_r`` (``(lag, width)``) keep the last ``lag`` running sums.
+    """
+    d, r, inv_peak = coef[0], coef[1], coef[2]
+    d_tail, r_tail, lag = coef[3], coef[4], int(coef[5])
+    n_time, width = y.shape
+    sum_d = np.zeros(width)
+    sum_r = np.zeros(width)
+    conv = np.empty(width)
+    fit = np.zeros(width)
+    beta, inv = _fit_weights(floats)
+    for t in range(n_time):
+        zt = z[t]
+        for lane in range(width):
+            sum_d[lane] = d * sum_d[lane] + zt[lane]
+            sum_r[lane] = r * sum_r[lane] + zt[lane]
+            conv[lane] = inv_peak * (sum_d[lane] - sum_r[lane])
+        if lag > 0:
+            _subtract_tail(conv, sum_d, sum_r, ring_d[t % lag], ring_r[t % lag], t >= lag,
+                           inv_peak * d_tail, inv_peak * r_tail)
+        _residual_and_fit(conv, y[t], ks[t], resid[t], beta, inv, fit)
+    return fit
+
+
+@numba.njit(inline="always", **_JIT)
+def _subtract_tail(out, sum_d, sum_r, old_d, old_r, full, d_tail, r_tail):
+    """Remove the part of the sums older than the kernel; remember the current sums."""
+    if full:
+        for lane in range(out.shape[0]):
+            out[lane] -= d_tail * old_d[lane] - r_tail * old_r[lane]
+    for lane in range(out.shape[0]):
+        old_d[lane] = sum_d[lane]
+        old_r[lane] = sum_r[lane]
+
+
+@numba.njit(inline="always", **_JIT)
+def _fit_weights(floats):
+    width = floats.shape[1]
+    beta = np.empty(width)
+    inv = np.empty(width)
+    for lane in range(width):
+        beta[lane] = floats[BETA, lane]
+        inv[lane] = 1.0 / (1.0 + floats[BETA, lane])
+    return beta, inv
+
+
+@numba.njit(inline="always", **_JIT)
+def _residual_and_fit(conv, yt, kst, rt, beta, inv, fit):
+    """resid = K z - y; K s of the iterate from K z; accumulate 0.5*||K s - y||^2."""
+    for lane in range(conv.shape[0]):
+        rt[lane] = conv[lane] - yt[lane]
+        k_s = (conv[lane] + beta[lane] * kst[lane]) * inv[lane]
+        kst[lane] = k_s
+        err = k_s - yt[lane]
+        fit[lane] += 0.5 * err * err
+
+
+@numba.njit(inline="always", **_JIT)
+def _restart_or_advance(fit, floats, settings):
+    """Function-value restart (O'Donoghue & Candès 2015); weight of the next z."""
+    lam_gain = settings[2]
+    width = fit.shape[0]
+    beta_next = np.empty(width)
+    for lane in range(width):
+        objective = fit[lane] + lam_gain * floats[SUM_S, lane]
+        t_now = floats[T_MOMENTUM, lane]
+        if objective > floats[OBJECTIVE, lane] * (1.0 + RESTART_MARGIN):
+            t_now = 1.0
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t_now * t_now))
+        beta_next[lane] = (t_now - 1.0) / t_next
+        floats[T_MOMENTUM, lane] = t_next
+        floats[OBJECTIVE, lane] = objective
+    return beta_next
+
+
+@numba.njit(**_JIT)
+def _backward_banded(s, z, resid, beta_next, done, coef, settings):
+    g1, g2, w = coef[0], coef[1], coef[2]
+    n_time, width = s.shape
+    v1 = np.zeros(width)
+    v2 = np.zeros(width)
+    frozen = _frozen(done)
+    stats = np.zeros((3, width))
+    for t in range(n_time - 1, -1, -1):
+        _prox_row(s[t], z[t], v1, beta_next, frozen, settings, stats)
+        rt = resid[t]
+        for lane in range(width):
+            v = g1 * v1[lane] + g2 * v2[lane] + w * rt[lane]
+            v2[lane] = v1[lane]
+            v1[lane] = v
+    return stats
+
+
+@numba.njit(**_JIT)
+def _backward_truncated(s, z, resid, beta_next, done, coef, settings, ring_d, ring_r):
+    """K^T resid for the truncated kernel, fused with the proximal step."""
+    d, r, inv_peak = coef[0], coef[1], coef[2]
+    d_tail, r_tail, lag = coef[3], coef[4], int(coef[5])
+    n_time, width = s.shape
+    sum_d = np.zeros(width)
+    sum_r = np.zeros(width)
+    grad = np.empty(width)
+    frozen = _frozen(done)
+    stats = np.zeros((3, width))
+    for t in range(n_time - 1, -1, -1):
+        rt = resid[t]
+        for lane in range(width):
+            sum_d[lane] = d * sum_d[lane] + rt[lane]
+            sum_r[lane] = r * sum_r[lane] + rt[lane]
+            grad[lane] = inv_peak * (sum_d[lane] - sum_r[lane])
+        if lag > 0:
+            back = n_time - 1 - t
+            _subtract_tail(grad, sum_d, sum_r, ring_d[back % lag], ring_r[back % lag],
+                           back >= lag, inv_peak * d_tail, inv_peak * r_tail)
+        _prox_row(s[t], z[t], grad, beta_next, frozen, settings, stats)
+    return stats
+
+
+@numba.njit(inline="always", **_JIT)
+def _frozen(done):
+    frozen = np.empty(done.shape[0])
+    for lane in range(done.shape[0]):
+        frozen[lane] = 1.0 if done[lane] else 0.0
+    return frozen
+
+
+@numba.njit(inline="always", **_JIT)
+def _prox_row(st, zt, grad, beta_next, frozen, settings, stats):
+    """Projected gradient step from z at one time step; next z; change record."""
+    step, threshold, upper = settings[0], settings[1], settings[3]
+    for lane in range(st.shape[0]):
+        old = st[lane]
+        new = min(max(zt[lane] - step * grad[lane] - threshold, 0.0), upper)
+        new += frozen[lane] * (old - new)
+        delta = new - old
+        st[lane] = new
+        zt[lane] = new + beta_next[lane] * delta
+        stats[0, lane] += delta * delta
+        stats[1, lane] += new * new
+        stats[2, lane] += new
+
+
+@numba.njit(inline="always", **_JIT)
+def _finish_iteration(stats, beta_next, floats, iters, done, settings):
+    """Count the iteration, store sum(s) and the weight of z, test convergence."""
+    tol = settings[4]
+    for lane in range(iters.shape[0]):
+        beta_used = floats[BETA, lane]
+        floats[SUM_S, lane] = stats[2, lane]
+        floats[BETA, lane] = beta_next[lane]
+        if done[lane]:
+            continue
+        iters[lane] += 1
+        settled = beta_used >= SETTLED_MOMENTUM and iters[lane] >= MIN_ITERATIONS
+        if settled and stats[0, lane] <= tol * tol * stats[1, lane]:
+            done[lane] = True
