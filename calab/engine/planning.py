@@ -35,8 +35,9 @@ def plan_chunk_cells(
         variable ``CALAB_BLOCK_BYTES``). The result is rounded down to a
         multiple of the solver's SIMD lane count when possible.
     input_chunk_cells : int, optional
-        Cells per chunk of the input store: the block is then aligned to it
-        (a divisor or a multiple of it) so no input chunk is read twice.
+        Cells per chunk of the input store: the block is aligned to it (a
+        multiple of it, or a divisor that keeps whole SIMD lanes) so that
+        input chunks are not decompressed by several blocks.
     min_blocks : int
         Split small recordings into at least this many blocks (while blocks
         keep at least one lane of cells) so that every worker gets work.
@@ -48,8 +49,8 @@ def plan_chunk_cells(
 
     Examples
     --------
-    >>> plan_chunk_cells(2000, 18000)
-    56
+    >>> plan_chunk_cells(2000, 18000) % LANES, plan_chunk_cells(2000, 18000) * 18000 * 8 <= 2**23
+    (0, True)
     >>> plan_chunk_cells(10, 100, chunk_cells=4)
     4
     """
@@ -68,10 +69,18 @@ def plan_chunk_cells(
 
 
 def _align(cells: int, chunk: int) -> int:
-    """A block size near ``cells`` (never above) that tiles the input's chunks."""
+    """A block size near ``cells`` (never above) that tiles the input's chunks.
+
+    Full SIMD lanes matter more than chunk alignment (a solve costs far more
+    than decompressing a chunk twice), so a divisor is taken only if it keeps
+    whole lanes.
+    """
     if chunk <= cells:
-        return cells - cells % chunk
-    divisors = [d for d in range(cells, max(cells // 2, 1) - 1, -1) if chunk % d == 0]
+        multiples = range(cells - cells % chunk, 0, -chunk)
+        return next((m for m in multiples if m % LANES == 0), cells - cells % chunk)
+    lanes_ok = cells % LANES == 0
+    divisors = [d for d in range(cells, max(cells // 2, 1) - 1, -1)
+                if chunk % d == 0 and (d % LANES == 0 or not lanes_ok)]
     return divisors[0] if divisors else cells
 
 

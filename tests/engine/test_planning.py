@@ -34,9 +34,11 @@ def test_bad_chunk_cells_is_named(bad):
 
 
 def test_alignment_to_input_chunks_and_min_blocks():
-    # input chunks of 1000 cells: the block divides the chunk
-    cells = plan_chunk_cells(5000, 18_000, input_chunk_cells=1000)
-    assert 1000 % cells == 0
+    # input chunks of 6 lanes: the block divides the chunk and keeps whole lanes
+    cells = plan_chunk_cells(5000, 18_000, input_chunk_cells=6 * LANES)
+    assert (6 * LANES) % cells == 0 and cells % LANES == 0
+    # no divisor with whole lanes (1000 cells): full lanes win over alignment
+    assert plan_chunk_cells(5000, 18_000, input_chunk_cells=1000) % LANES == 0
     # input chunks of 10 cells: the block is a multiple of them
     assert plan_chunk_cells(5000, 18_000, input_chunk_cells=10) % 10 == 0
     # small recordings are still split so that 4 workers get work
