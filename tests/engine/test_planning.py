@@ -42,7 +42,8 @@ def test_alignment_to_input_chunks_and_min_blocks():
     # input chunks of 10 cells: the block is a multiple of them
     assert plan_chunk_cells(5000, 18_000, input_chunk_cells=10) % 10 == 0
     # small recordings are still split so that 4 workers get work
-    assert len(block_bounds(64, plan_chunk_cells(64, 100, min_blocks=8))) == 8
+    n_cells = 8 * LANES
+    assert len(block_bounds(n_cells, plan_chunk_cells(n_cells, 100, min_blocks=8))) == 8
 
 
 def test_block_bounds_cover_every_cell_once():
