@@ -39,8 +39,8 @@ def plan_chunk_cells(
         multiple of it, or a divisor that keeps whole SIMD lanes) so that
         input chunks are not decompressed by several blocks.
     min_blocks : int
-        Split small recordings into at least this many blocks (while blocks
-        keep at least one lane of cells) so that every worker gets work.
+        Split small recordings into at least this many blocks so that every
+        worker gets work.
 
     Returns
     -------
@@ -60,7 +60,7 @@ def plan_chunk_cells(
         return min(chunk_cells, max(n_cells, 1))
     target = block_bytes if block_bytes is not None else _env_block_bytes()
     cells = max(1, target // (8 * max(n_timepoints, 1)))
-    cells = min(cells, max(LANES, math.ceil(n_cells / max(min_blocks, 1))))
+    cells = min(cells, max(1, math.ceil(n_cells / max(min_blocks, 1))))
     if cells >= LANES:
         cells -= cells % LANES
     if input_chunk_cells:
