@@ -6,7 +6,7 @@ Deconvolves zarr recordings of growing size on the embedded cluster and samples
 the resident memory (RSS) of this process (client and scheduler) plus every
 worker and nanny process every 0.1 s. Then it deconvolves a recording at least
 4x larger than the largest peak seen and prints its figures too. The solver runs
-few iterations (``--max-iters``, default 15): memory does not depend on them
+few iterations (``--max-iters``, default 5): memory does not depend on them
 and the benchmark stays short.
 """
 
@@ -59,8 +59,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-iters", type=int, default=15)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000],
+    parser.add_argument("--max-iters", type=int, default=5)
+    parser.add_argument("--factor", type=float, default=4.5,
+                        help="last store size as a multiple of the largest peak RSS seen")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000],
                         help="cells of the growing recordings")
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: tmp)")
     args = parser.parse_args()
@@ -80,7 +82,7 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     peaks = []
     for n_cells in args.sizes:
         peaks.append(measure(folder, n_cells, n_time, args)[0])
-    largest = math.ceil(4 * max(peaks) / (4 * n_time)) + 64
+    largest = math.ceil(args.factor * max(peaks) / (4 * n_time))
     peak, store_bytes = measure(folder, largest, n_time, args)
     verdict = "yes" if store_bytes >= 4 * peak else "NO"
     print(f"store >= 4x peak RSS: {verdict}; peak RSS spread over all sizes: "

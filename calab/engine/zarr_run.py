@@ -30,6 +30,8 @@ from calab.engine.outputs import (
 from calab.engine.planning import block_bounds, plan_chunk_cells
 
 POLL_S = 0.1
+WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
+WINDOW_MIN = 8
 STOP_POLL_S = 0.5
 
 
@@ -209,17 +211,18 @@ def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: 
 def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: int,
                 progress: Callable[[int, int], None] | None,
                 should_stop: Callable[[], bool] | None) -> None:
+    """Run the blocks, keeping a bounded window of tasks on the cluster.
+
+    Submitting every block at once would make client and scheduler memory grow
+    with the recording; a window of a few tasks per worker thread keeps them
+    flat and the workers busy.
+    """
     from distributed import as_completed
 
-    run_id = uuid.uuid4().hex[:8]
-    futures = [
-        dask.submit(run_block, job, index, key=f"calab-block-{run_id}-{index}", pure=False)
-        for index in todo
-    ]
-    index_of = {future.key: index for future, index in zip(futures, todo, strict=True)}
+    queue = _BlockQueue(dask, job, todo)
+    pending = as_completed(queue.submit(_window(dask)), loop=dask.loop)
     failures: list[tuple[int, int, int, str]] = []
     finished, last_stop_check = skipped, 0.0
-    pending = as_completed(futures, loop=dask.loop)
     try:
         while not pending.is_empty():
             batch = pending.next_batch(block=False)
@@ -229,14 +232,15 @@ def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: 
                     if progress is not None:
                         progress(finished, total)
                 else:
-                    index = index_of[future.key]
+                    index = queue.index_of(future)
                     failures.append((index, *job.bounds(index), _failure_message(future)))
-                future.release()
+                queue.forget(future)
+                pending.update(queue.submit(1))
             now = time.monotonic()
             if should_stop is not None and now - last_stop_check >= STOP_POLL_S:
                 last_stop_check = now
                 if should_stop():
-                    dask.cancel([f for f in futures if not f.done()])
+                    queue.cancel()
                     raise Cancelled(
                         f"stopped after {finished} of {total} blocks; finished blocks are kept "
                         "and a rerun with resume computes only the rest"
@@ -244,10 +248,50 @@ def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: 
             if not batch:
                 time.sleep(POLL_S)
     finally:
-        for future in futures:
-            future.release()
+        queue.release()
     if failures:
         raise BlocksFailedError(sorted(failures), total)
+
+
+class _BlockQueue:
+    """Blocks still to submit, and the futures of those in flight."""
+
+    def __init__(self, dask: Any, job: BlockJob, todo: list[int]) -> None:
+        self.dask, self.job = dask, job
+        self.waiting = list(reversed(todo))
+        self.in_flight: dict[str, tuple[Any, int]] = {}
+        self.run_id = uuid.uuid4().hex[:8]
+
+    def submit(self, count: int) -> list[Any]:
+        futures = []
+        while self.waiting and len(futures) < count:
+            index = self.waiting.pop()
+            future = self.dask.submit(run_block, self.job, index, pure=False,
+                                      key=f"calab-block-{self.run_id}-{index}")
+            self.in_flight[future.key] = (future, index)
+            futures.append(future)
+        return futures
+
+    def index_of(self, future: Any) -> int:
+        return self.in_flight[future.key][1]
+
+    def forget(self, future: Any) -> None:
+        self.in_flight.pop(future.key, None)
+        future.release()
+
+    def cancel(self) -> None:
+        self.waiting.clear()
+        self.dask.cancel([future for future, _ in self.in_flight.values()])
+
+    def release(self) -> None:
+        for future, _ in self.in_flight.values():
+            future.release()
+        self.in_flight.clear()
+
+
+def _window(dask: Any) -> int:
+    threads = describe_cluster(dask)["threads"]
+    return max(WINDOW_MIN, WINDOW_PER_THREAD * threads)
 
 
 def _failure_message(future: Any) -> str:
