@@ -158,3 +158,9 @@ def test_cli_page_names_every_subcommand():
     assert ":module: calab.cli.main" in page
     missing = [name for name in SUBCOMMANDS if f"`calab {name}`" not in page]
     assert not missing, f"docs/cli.md does not mention: {missing}"
+
+
+def test_changelog_page_includes_the_root_changelog():
+    page = (REPO_ROOT / "docs" / "changelog.md").read_text(encoding="utf-8")
+    assert '--8<-- "CHANGELOG.md"' in page
+    assert (REPO_ROOT / "CHANGELOG.md").read_text(encoding="utf-8").startswith("# Changelog")
