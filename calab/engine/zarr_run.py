@@ -66,6 +66,11 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
         result = job.settings.solve(block)
     except ValueError as err:
         raise ValueError(f"cells {start}-{stop - 1} (numbered from {start} below): {err}") from None
+    if not np.isfinite(result.activity).all():  # never mark a block done with NaN results
+        bad = np.flatnonzero(~np.isfinite(result.activity).all(axis=1)) + start
+        raise FloatingPointError(
+            f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
+            f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
     write_block(job.output, index, start, stop, result, job.full)
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
