@@ -57,8 +57,8 @@ def iterate_truncated(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps)
     """Run up to ``n_steps`` iterations of every group with the truncated kernel."""
     for g in numba.prange(Y.shape[0]):
         resid = np.empty_like(Y[g])
-        ring_d = np.empty((max(int(coef[5]), 1), Y.shape[2]))
-        ring_r = np.empty_like(ring_d)
+        ring_d = np.zeros((max(int(coef[5]), 1), Y.shape[2]))  # 0 * garbage could be NaN
+        ring_r = np.zeros_like(ring_d)
         for _ in range(n_steps):
             if done[g].all():
                 break
@@ -72,6 +72,7 @@ def iterate_truncated(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps)
 
 @numba.njit(**_JIT)
 def _forward_banded(y, z, ks, floats, coef, resid):
+    """K z with the AR(2) recursion; residual and fit of the current iterate."""
     g1, g2, w = coef[0], coef[1], coef[2]
     n_time, width = y.shape
     c1 = np.zeros(width)
@@ -79,16 +80,18 @@ def _forward_banded(y, z, ks, floats, coef, resid):
     fit = np.zeros(width)
     beta, inv = _fit_weights(floats)
     for t in range(n_time):
-        if t > 0:
-            z_prev = z[t - 1]
-            for lane in range(width):
-                c = g1 * c1[lane] + g2 * c2[lane] + w * z_prev[lane]
-                c2[lane] = c1[lane]
-                c1[lane] = c
-        else:
-            for lane in range(width):
-                c1[lane] = 0.0
-        _residual_and_fit(c1, y[t], ks[t], resid[t], beta, inv, fit)
+        previous = max(t - 1, 0)
+        w_t = w if t > 0 else 0.0
+        for lane in range(width):
+            conv = g1 * c1[lane] + g2 * c2[lane] + w_t * z[previous, lane]
+            c2[lane] = c1[lane]
+            c1[lane] = conv
+            yt = y[t, lane]
+            resid[t, lane] = conv - yt
+            k_s = (conv + beta[lane] * ks[t, lane]) * inv[lane]
+            ks[t, lane] = k_s
+            err = k_s - yt
+            fit[lane] += 0.5 * err * err
     return fit
 
 
@@ -99,35 +102,38 @@ def _forward_truncated(y, z, ks, floats, coef, resid, ring_d, ring_r):
     ``ring_d``/``ring_r`` (``(lag, width)``) keep the last ``lag`` running sums.
     """
     d, r, inv_peak = coef[0], coef[1], coef[2]
-    d_tail, r_tail, lag = coef[3], coef[4], int(coef[5])
+    lag = int(coef[5])
+    d_tail, r_tail = inv_peak * coef[3], inv_peak * coef[4]
     n_time, width = y.shape
     sum_d = np.zeros(width)
     sum_r = np.zeros(width)
-    conv = np.empty(width)
     fit = np.zeros(width)
     beta, inv = _fit_weights(floats)
+    slot, tail_on = 0, 0.0
     for t in range(n_time):
-        zt = z[t]
+        if lag > 0 and t == lag:
+            tail_on = 1.0
         for lane in range(width):
-            sum_d[lane] = d * sum_d[lane] + zt[lane]
-            sum_r[lane] = r * sum_r[lane] + zt[lane]
-            conv[lane] = inv_peak * (sum_d[lane] - sum_r[lane])
-        if lag > 0:
-            _subtract_tail(conv, sum_d, sum_r, ring_d[t % lag], ring_r[t % lag], t >= lag,
-                           inv_peak * d_tail, inv_peak * r_tail)
-        _residual_and_fit(conv, y[t], ks[t], resid[t], beta, inv, fit)
+            zt = z[t, lane]
+            new_d = d * sum_d[lane] + zt
+            new_r = r * sum_r[lane] + zt
+            sum_d[lane] = new_d
+            sum_r[lane] = new_r
+            conv = inv_peak * (new_d - new_r)
+            if lag > 0:
+                conv -= tail_on * (d_tail * ring_d[slot, lane] - r_tail * ring_r[slot, lane])
+                ring_d[slot, lane] = new_d
+                ring_r[slot, lane] = new_r
+            yt = y[t, lane]
+            resid[t, lane] = conv - yt
+            k_s = (conv + beta[lane] * ks[t, lane]) * inv[lane]
+            ks[t, lane] = k_s
+            err = k_s - yt
+            fit[lane] += 0.5 * err * err
+        slot += 1
+        if slot == lag:
+            slot = 0
     return fit
-
-
-@numba.njit(inline="always", **_JIT)
-def _subtract_tail(out, sum_d, sum_r, old_d, old_r, full, d_tail, r_tail):
-    """Remove the part of the sums older than the kernel; remember the current sums."""
-    if full:
-        for lane in range(out.shape[0]):
-            out[lane] -= d_tail * old_d[lane] - r_tail * old_r[lane]
-    for lane in range(out.shape[0]):
-        old_d[lane] = sum_d[lane]
-        old_r[lane] = sum_r[lane]
 
 
 @numba.njit(inline="always", **_JIT)
@@ -139,17 +145,6 @@ def _fit_weights(floats):
         beta[lane] = floats[BETA, lane]
         inv[lane] = 1.0 / (1.0 + floats[BETA, lane])
     return beta, inv
-
-
-@numba.njit(inline="always", **_JIT)
-def _residual_and_fit(conv, yt, kst, rt, beta, inv, fit):
-    """resid = K z - y; K s of the iterate from K z; accumulate 0.5*||K s - y||^2."""
-    for lane in range(conv.shape[0]):
-        rt[lane] = conv[lane] - yt[lane]
-        k_s = (conv[lane] + beta[lane] * kst[lane]) * inv[lane]
-        kst[lane] = k_s
-        err = k_s - yt[lane]
-        fit[lane] += 0.5 * err * err
 
 
 @numba.njit(inline="always", **_JIT)
@@ -172,6 +167,7 @@ def _restart_or_advance(fit, floats, settings):
 
 @numba.njit(**_JIT)
 def _backward_banded(s, z, resid, beta_next, done, coef, settings):
+    """K^T resid by the reverse AR(2) recursion, fused with the proximal step."""
     g1, g2, w = coef[0], coef[1], coef[2]
     n_time, width = s.shape
     v1 = np.zeros(width)
@@ -180,9 +176,8 @@ def _backward_banded(s, z, resid, beta_next, done, coef, settings):
     stats = np.zeros((3, width))
     for t in range(n_time - 1, -1, -1):
         _prox_row(s[t], z[t], v1, beta_next, frozen, settings, stats)
-        rt = resid[t]
         for lane in range(width):
-            v = g1 * v1[lane] + g2 * v2[lane] + w * rt[lane]
+            v = g1 * v1[lane] + g2 * v2[lane] + w * resid[t, lane]
             v2[lane] = v1[lane]
             v1[lane] = v
     return stats
@@ -192,23 +187,34 @@ def _backward_banded(s, z, resid, beta_next, done, coef, settings):
 def _backward_truncated(s, z, resid, beta_next, done, coef, settings, ring_d, ring_r):
     """K^T resid for the truncated kernel, fused with the proximal step."""
     d, r, inv_peak = coef[0], coef[1], coef[2]
-    d_tail, r_tail, lag = coef[3], coef[4], int(coef[5])
+    lag = int(coef[5])
+    d_tail, r_tail = inv_peak * coef[3], inv_peak * coef[4]
     n_time, width = s.shape
     sum_d = np.zeros(width)
     sum_r = np.zeros(width)
     grad = np.empty(width)
     frozen = _frozen(done)
     stats = np.zeros((3, width))
-    for t in range(n_time - 1, -1, -1):
-        rt = resid[t]
+    slot, tail_on = 0, 0.0
+    for step_back in range(n_time):
+        t = n_time - 1 - step_back
+        if lag > 0 and step_back == lag:
+            tail_on = 1.0
         for lane in range(width):
-            sum_d[lane] = d * sum_d[lane] + rt[lane]
-            sum_r[lane] = r * sum_r[lane] + rt[lane]
-            grad[lane] = inv_peak * (sum_d[lane] - sum_r[lane])
-        if lag > 0:
-            back = n_time - 1 - t
-            _subtract_tail(grad, sum_d, sum_r, ring_d[back % lag], ring_r[back % lag],
-                           back >= lag, inv_peak * d_tail, inv_peak * r_tail)
+            rt = resid[t, lane]
+            new_d = d * sum_d[lane] + rt
+            new_r = r * sum_r[lane] + rt
+            sum_d[lane] = new_d
+            sum_r[lane] = new_r
+            g = inv_peak * (new_d - new_r)
+            if lag > 0:
+                g -= tail_on * (d_tail * ring_d[slot, lane] - r_tail * ring_r[slot, lane])
+                ring_d[slot, lane] = new_d
+                ring_r[slot, lane] = new_r
+            grad[lane] = g
+        slot += 1
+        if slot == lag:
+            slot = 0
         _prox_row(s[t], z[t], grad, beta_next, frozen, settings, stats)
     return stats
 

@@ -42,7 +42,7 @@ def apply_forward(z, coef, conv_mode):
     if conv_mode == "banded":
         kernels._forward_banded(y, z, ks, floats, coef, resid)
     else:
-        ring = np.empty((max(int(coef[5]), 1), width))
+        ring = np.zeros((max(int(coef[5]), 1), width))
         kernels._forward_truncated(y, z, ks, floats, coef, resid, ring, ring.copy())
     return resid
 
@@ -56,7 +56,7 @@ def apply_adjoint(r, coef, conv_mode):
     if conv_mode == "banded":
         kernels._backward_banded(s, z, r, no_momentum, running, coef, settings)
     else:
-        ring = np.empty((max(int(coef[5]), 1), width))
+        ring = np.zeros((max(int(coef[5]), 1), width))
         kernels._backward_truncated(s, z, r, no_momentum, running, coef, settings, ring,
                                     ring.copy())
     return big - s
