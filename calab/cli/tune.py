@@ -13,6 +13,9 @@ import click
 def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
     """The traces source for :func:`calab.tune` and its sampling rate (Hz)."""
     source = Path(path)
+    pipeline = _pipeline_input(source, fs)
+    if pipeline is not None:
+        return pipeline
     stem = source.with_suffix("") if source.suffix.lower() in (".npy", ".json") else source
     if Path(f"{stem}_metadata.json").is_file() and Path(f"{stem}.npy").is_file():
         from calab.io.tuning import load_tuning_data
@@ -35,6 +38,41 @@ def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
         click.echo("calab tune: no sampling rate given or stored; assuming --fs 30", err=True)
         fs = 30.0
     return str(source), fs
+
+
+def _pipeline_input(source: Path, fs: float | None) -> tuple[Any, float] | None:
+    """A CaImAn, Minian, suite2p or NWB output, read lazily; None for other inputs."""
+    from calab.io.inputs import detect_format, read_traces
+
+    if not source.exists() or (source.is_dir() and not _is_pipeline_folder(source)):
+        return None
+    try:
+        fmt = detect_format(source)
+    except ValueError:
+        return None
+    if fmt not in ("caiman", "minian", "suite2p", "nwb"):
+        return None
+    try:
+        traces, meta = read_traces(source, fs=fs, fmt=fmt, lazy=True)
+    except KeyError as error:
+        if fmt == "caiman":  # an HDF5 file without CaImAn's layout: the generic reader
+            return None
+        raise click.BadParameter(str(error), param_hint="INPUT") from error
+    except (ValueError, ImportError) as error:
+        raise click.BadParameter(str(error), param_hint="INPUT") from error
+    rate = meta.get("sampling_rate_hz")
+    if rate is None:
+        raise click.BadParameter(
+            f"{str(source)!r} records no sampling rate; pass --fs HZ", param_hint="INPUT"
+        )
+    return traces, float(rate)
+
+
+def _is_pipeline_folder(source: Path) -> bool:
+    """A suite2p plane folder or a Minian output folder (not a bare zarr store)."""
+    return (source / "F.npy").is_file() or any(source.glob("plane*")) or any(
+        source.glob("*.zarr")
+    )
 
 
 def _stored_fs(source: Path) -> float | None:
@@ -75,7 +113,8 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
     """Tune kernel and sparsity on INPUT in the browser; print the parameters as JSON.
 
     INPUT is a .npy file, a tuning-data stem (STEM.npy + STEM_metadata.json),
-    a zarr store or an .h5 file. The app's URL goes to stderr; the exported
+    a zarr store, an .h5 file, or a CaImAn (.hdf5), Minian (folder), suite2p
+    (plane folder) or NWB (.nwb) output. The app's URL goes to stderr; the exported
     parameters go to stdout. Exit status 1 when nothing was exported.
     """
     from calab.server.tune import tune as run_tune
