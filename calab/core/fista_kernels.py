@@ -231,6 +231,7 @@ def _frozen(done):
 def _prox_row(st, zt, grad, beta_next, frozen, settings, stats):
     """Projected gradient step from z at one time step; next z; change record."""
     step, threshold, upper = settings[0], settings[1], settings[3]
+    change, norm, total = stats[0], stats[1], stats[2]
     for lane in range(st.shape[0]):
         old = st[lane]
         new = min(max(zt[lane] - step * grad[lane] - threshold, 0.0), upper)
@@ -238,9 +239,9 @@ def _prox_row(st, zt, grad, beta_next, frozen, settings, stats):
         delta = new - old
         st[lane] = new
         zt[lane] = new + beta_next[lane] * delta
-        stats[0, lane] += delta * delta
-        stats[1, lane] += new * new
-        stats[2, lane] += new
+        change[lane] += delta * delta
+        norm[lane] += new * new
+        total[lane] += new
 
 
 @numba.njit(inline="always", **_JIT)
