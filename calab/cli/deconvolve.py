@@ -32,7 +32,8 @@ def is_zarr_path(path: str) -> bool:
 @click.option("-o", "--output", type=str, metavar="PATH",
               help="OUTPUT.zarr for zarr input (required); OUTPUT.npy for .npy input "
                    "(default activity.npy).")
-@click.option("--dataset", help="Array name inside a zarr group.")
+@click.option("--dataset", help="Array inside a zarr group; the HDF5 key (CaImAn), variable "
+              "(Minian) or series (NWB) of a pipeline output.")
 @click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations, "
               "converged.")
 @click.option("--conv-mode", type=click.Choice(["fft", "banded"]), default="fft",
@@ -56,7 +57,8 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
                max_iters: int, scheduler: str | None, workers: int | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
                as_json: bool) -> None:
-    """Deconvolve INPUT: a zarr store (out of core, on Dask) or .npy / tuning data.
+    """Deconvolve INPUT: a zarr store (out of core, on Dask), or in memory an .npy,
+    tuning data or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder) or NWB output.
 
     \b
     Examples:
@@ -75,7 +77,8 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
                                 chunk_cells=chunk_cells, resume=not no_resume)
         else:
             summary = _run_in_memory(input_path, output, params_path, flags, full=full,
-                                     conv_mode=conv_mode, max_iters=max_iters)
+                                     conv_mode=conv_mode, max_iters=max_iters,
+                                     dataset=dataset)
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
@@ -131,12 +134,12 @@ def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int
 
 def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
                    flags: dict[str, float | None], *, full: bool, conv_mode: str,
-                   max_iters: int) -> dict[str, Any]:
+                   max_iters: int, dataset: str | None) -> dict[str, Any]:
     import numpy as np
 
     from calab.api import run_deconvolution_full
 
-    traces, fs_hint = _load_traces(input_path)
+    traces, fs_hint = _load_traces(input_path, dataset)
     params = _params_from_options(params_path, flags, fs_hint)
     out = Path(output or "activity.npy")
     if out.suffix != ".npy":
@@ -156,24 +159,16 @@ def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
             "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": str(out)}
 
 
-def _load_traces(input_path: str) -> tuple[Any, float | None]:
-    import numpy as np
+def _load_traces(input_path: str, dataset: str | None) -> tuple[Any, float | None]:
+    """Traces and stored sampling rate of an .npy, tuning data or a pipeline output."""
+    from calab.io.inputs import read_traces
 
-    from calab.io.tuning import load_tuning_data, tuning_paths
-
-    npy_path, sidecar = tuning_paths(input_path)
-    if sidecar.is_file():
-        traces, metadata = load_tuning_data(input_path)
-        return traces, metadata.get("sampling_rate_hz")
-    path = Path(input_path)
-    if not path.is_file():
+    if not Path(input_path).exists() and not Path(f"{input_path}.npy").exists():
         raise FileNotFoundError(
-            f"input={input_path!r} does not exist; expected a zarr store, an .npy file or a "
-            f"tuning-data stem ({npy_path.name} + {sidecar.name})")
-    try:
-        return np.load(path, allow_pickle=False), None
-    except ValueError as err:
-        raise ValueError(f"input={input_path!r} is not a readable .npy file ({err})") from None
+            f"input={input_path!r} does not exist; expected a zarr store, an .npy file, a "
+            "tuning-data stem, or a CaImAn/Minian/suite2p/NWB output")
+    traces, meta = read_traces(input_path, dataset=dataset)
+    return traces, meta.get("sampling_rate_hz")
 
 
 def _save_diagnostics(out: Path, result: Any) -> None:

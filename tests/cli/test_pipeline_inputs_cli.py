@@ -1,4 +1,4 @@
-"""``calab tune`` reads pipeline outputs (here a suite2p plane) directly."""
+"""``calab tune`` and ``calab deconvolve`` read pipeline outputs (a suite2p plane) directly."""
 
 from __future__ import annotations
 
@@ -41,3 +41,18 @@ def test_tune_takes_the_rate_from_the_plane_or_fs(tmp_path):
     assert fs == 15.0 and traces.shape == (5, 600)
     traces, fs = _resolve_input(str(plane), 20.0)
     assert fs == 20.0
+
+
+def test_deconvolve_reads_a_suite2p_plane(tmp_path):
+    plane = tmp_path / "plane0"
+    write_suite2p_plane(plane)
+    out = tmp_path / "activity.npy"
+    done = subprocess.run(
+        [shutil.which("calab"), "deconvolve", str(plane), "--tau-rise", "0.1", "--tau-decay",
+         "0.6", "--lam", "0.01", "-o", str(out), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    activity = np.load(out)
+    assert activity.shape == (5, 600) and (activity >= 0).all()
+    assert '"cells": 5' in done.stdout  # fs came from ops.npy: no --fs was needed
