@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import calab
 import numpy as np
+
+import calab
 
 
 def deconvolve(case: Path, mode: str) -> tuple[float, np.ndarray]:

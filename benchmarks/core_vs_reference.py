@@ -106,7 +106,8 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", type=Path)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args()
-    cases = args.cases or sorted(p.parent for p in (ROOT.parent / "shared/reference").glob("*/case.json"))
+    reference_dir = ROOT.parent / "shared" / "reference"
+    cases = args.cases or sorted(p.parent for p in reference_dir.glob("*/case.json"))
     worker = ReferenceWorker(reference_python(args.reference_python))
     try:
         rows = [row for case in cases for row in bench_case(worker, case, args.repeats)]
