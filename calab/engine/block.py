@@ -17,13 +17,13 @@ from calab.core.deconvolve import DEFAULT_TOL, deconvolve_matrix
 from calab.core.kernel import kernel_spec
 from calab.core.result import DeconvolutionResult
 from calab.core.validation import (
+    NAN_POLICIES,
     check_choice,
+    check_flag,
     check_lambda,
     check_solver_options,
     check_time_constants,
 )
-
-NAN_POLICIES = ("raise", "interpolate")
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,9 @@ class SolveSettings:
             max_iters, conv_mode, constraint, tol
         )
         check_choice("nan_policy", nan_policy, NAN_POLICIES)
-        if not isinstance(filter_enabled, (bool, np.bool_)):
-            raise TypeError(f"filter_enabled={filter_enabled!r} must be True or False")
+        filter_enabled = check_flag("filter_enabled", filter_enabled)
         return cls(fs, tau_r, tau_d, check_lambda(lam), max_iters,
-                   conv_mode, constraint, tol, bool(filter_enabled), nan_policy)
+                   conv_mode, constraint, tol, filter_enabled, nan_policy)
 
     def solve(self, matrix: np.ndarray) -> DeconvolutionResult:
         """Deconvolve a ``(n_cells, n_timepoints)`` block with the core, one thread."""
