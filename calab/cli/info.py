@@ -161,35 +161,12 @@ def kernel_figures(tau_rise: float, tau_decay: float, fs: float) -> dict[str, An
 
 def describe_zarr(path: Path) -> dict[str, Any]:
     """Every array of a zarr store (or the store's single array)."""
-    import zarr  # CLI layer: zarr only when a store is described
+    from calab.engine.inputs import describe_store
 
     try:
-        node = zarr.open(str(path), mode="r")
-    except Exception as err:  # zarr raises several unrelated types for bad stores
-        raise _bad_file(f"{path} is not a readable zarr store: {err}") from None
-    if isinstance(node, zarr.Array):
-        members = [("/", node)]
-    else:
-        members = [(name, obj) for name, obj in node.members(max_depth=None)]
-    arrays = {name: _zarr_array(obj) for name, obj in members if isinstance(obj, zarr.Array)}
-    return {
-        "kind": "zarr",
-        "path": str(path),
-        "zarr_format": node.metadata.zarr_format,
-        "attrs": dict(node.attrs),
-        "groups": [name for name, obj in members if isinstance(obj, zarr.Group)],
-        "arrays": arrays,
-    }
-
-
-def _zarr_array(array: Any) -> dict[str, Any]:
-    return {
-        "shape": list(array.shape),
-        "chunks": list(array.chunks),
-        "dtype": str(array.dtype),
-        "chunks_written": int(array.nchunks_initialized),
-        "nchunks": int(array.nchunks),
-    }
+        return describe_store(path)
+    except ValueError as err:
+        raise _bad_file(str(err)) from None
 
 
 def _value_stats(array: np.ndarray) -> dict[str, Any]:

@@ -120,3 +120,42 @@ def _check_recording(array: Any, store: str, dataset: str | None) -> None:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{where} is empty (shape {tuple(array.shape)})")
+
+
+def describe_store(path: str | Path) -> dict[str, Any]:
+    """Describe every array of a zarr store (or the store's single array).
+
+    Returns a JSON-ready dict: ``kind``, ``path``, ``zarr_format``, ``attrs``,
+    ``groups`` and ``arrays`` (name -> shape, chunks, dtype, chunks written).
+    Raises ``ValueError`` naming the path when it is not a readable store.
+    """
+    import zarr
+
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as err:  # zarr raises several unrelated types for bad stores
+        raise ValueError(f"{path} is not a readable zarr store: {err}") from None
+    members = [("/", node)] if isinstance(node, zarr.Array) else list(
+        node.members(max_depth=None)
+    )
+    return {
+        "kind": "zarr",
+        "path": str(path),
+        "zarr_format": node.metadata.zarr_format,
+        "attrs": dict(node.attrs),
+        "groups": [name for name, obj in members if isinstance(obj, zarr.Group)],
+        "arrays": {
+            name: _array_summary(obj) for name, obj in members if isinstance(obj, zarr.Array)
+        },
+    }
+
+
+def _array_summary(array: Any) -> dict[str, Any]:
+    return {
+        "shape": list(array.shape),
+        "chunks": list(array.chunks),
+        "dtype": str(array.dtype),
+        "chunks_written": int(array.nchunks_initialized),
+        "nchunks": int(array.nchunks),
+    }
+
