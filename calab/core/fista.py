@@ -36,12 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calab.core.fista_banded import correction_tables, iterate_banded
 from calab.core.fista_kernels import (
     N_FLOATS,
     OBJECTIVE,
     SUM_S,
     T_MOMENTUM,
-    iterate_banded,
     iterate_truncated,
 )
 from calab.core.kernel import KernelSpec
@@ -51,6 +51,10 @@ LANES = 16
 # Narrowest group: fewer cells per group than this vectorise poorly.
 MIN_LANES = 4
 ROUND_ITERATIONS = 64
+# "banded" cuts traces into chunks of about this many samples, solved as lanes.
+CHUNK_SAMPLES = 128
+# Lanes a chunked group aims for: enough independent recursions to fill the vector units.
+LANE_TARGET = 32
 
 
 @dataclass(frozen=True)
@@ -84,19 +88,41 @@ def solve(
     settings = np.array(
         [step, step * lam * gain, lam * gain, 1.0 if constraint == "box01" else np.inf, tol]
     )
-    iterate = iterate_banded if conv_mode == "banded" else iterate_truncated
-    state = _PackedState(y, init)
+    state = _PackedState(y, init, chunk_layout(y.shape[1], conv_mode))
+    if conv_mode == "banded":
+        tables = correction_tables(coefficients[0], coefficients[1], state.chunk_len)
     while state.active.size:
         n_steps = min(ROUND_ITERATIONS, max_iters - int(state.iterations[state.active].max()))
         if n_steps <= 0:
             break
-        iterate(*state.arrays(), coefficients, settings, n_steps)
+        if conv_mode == "banded":
+            iterate_banded(*state.arrays(), coefficients, settings, n_steps, tables,
+                           state.valid_rows)
+        else:
+            iterate_truncated(*state.arrays(), coefficients, settings, n_steps)
         state.collect_and_repack(max_iters)
     return SolverOutput(state.activity, state.iterations, state.converged)
 
 
-def group_width(n_cells: int, n_threads: int = 2) -> int:
-    """Cells per group: as wide as possible while every thread gets a group."""
+def chunk_layout(n_time: int, conv_mode: str) -> tuple[int, int]:
+    """``(n_chunks, chunk_len)`` of every trace: chunked only for ``"banded"``.
+
+    Depends on ``n_time`` alone, so a cell's result does not depend on which
+    other cells share its batch.
+    """
+    if conv_mode != "banded" or n_time < 2 * CHUNK_SAMPLES:
+        return 1, n_time
+    n_chunks = n_time // CHUNK_SAMPLES
+    return n_chunks, -(-n_time // n_chunks)
+
+
+def group_width(n_cells: int, n_threads: int = 2, n_chunks: int = 1) -> int:
+    """Cells per group: as wide as possible while every thread gets a group.
+
+    Chunked traces bring ``n_chunks`` lanes per cell, so fewer cells fill a group.
+    """
+    if n_chunks > 1:
+        return max(1, min(-(-LANE_TARGET // n_chunks), -(-n_cells // n_threads)))
     width = LANES
     while width > MIN_LANES and -(-n_cells // width) < n_threads:
         width //= 2
@@ -121,25 +147,30 @@ class _PackedState:
     momentum, objective record), so it does not disturb the iteration.
     """
 
-    def __init__(self, y: np.ndarray, init: np.ndarray | None) -> None:
+    def __init__(
+        self, y: np.ndarray, init: np.ndarray | None, layout: tuple[int, int] | None = None
+    ) -> None:
         import numba
 
         n_cells, n_time = y.shape
         self.n_threads = numba.get_num_threads()
+        self.n_chunks, self.chunk_len = layout or (1, n_time)
+        self.n_time = n_time
         self.activity = np.zeros((n_cells, n_time)) if init is None else init.astype(float)
         self.iterations = np.zeros(n_cells, dtype=np.int64)
         self.converged = np.zeros(n_cells, dtype=np.bool_)
         self.active = np.arange(n_cells)
-        width = group_width(n_cells, self.n_threads)
-        self.packed_y = _to_groups(y, width)
-        self.packed_s = _to_groups(self.activity, width)
+        width = group_width(n_cells, self.n_threads, self.n_chunks)
+        self.packed_y = self._to_groups(y, width)
+        self.packed_s = self._to_groups(self.activity, width)
         self.packed_z = self.packed_s.copy()
         self.packed_ks = np.zeros_like(self.packed_s)
         n_groups = self.packed_y.shape[0]
         self.lane_iters = np.zeros((n_groups, width), dtype=np.int64)
         self.lane_done = _padding_done(n_cells, n_groups, width)
         self.lane_floats = _fresh_floats(n_groups, width)
-        self.lane_floats[:, SUM_S] = self.packed_s.sum(axis=1)
+        self.lane_floats[:, SUM_S] = _cell_sums(self.activity, n_groups, width)
+        self.valid_rows = _valid_rows(n_time, self.n_chunks, self.chunk_len, width)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
@@ -153,17 +184,18 @@ class _PackedState:
         done = self.lane_done.reshape(-1)[:n_active]
         self.iterations[self.active] = iters
         self.converged[self.active] = done
-        self.activity[self.active] = _from_groups(self.packed_s, n_active)
+        self.activity[self.active] = self._from_groups(self.packed_s, n_active)
         keep = np.flatnonzero(~done & (iters < max_iters))
         if keep.size == n_active:
             return
         self.active = self.active[keep]
         if not keep.size:
             return
-        width = group_width(keep.size, self.n_threads)
+        width = group_width(keep.size, self.n_threads, self.n_chunks)
         for name in ("packed_y", "packed_s", "packed_z", "packed_ks"):
-            rows = _from_groups(getattr(self, name), n_active)[keep]
-            setattr(self, name, _to_groups(rows, width))
+            rows = self._from_groups(getattr(self, name), n_active)[keep]
+            setattr(self, name, self._to_groups(rows, width))
+        self.valid_rows = _valid_rows(self.n_time, self.n_chunks, self.chunk_len, width)
         n_groups = self.packed_y.shape[0]
         self.lane_iters = _regroup_lanes(self.lane_iters, keep, width, 0)
         self.lane_done = _padding_done(keep.size, n_groups, width)
@@ -171,18 +203,37 @@ class _PackedState:
         self.lane_floats = _regroup_lanes(self.lane_floats, keep, width, fresh)
 
 
-def _to_groups(rows: np.ndarray, width: int) -> np.ndarray:
-    """(n, T) rows -> (groups, T, width) with zero padding."""
-    n_rows, n_time = rows.shape
-    n_groups = -(-n_rows // width)
-    packed = np.zeros((n_groups * width, n_time))
-    packed[:n_rows] = rows
-    return np.ascontiguousarray(packed.reshape(n_groups, width, n_time).transpose(0, 2, 1))
+    def _to_groups(self, rows: np.ndarray, width: int) -> np.ndarray:
+        """(n, T) rows -> (groups, chunk_len, width * n_chunks), zero padded.
+
+        Lane ``cell * n_chunks + chunk`` of a group holds that chunk of that cell.
+        """
+        n_rows, n_time = rows.shape
+        n_groups = -(-n_rows // width)
+        padded_time = self.n_chunks * self.chunk_len
+        packed = np.zeros((n_groups * width, padded_time))
+        packed[:n_rows, :n_time] = rows
+        lanes = packed.reshape(n_groups, width * self.n_chunks, self.chunk_len)
+        return np.ascontiguousarray(lanes.transpose(0, 2, 1))
+
+    def _from_groups(self, packed: np.ndarray, n_rows: int) -> np.ndarray:
+        padded_time = self.n_chunks * self.chunk_len
+        rows = packed.transpose(0, 2, 1).reshape(-1, padded_time)
+        return rows[:n_rows, : self.n_time].copy()
 
 
-def _from_groups(packed: np.ndarray, n_rows: int) -> np.ndarray:
-    n_groups, n_time, width = packed.shape
-    return packed.transpose(0, 2, 1).reshape(n_groups * width, n_time)[:n_rows].copy()
+def _valid_rows(n_time: int, n_chunks: int, chunk_len: int, width: int) -> np.ndarray:
+    """Real samples in each lane's chunk: all but the last chunk of a cell are full."""
+    per_cell = np.full(n_chunks, chunk_len, dtype=np.int64)
+    per_cell[-1] = n_time - (n_chunks - 1) * chunk_len
+    return np.tile(per_cell, width)
+
+
+def _cell_sums(activity: np.ndarray, n_groups: int, width: int) -> np.ndarray:
+    """sum(s) of each cell as ``(groups, width)`` (padding cells sum to 0)."""
+    sums = np.zeros(n_groups * width)
+    sums[: activity.shape[0]] = activity.sum(axis=1)
+    return sums.reshape(n_groups, width)
 
 
 def _regroup_lanes(lanes: np.ndarray, keep: np.ndarray, width: int, fill) -> np.ndarray:

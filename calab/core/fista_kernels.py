@@ -1,8 +1,10 @@
-"""The numba kernels of the batched FISTA solver (see :mod:`calab.core.fista`).
+"""The truncated-kernel (``"fft"``) FISTA sweeps and the per-cell logic both modes share.
+
+The AR(2) (``"banded"``) sweeps live in :mod:`calab.core.fista_banded`.
 
 Arrays of a group are ``(n_timepoints, width)``: the ``width`` cells of the
 group are contiguous per time step, so every statement below is a short loop
-over cells that LLVM vectorises. One iteration is two sweeps over the group:
+over cells. One iteration is two sweeps over the group:
 
 - forward (``t`` ascending): ``K z`` by recursion, the residual ``K z - y``
   and the objective of the current iterate (``K s`` follows from ``K z`` and
@@ -33,26 +35,12 @@ SETTLED_MOMENTUM = 0.9
 # A rise of the objective smaller than this (relative) is rounding, not a reason to restart.
 RESTART_MARGIN = 1e-12
 
-_JIT = dict(
+JIT_OPTIONS = dict(
     cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "nsz", "reassoc"}
 )
 
 
-@numba.njit(parallel=True, **_JIT)
-def iterate_banded(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps):
-    """Run up to ``n_steps`` iterations of every group with the AR(2) operator."""
-    for g in numba.prange(Y.shape[0]):
-        resid = np.empty_like(Y[g])
-        for _ in range(n_steps):
-            if done[g].all():
-                break
-            fit = _forward_banded(Y[g], Z[g], KS[g], floats[g], coef, resid)
-            beta_next = _restart_or_advance(fit, floats[g], settings)
-            change = _backward_banded(S[g], Z[g], resid, beta_next, done[g], coef, settings)
-            _finish_iteration(change, beta_next, floats[g], iters[g], done[g], settings)
-
-
-@numba.njit(parallel=True, **_JIT)
+@numba.njit(parallel=True, **JIT_OPTIONS)
 def iterate_truncated(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps):
     """Run up to ``n_steps`` iterations of every group with the truncated kernel."""
     for g in numba.prange(Y.shape[0]):
@@ -63,39 +51,14 @@ def iterate_truncated(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps)
             if done[g].all():
                 break
             fit = _forward_truncated(Y[g], Z[g], KS[g], floats[g], coef, resid, ring_d, ring_r)
-            beta_next = _restart_or_advance(fit, floats[g], settings)
+            beta_next = restart_or_advance(fit, floats[g], settings)
             change = _backward_truncated(
                 S[g], Z[g], resid, beta_next, done[g], coef, settings, ring_d, ring_r
             )
-            _finish_iteration(change, beta_next, floats[g], iters[g], done[g], settings)
+            finish_iteration(change, beta_next, floats[g], iters[g], done[g], settings)
 
 
-@numba.njit(**_JIT)
-def _forward_banded(y, z, ks, floats, coef, resid):
-    """K z with the AR(2) recursion; residual and fit of the current iterate."""
-    g1, g2, w = coef[0], coef[1], coef[2]
-    n_time, width = y.shape
-    c1 = np.zeros(width)
-    c2 = np.zeros(width)
-    fit = np.zeros(width)
-    beta, inv = _fit_weights(floats)
-    for t in range(n_time):
-        previous = max(t - 1, 0)
-        w_t = w if t > 0 else 0.0
-        for lane in range(width):
-            conv = g1 * c1[lane] + g2 * c2[lane] + w_t * z[previous, lane]
-            c2[lane] = c1[lane]
-            c1[lane] = conv
-            yt = y[t, lane]
-            resid[t, lane] = conv - yt
-            k_s = (conv + beta[lane] * ks[t, lane]) * inv[lane]
-            ks[t, lane] = k_s
-            err = k_s - yt
-            fit[lane] += 0.5 * err * err
-    return fit
-
-
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _forward_truncated(y, z, ks, floats, coef, resid, ring_d, ring_r):
     """K z with the truncated kernel: two running sums minus their values K steps back.
 
@@ -136,7 +99,7 @@ def _forward_truncated(y, z, ks, floats, coef, resid, ring_d, ring_r):
     return fit
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT_OPTIONS)
 def _fit_weights(floats):
     width = floats.shape[1]
     beta = np.empty(width)
@@ -147,8 +110,8 @@ def _fit_weights(floats):
     return beta, inv
 
 
-@numba.njit(inline="always", **_JIT)
-def _restart_or_advance(fit, floats, settings):
+@numba.njit(inline="always", **JIT_OPTIONS)
+def restart_or_advance(fit, floats, settings):
     """Function-value restart (O'Donoghue & Candès 2015); weight of the next z."""
     lam_gain = settings[2]
     width = fit.shape[0]
@@ -165,25 +128,7 @@ def _restart_or_advance(fit, floats, settings):
     return beta_next
 
 
-@numba.njit(**_JIT)
-def _backward_banded(s, z, resid, beta_next, done, coef, settings):
-    """K^T resid by the reverse AR(2) recursion, fused with the proximal step."""
-    g1, g2, w = coef[0], coef[1], coef[2]
-    n_time, width = s.shape
-    v1 = np.zeros(width)
-    v2 = np.zeros(width)
-    frozen = _frozen(done)
-    stats = np.zeros((3, width))
-    for t in range(n_time - 1, -1, -1):
-        _prox_row(s[t], z[t], v1, beta_next, frozen, settings, stats)
-        for lane in range(width):
-            v = g1 * v1[lane] + g2 * v2[lane] + w * resid[t, lane]
-            v2[lane] = v1[lane]
-            v1[lane] = v
-    return stats
-
-
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def _backward_truncated(s, z, resid, beta_next, done, coef, settings, ring_d, ring_r):
     """K^T resid for the truncated kernel, fused with the proximal step."""
     d, r, inv_peak = coef[0], coef[1], coef[2]
@@ -219,7 +164,7 @@ def _backward_truncated(s, z, resid, beta_next, done, coef, settings, ring_d, ri
     return stats
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT_OPTIONS)
 def _frozen(done):
     frozen = np.empty(done.shape[0])
     for lane in range(done.shape[0]):
@@ -227,7 +172,7 @@ def _frozen(done):
     return frozen
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT_OPTIONS)
 def _prox_row(st, zt, grad, beta_next, frozen, settings, stats):
     """Projected gradient step from z at one time step; next z; change record."""
     step, threshold, upper = settings[0], settings[1], settings[3]
@@ -244,8 +189,8 @@ def _prox_row(st, zt, grad, beta_next, frozen, settings, stats):
         total[lane] += new
 
 
-@numba.njit(inline="always", **_JIT)
-def _finish_iteration(stats, beta_next, floats, iters, done, settings):
+@numba.njit(inline="always", **JIT_OPTIONS)
+def finish_iteration(stats, beta_next, floats, iters, done, settings):
     """Count the iteration, store sum(s) and the weight of z, test convergence."""
     tol = settings[4]
     for lane in range(iters.shape[0]):

@@ -126,32 +126,50 @@ def _window_ranks(window: int) -> np.ndarray:
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _rolling_order_statistic(
     matrix: np.ndarray, window: int, ranks: np.ndarray, out: np.ndarray
 ) -> None:
+    """Order statistics of a sliding window by a Fenwick tree over the sample ranks.
+
+    Every sample is replaced by its rank in the sorted trace; the tree counts
+    which ranks are in the window, so adding, removing and finding the k-th
+    smallest cost O(log T) each.
+    """
     n_cells, n_time = matrix.shape
-    ordered = np.empty(window, dtype=np.float64)
-    for cell in range(n_cells):
+    for cell in numba.prange(n_cells):
         row = matrix[cell]
-        filled = 0
+        order = np.argsort(row, kind="mergesort")
+        position = np.empty(n_time, dtype=np.int64)
+        position[order] = np.arange(n_time)
+        counts = np.zeros(n_time + 1, dtype=np.int64)
+        top = 1
+        while top * 2 <= n_time:
+            top *= 2
         for t in range(n_time):
-            if filled == window:
-                _remove_sorted(ordered, filled, row[t - window])
-                filled -= 1
-            _insert_sorted(ordered, filled, row[t])
-            filled += 1
-            out[cell, t] = ordered[ranks[filled - 1]]
+            if t >= window:
+                _fenwick_add(counts, position[t - window], -1)
+            _fenwick_add(counts, position[t], 1)
+            filled = min(t + 1, window)
+            out[cell, t] = row[order[_fenwick_kth(counts, ranks[filled - 1], top)]]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _insert_sorted(ordered: np.ndarray, filled: int, value: float) -> None:
-    pos = np.searchsorted(ordered[:filled], value)
-    ordered[pos + 1 : filled + 1] = ordered[pos:filled].copy()
-    ordered[pos] = value
+def _fenwick_add(counts: np.ndarray, index: int, amount: int) -> None:
+    i = index + 1
+    while i < counts.shape[0]:
+        counts[i] += amount
+        i += i & -i
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _remove_sorted(ordered: np.ndarray, filled: int, value: float) -> None:
-    pos = np.searchsorted(ordered[:filled], value)
-    ordered[pos : filled - 1] = ordered[pos + 1 : filled].copy()
+def _fenwick_kth(counts: np.ndarray, k: int, top: int) -> int:
+    """Smallest index whose prefix count exceeds ``k`` (0-based k-th present rank)."""
+    index, remaining, step = 0, k, top
+    while step:
+        nxt = index + step
+        if nxt < counts.shape[0] and counts[nxt] <= remaining:
+            index = nxt
+            remaining -= counts[nxt]
+        step //= 2
+    return index

@@ -1,0 +1,251 @@
+"""The AR(2) (``conv_mode="banded"``) FISTA sweeps, parallel over cells *and* time.
+
+A recursion over ``T`` samples of a handful of cells is too narrow to fill the
+vector units: each time step depends on the previous one. So every trace is
+cut into ``n_chunks`` chunks of ``chunk_len`` samples, and a *lane* is one
+chunk of one cell (lane ``cell * n_chunks + chunk``). Arrays of a group are
+``(chunk_len, lanes)``, lanes contiguous per time step, and every sweep is a
+loop over lanes that LLVM vectorises.
+
+The recursions are exact despite the cut. A linear recursion run over a chunk
+from zero state differs from the true one by a solution of the homogeneous
+recursion, fixed by the two states carried in from the neighbouring chunk::
+
+    c[t0 + tau] = local[tau] + A[tau] * k1 + A[tau - 1] * k2
+
+with ``A`` the homogeneous solution from ``A[-1] = 1, A[-2] = 0``. The
+carries are found by a short pass over the chunks of each cell (the
+"fix-up"), after which one vectorised pass adds the correction.
+
+One iteration is three passes over the group:
+
+1. ``_fit_pass`` (``t`` ascending): corrects the local ``K z`` held in the work
+   array, forms the residual ``K z - y`` in place and the fit of the current
+   iterate (``K s`` follows from ``K z``, see :mod:`calab.core.fista_kernels`);
+2. ``_adjoint_pass`` (``t`` descending): the local adjoint recursion, in place;
+3. ``_prox_pass`` (``t`` ascending): corrected gradient, projected step, next
+   extrapolated point, change record, and already the local ``K z`` of the new
+   point for the next iteration.
+
+The work array has ``GUARD`` zero rows on both sides of the chunk so that the
+recursions need no special first or last steps.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from calab.core.fista_kernels import (
+    BETA,
+    JIT_OPTIONS,
+    finish_iteration,
+    restart_or_advance,
+)
+
+GUARD = 2
+
+
+def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
+    """Homogeneous solutions indexed as the passes need them, ``(4, chunk_len)``.
+
+    Rows: ``A[tau]`` and ``A[tau - 1]`` (forward correction at ``tau``), then
+    ``A[L - tau]`` and ``A[L - 1 - tau]`` with ``L = chunk_len - 2`` shifted
+    for the gradient at ``tau``, which is the adjoint state one sample later.
+    """
+    extended = np.empty(chunk_len + 2)  # A[k] at index k + 2, from k = -2
+    extended[0], extended[1] = 0.0, 1.0
+    for k in range(2, chunk_len + 2):
+        extended[k] = g1 * extended[k - 1] + g2 * extended[k - 2]
+    tau = np.arange(chunk_len)
+    return np.stack([
+        extended[tau + 2], extended[tau + 1],
+        extended[chunk_len - tau], extended[chunk_len - 1 - tau],
+    ])
+
+
+@numba.njit(parallel=True, **JIT_OPTIONS)
+def iterate_banded(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps, tables, valid_rows):
+    """Run up to ``n_steps`` iterations of every group (see the module docstring).
+
+    ``valid_rows[lane]`` is the number of real samples in the lane's chunk (the
+    last chunk of a cell is padded).
+    """
+    n_groups, chunk_len, n_lanes = Y.shape
+    n_chunks = n_lanes // iters.shape[1]
+    for g in numba.prange(n_groups):
+        work = np.zeros((chunk_len + 2 * GUARD, n_lanes))
+        _local_forward(Z[g], work, coef)
+        for _ in range(n_steps):
+            if done[g].all():
+                break
+            fit = _fit_pass(Y[g], Z[g], KS[g], work, floats[g], coef, tables, valid_rows, n_chunks)
+            beta_next = restart_or_advance(fit, floats[g], settings)
+            _adjoint_pass(work, coef)
+            stats = _prox_pass(S[g], Z[g], work, beta_next, done[g], coef, settings, tables,
+                               n_chunks)
+            _local_forward(Z[g], work, coef)
+            finish_iteration(stats, beta_next, floats[g], iters[g], done[g], settings)
+
+
+@numba.njit(**JIT_OPTIONS)
+def _local_forward(z, work, coef):
+    """``work`` = the local ``K z`` of every chunk (zero carries, input shifted by one)."""
+    g1, g2, w = coef[0], coef[1], coef[2]
+    chunk_len, n_lanes = z.shape
+    work[: GUARD + 1] = 0.0
+    for tau in range(1, chunk_len):
+        row = GUARD + tau
+        here, back1, back2, source = work[row], work[row - 1], work[row - 2], z[tau - 1]
+        for lane in range(n_lanes):
+            here[lane] = g1 * back1[lane] + g2 * back2[lane] + w * source[lane]
+
+
+@numba.njit(**JIT_OPTIONS)
+def _forward_carries(z, work, coef, tables, n_chunks):
+    """Per lane ``(k1, k2)``: the true state entering each chunk, chunk by chunk."""
+    g2, w = coef[1], coef[2]
+    chunk_len, n_lanes = z.shape
+    k1 = np.zeros(n_lanes)
+    k2 = np.zeros(n_lanes)
+    last, second = GUARD + chunk_len - 1, GUARD + chunk_len - 2
+    for first_lane in range(0, n_lanes, n_chunks):
+        carry1 = carry2 = 0.0
+        for lane in range(first_lane, first_lane + n_chunks):
+            k1[lane], k2[lane] = carry1, carry2
+            if lane == first_lane + n_chunks - 1:
+                break
+            end = work[last, lane] + tables[0, chunk_len - 1] * carry1
+            end += tables[1, chunk_len - 1] * carry2
+            before = work[second, lane] + tables[0, chunk_len - 2] * carry1
+            before += tables[1, chunk_len - 2] * carry2
+            carry1, carry2 = end, g2 * before + w * z[chunk_len - 1, lane]
+    return k1, k2
+
+
+@numba.njit(**JIT_OPTIONS)
+def _fit_pass(y, z, ks, work, floats, coef, tables, valid_rows, n_chunks):
+    """Residual ``K z - y`` into ``work``; per-cell fit of the current iterate."""
+    k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
+    chunk_len, n_lanes = y.shape
+    beta, inv = _lane_fit_weights(floats, n_chunks)
+    fit = np.zeros(n_lanes)
+    for tau in range(chunk_len):
+        a1, a2 = tables[0, tau], tables[1, tau]
+        here, y_row, ks_row = work[GUARD + tau], y[tau], ks[tau]
+        for lane in range(n_lanes):
+            conv = here[lane] + a1 * k1[lane] + a2 * k2[lane]
+            yt = y_row[lane]
+            inside = 1.0 if tau < valid_rows[lane] else 0.0
+            here[lane] = inside * (conv - yt)
+            k_s = (conv + beta[lane] * ks_row[lane]) * inv[lane]
+            ks_row[lane] = k_s
+            err = inside * (k_s - yt)
+            fit[lane] += 0.5 * err * err
+    return _per_cell(fit, n_chunks)
+
+
+@numba.njit(**JIT_OPTIONS)
+def _adjoint_pass(work, coef):
+    """In place: ``v[t] = g1*v[t+1] + g2*v[t+2] + w*resid[t]`` within each chunk."""
+    g1, g2, w = coef[0], coef[1], coef[2]
+    n_rows, n_lanes = work.shape
+    for row in range(n_rows - GUARD - 1, GUARD - 1, -1):
+        here, ahead1, ahead2 = work[row], work[row + 1], work[row + 2]
+        for lane in range(n_lanes):
+            here[lane] = g1 * ahead1[lane] + g2 * ahead2[lane] + w * here[lane]
+
+
+@numba.njit(**JIT_OPTIONS)
+def _adjoint_carries(work, coef, tables, n_chunks):
+    """Per lane ``(p1, p2)``: the true adjoint state after each chunk, last chunk first."""
+    g2 = coef[1]
+    n_lanes = work.shape[1]
+    chunk_len = work.shape[0] - 2 * GUARD
+    p1 = np.zeros(n_lanes)
+    p2 = np.zeros(n_lanes)
+    # v[t0 + tau] = local[tau] + A[L-1-tau]*p1 + A[L-2-tau]*p2, L = chunk_len
+    for first_lane in range(0, n_lanes, n_chunks):
+        carry1 = carry2 = 0.0
+        for lane in range(first_lane + n_chunks - 1, first_lane - 1, -1):
+            p1[lane], p2[lane] = carry1, carry2
+            if lane == first_lane:
+                break
+            start = work[GUARD, lane] + tables[0, chunk_len - 1] * carry1
+            start += tables[1, chunk_len - 1] * carry2
+            after = work[GUARD + 1, lane] + tables[0, chunk_len - 2] * carry1
+            after += tables[1, chunk_len - 2] * carry2
+            carry1, carry2 = start, g2 * after
+    return p1, p2
+
+
+@numba.njit(**JIT_OPTIONS)
+def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks):
+    """Projected gradient step from ``z`` (gradient in ``work``), next ``z``, change record."""
+    step, threshold, upper = settings[0], settings[1], settings[3]
+    chunk_len, n_lanes = s.shape
+    p1, p2 = _adjoint_carries(work, coef, tables, n_chunks)
+    momentum = _per_lane(beta_next, n_chunks)
+    frozen = _frozen_lanes(done, n_chunks)
+    stats = np.zeros((3, n_lanes))
+    change, norm, total = stats[0], stats[1], stats[2]
+    for tau in range(chunk_len):
+        a1, a2 = tables[2, tau], tables[3, tau]
+        ahead, s_row, z_row = work[GUARD + tau + 1], s[tau], z[tau]
+        for lane in range(n_lanes):
+            grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
+            old = s_row[lane]
+            new = min(max(z_row[lane] - step * grad - threshold, 0.0), upper)
+            new += frozen[lane] * (old - new)
+            delta = new - old
+            s_row[lane] = new
+            z_row[lane] = new + momentum[lane] * delta
+            change[lane] += delta * delta
+            norm[lane] += new * new
+            total[lane] += new
+    return _per_cell_rows(stats, n_chunks)
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _lane_fit_weights(floats, n_chunks):
+    n_cells = floats.shape[1]
+    beta = np.empty(n_cells * n_chunks)
+    inv = np.empty(n_cells * n_chunks)
+    for lane in range(beta.shape[0]):
+        b = floats[BETA, lane // n_chunks]
+        beta[lane] = b
+        inv[lane] = 1.0 / (1.0 + b)
+    return beta, inv
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _per_lane(per_cell, n_chunks):
+    out = np.empty(per_cell.shape[0] * n_chunks)
+    for lane in range(out.shape[0]):
+        out[lane] = per_cell[lane // n_chunks]
+    return out
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _frozen_lanes(done, n_chunks):
+    out = np.empty(done.shape[0] * n_chunks)
+    for lane in range(out.shape[0]):
+        out[lane] = 1.0 if done[lane // n_chunks] else 0.0
+    return out
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _per_cell(per_lane, n_chunks):
+    out = np.zeros(per_lane.shape[0] // n_chunks)
+    for lane in range(per_lane.shape[0]):
+        out[lane // n_chunks] += per_lane[lane]
+    return out
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _per_cell_rows(per_lane, n_chunks):
+    out = np.zeros((per_lane.shape[0], per_lane.shape[1] // n_chunks))
+    for k in range(per_lane.shape[0]):
+        for lane in range(per_lane.shape[1]):
+            out[k, lane // n_chunks] += per_lane[k, lane]
+    return out
