@@ -91,7 +91,7 @@ def solve(
     state = _PackedState(y, init, chunk_layout(y.shape[1], conv_mode))
     if conv_mode == "banded":
         tables = correction_tables(coefficients[0], coefficients[1], state.chunk_len)
-    while state.active.size:
+    while state.running_groups.size:
         n_steps = min(ROUND_ITERATIONS, max_iters - int(state.iterations[state.active].max()))
         if n_steps <= 0:
             break
@@ -100,8 +100,8 @@ def solve(
                            state.valid_rows)
         else:
             iterate_truncated(*state.arrays(), coefficients, settings, n_steps)
-        state.collect_and_repack(max_iters)
-    return SolverOutput(state.activity, state.iterations, state.converged)
+        state.collect(max_iters)
+    return SolverOutput(state.final_activity(), state.iterations, state.converged)
 
 
 def chunk_layout(n_time: int, conv_mode: str) -> tuple[int, int]:
@@ -171,26 +171,41 @@ class _PackedState:
         self.lane_floats = _fresh_floats(n_groups, width)
         self.lane_floats[:, SUM_S] = _cell_sums(self.activity, n_groups, width)
         self.valid_rows = _valid_rows(n_time, self.n_chunks, self.chunk_len, width)
+        self.running_groups = np.arange(n_groups)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         return (
             self.packed_y, self.packed_s, self.packed_z, self.packed_ks,
-            self.lane_iters, self.lane_done, self.lane_floats,
+            self.lane_iters, self.lane_done, self.lane_floats, self.running_groups,
         )
 
-    def collect_and_repack(self, max_iters: int) -> None:
+    def collect(self, max_iters: int) -> None:
+        """Record a round; list the groups still running, repacking when that saves groups."""
         n_active = self.active.size
+        n_groups, width = self.lane_iters.shape
         iters = self.lane_iters.reshape(-1)[:n_active]
         done = self.lane_done.reshape(-1)[:n_active]
         self.iterations[self.active] = iters
         self.converged[self.active] = done
-        self.activity[self.active] = self._from_groups(self.packed_s, n_active)
-        keep = np.flatnonzero(~done & (iters < max_iters))
-        if keep.size == n_active:
-            return
+        running = np.zeros(n_groups * width, dtype=np.bool_)
+        running[:n_active] = ~done & (iters < max_iters)
+        self.running_groups = np.flatnonzero(running.reshape(n_groups, width).any(axis=1))
+        n_running = int(running.sum())
+        if n_running and -(-n_running // group_width(n_running, self.n_threads, self.n_chunks)) < (
+            self.running_groups.size
+        ):
+            self._repack(np.flatnonzero(running[:n_active]))
+
+    def final_activity(self) -> np.ndarray:
+        """The activity of every cell, the packed cells unpacked."""
+        self.activity[self.active] = self._from_groups(self.packed_s, self.active.size)
+        return self.activity
+
+    def _repack(self, keep: np.ndarray) -> None:
+        """Pack only the cells ``keep`` (indices into the active cells), keeping their state."""
+        n_active = self.active.size
+        self.final_activity()
         self.active = self.active[keep]
-        if not keep.size:
-            return
         width = group_width(keep.size, self.n_threads, self.n_chunks)
         for name in ("packed_y", "packed_s", "packed_z", "packed_ks"):
             rows = self._from_groups(getattr(self, name), n_active)[keep]
@@ -201,7 +216,7 @@ class _PackedState:
         self.lane_done = _padding_done(keep.size, n_groups, width)
         fresh = _fresh_floats(1, 1)[0, :, 0]
         self.lane_floats = _regroup_lanes(self.lane_floats, keep, width, fresh)
-
+        self.running_groups = np.arange(n_groups)
 
     def _to_groups(self, rows: np.ndarray, width: int) -> np.ndarray:
         """(n, T) rows -> (groups, chunk_len, width * n_chunks), zero padded.

@@ -65,7 +65,9 @@ def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
 
 
 @numba.njit(parallel=True, **JIT_OPTIONS)
-def iterate_banded(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps, tables, valid_rows):
+def iterate_banded(
+    Y, S, Z, KS, iters, done, floats, groups, coef, settings, n_steps, tables, valid_rows
+):
     """Run up to ``n_steps`` iterations of every group (see the module docstring).
 
     ``valid_rows[lane]`` is the number of real samples in the lane's chunk (the
@@ -73,7 +75,8 @@ def iterate_banded(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps, ta
     """
     n_groups, chunk_len, n_lanes = Y.shape
     n_chunks = n_lanes // iters.shape[1]
-    for g in numba.prange(n_groups):
+    for i in numba.prange(groups.shape[0]):
+        g = groups[i]
         work = np.zeros((chunk_len + 2 * GUARD, n_lanes))
         _local_forward(Z[g], work, coef)
         for _ in range(n_steps):

@@ -31,7 +31,7 @@ MIN_ITERATIONS = 5
 # The convergence test waits until the extrapolation weight (t_k - 1)/t_{k+1}
 # has rebuilt to this value after a restart (about 17 iterations): the first
 # steps after a restart are short and would stop the solver too early.
-SETTLED_MOMENTUM = 0.9
+SETTLED_MOMENTUM = 0.8
 # A rise of the objective smaller than this (relative) is rounding, not a reason to restart.
 RESTART_MARGIN = 1e-12
 
@@ -41,9 +41,10 @@ JIT_OPTIONS = dict(
 
 
 @numba.njit(parallel=True, **JIT_OPTIONS)
-def iterate_truncated(Y, S, Z, KS, iters, done, floats, coef, settings, n_steps):
+def iterate_truncated(Y, S, Z, KS, iters, done, floats, groups, coef, settings, n_steps):
     """Run up to ``n_steps`` iterations of every group with the truncated kernel."""
-    for g in numba.prange(Y.shape[0]):
+    for i in numba.prange(groups.shape[0]):
+        g = groups[i]
         resid = np.empty_like(Y[g])
         ring_d = np.zeros((max(int(coef[5]), 1), Y.shape[2]))  # 0 * garbage could be NaN
         ring_r = np.zeros_like(ring_d)
