@@ -112,8 +112,8 @@ def chunk_layout(n_time: int, conv_mode: str) -> tuple[int, int]:
     """
     if conv_mode != "banded" or n_time < 2 * CHUNK_SAMPLES:
         return 1, n_time
-    n_chunks = n_time // CHUNK_SAMPLES
-    return n_chunks, -(-n_time // n_chunks)
+    chunk_len = -(-n_time // (n_time // CHUNK_SAMPLES))
+    return -(-n_time // chunk_len), chunk_len
 
 
 def group_width(n_cells: int, n_threads: int = 2, n_chunks: int = 1) -> int:

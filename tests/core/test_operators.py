@@ -144,3 +144,13 @@ def test_step_matches_the_operator_norm():
     norm = np.linalg.norm(dense, 2)
     assert norm <= spec.gain
     assert norm > 0.95 * spec.gain  # and the bound is tight, so steps are not wasted
+
+
+@pytest.mark.parametrize("n_time", [1, 2, 255, 256, 257, 9000, 9100, 17_999, 18_000, 100_003])
+def test_chunk_layout_covers_the_trace_once(n_time):
+    """Every chunk but the last is full; the last holds between 1 and chunk_len samples."""
+    n_chunks, chunk_len = chunk_layout(n_time, "banded")
+    last = n_time - (n_chunks - 1) * chunk_len
+    assert 0 < last <= chunk_len
+    assert n_chunks == 1 or chunk_len >= 2
+    assert chunk_layout(n_time, "fft") == (1, n_time)
