@@ -139,13 +139,24 @@ def _fit_pass(y, z, ks, work, floats, coef, tables, valid_rows, n_chunks):
         for lane in range(n_lanes):
             conv = here[lane] + a1 * k1[lane] + a2 * k2[lane]
             yt = y_row[lane]
-            inside = 1.0 if tau < valid_rows[lane] else 0.0
-            here[lane] = inside * (conv - yt)
+            here[lane] = conv - yt
             k_s = (conv + beta[lane] * ks_row[lane]) * inv[lane]
             ks_row[lane] = k_s
-            err = inside * (k_s - yt)
+            err = k_s - yt
             fit[lane] += 0.5 * err * err
+    _clear_padding(y, ks, work, fit, valid_rows)
     return _per_cell(fit, n_chunks)
+
+
+@numba.njit(**JIT_OPTIONS)
+def _clear_padding(y, ks, work, fit, valid_rows):
+    """Padded samples (end of a cell's last chunk) get no residual and no fit."""
+    chunk_len, n_lanes = y.shape
+    for lane in range(n_lanes):
+        for tau in range(valid_rows[lane], chunk_len):
+            err = ks[tau, lane] - y[tau, lane]
+            fit[lane] -= 0.5 * err * err
+            work[GUARD + tau, lane] = 0.0
 
 
 @numba.njit(**JIT_OPTIONS)

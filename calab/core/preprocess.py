@@ -114,7 +114,7 @@ def rolling_baseline(traces: np.ndarray, tau_decay: float, fs: float) -> np.ndar
     window = baseline_window(tau_decay, fs)
     ranks = _window_ranks(window)
     baseline = np.empty_like(matrix)
-    _rolling_order_statistic(matrix, window, ranks, baseline)
+    _rolling_order_statistic(matrix, np.argsort(matrix, axis=1), window, ranks, baseline)
     return baseline[0] if was_1d else baseline
 
 
@@ -128,18 +128,19 @@ def _window_ranks(window: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _rolling_order_statistic(
-    matrix: np.ndarray, window: int, ranks: np.ndarray, out: np.ndarray
+    matrix: np.ndarray, orders: np.ndarray, window: int, ranks: np.ndarray, out: np.ndarray
 ) -> None:
     """Order statistics of a sliding window by a Fenwick tree over the sample ranks.
 
-    Every sample is replaced by its rank in the sorted trace; the tree counts
+    Every sample is replaced by its rank in the sorted trace (``orders`` is the
+    argsort of each row, done by NumPy's faster sort); the tree counts
     which ranks are in the window, so adding, removing and finding the k-th
     smallest cost O(log T) each.
     """
     n_cells, n_time = matrix.shape
     for cell in numba.prange(n_cells):
         row = matrix[cell]
-        order = np.argsort(row, kind="mergesort")
+        order = orders[cell]
         position = np.empty(n_time, dtype=np.int64)
         position[order] = np.arange(n_time)
         counts = np.zeros(n_time + 1, dtype=np.int64)
