@@ -112,7 +112,9 @@ def chunk_layout(n_time: int, conv_mode: str) -> tuple[int, int]:
     """
     if conv_mode != "banded" or n_time < 2 * CHUNK_SAMPLES:
         return 1, n_time
-    chunk_len = -(-n_time // (n_time // CHUNK_SAMPLES))
+    # A multiple of 4 chunks keeps whole vectors of lanes (no scalar remainder).
+    n_chunks = 4 * max(1, n_time // (4 * CHUNK_SAMPLES))
+    chunk_len = -(-n_time // n_chunks)
     return -(-n_time // chunk_len), chunk_len
 
 

@@ -73,7 +73,7 @@ def iterate_banded(
     ``valid_rows[lane]`` is the number of real samples in the lane's chunk (the
     last chunk of a cell is padded).
     """
-    n_groups, chunk_len, n_lanes = Y.shape
+    chunk_len, n_lanes = Y.shape[1], Y.shape[2]
     n_chunks = n_lanes // iters.shape[1]
     for i in numba.prange(groups.shape[0]):
         g = groups[i]
