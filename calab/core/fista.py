@@ -5,15 +5,13 @@ For each cell the solver minimises::
     F(s) = 0.5 * ||y - K s||**2 + lam * G * sum(s),   s >= 0  (or 0 <= s <= 1)
 
 where ``K`` is causal convolution with the peak-normalised kernel and ``G`` its
-gain. Both operators are evaluated in O(T) by recursions, never by an explicit
-convolution:
+gain. Both operators are evaluated in O(T) by the kernel's AR(2) recursion,
+never by an explicit convolution (:mod:`calab.core.fista_sweeps`):
 
 - ``"fft"`` (CaTune's default operator): the *truncated* kernel of
-  ``KernelSpec.length`` taps. Its two exponentials are first-order recursions;
-  the truncation is exact because ``sum_{i<K} d**i x[t-i] = e[t] - d**K e[t-K]``
-  for the running sum ``e[t] = d*e[t-1] + x[t]``. Step ``1/G**2``.
-- ``"banded"``: the untruncated kernel as the AR(2) recursion
-  ``c[t] = g1*c[t-1] + g2*c[t-2] + w*s[t-1]``, step from its exact DC gain.
+  ``KernelSpec.length`` taps, exactly: the untruncated recursion minus its
+  tail, which is two lagged taps of the same recursion. Step ``1/G**2``.
+- ``"banded"``: the untruncated kernel, step from its exact DC gain.
 
 The iteration is FISTA (Beck & Teboulle 2009) with the function-value adaptive
 restart of O'Donoghue & Candès (2015): the momentum is reset whenever the
@@ -24,10 +22,11 @@ two iterations falls below ``tol`` after at least ``MIN_ITERATIONS``; the test
 is made only once the momentum has rebuilt after a restart (the first steps
 after a restart are short and would stop the solver early).
 
-Cells are packed in groups (up to ``LANES`` cells, contiguous per time step)
-so that every recursion is vectorised across cells; groups run in parallel
-threads (:mod:`calab.core.fista_kernels`). Converged cells are frozen and,
-between rounds of iterations, repacked away so that they stop costing time.
+Traces of ``2 * CHUNK_SAMPLES`` samples or more are cut into chunks that are
+solved side by side as vector lanes (exactly, see :mod:`calab.core.fista_sweeps`);
+shorter ones are packed several cells per group. Groups run in parallel
+threads; a group stops costing time when its cells have converged, and cells
+are repacked between rounds when that saves groups.
 """
 
 from __future__ import annotations
@@ -36,14 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calab.core.fista_banded import correction_tables, iterate_banded
-from calab.core.fista_kernels import (
-    N_FLOATS,
-    OBJECTIVE,
-    SUM_S,
-    T_MOMENTUM,
-    iterate_truncated,
-)
+from calab.core.fista_cells import N_FLOATS, OBJECTIVE, SUM_S, T_MOMENTUM
+from calab.core.fista_sweeps import correction_tables, iterate
 from calab.core.kernel import KernelSpec
 
 # Widest group of cells solved together (the vectorised dimension).
@@ -51,7 +44,7 @@ LANES = 16
 # Narrowest group: fewer cells per group than this vectorise poorly.
 MIN_LANES = 4
 ROUND_ITERATIONS = 64
-# "banded" cuts traces into chunks of about this many samples, solved as lanes.
+# Traces are cut into chunks of about this many samples, solved as vector lanes.
 CHUNK_SAMPLES = 128
 # Lanes a chunked group aims for: enough independent recursions to fill the vector units.
 LANE_TARGET = 32
@@ -88,29 +81,24 @@ def solve(
     settings = np.array(
         [step, step * lam * gain, lam * gain, 1.0 if constraint == "box01" else np.inf, tol]
     )
-    state = _PackedState(y, init, chunk_layout(y.shape[1], conv_mode))
-    if conv_mode == "banded":
-        tables = correction_tables(coefficients[0], coefficients[1], state.chunk_len)
+    state = _PackedState(y, init, chunk_layout(y.shape[1]))
+    tables = correction_tables(coefficients[0], coefficients[1], state.chunk_len)
     while state.running_groups.size:
         n_steps = min(ROUND_ITERATIONS, max_iters - int(state.iterations[state.active].max()))
         if n_steps <= 0:
             break
-        if conv_mode == "banded":
-            iterate_banded(*state.arrays(), coefficients, settings, n_steps, tables,
-                           state.valid_rows)
-        else:
-            iterate_truncated(*state.arrays(), coefficients, settings, n_steps)
+        iterate(*state.arrays(), coefficients, settings, n_steps, tables, state.valid_rows)
         state.collect(max_iters)
     return SolverOutput(state.final_activity(), state.iterations, state.converged)
 
 
-def chunk_layout(n_time: int, conv_mode: str) -> tuple[int, int]:
-    """``(n_chunks, chunk_len)`` of every trace: chunked only for ``"banded"``.
+def chunk_layout(n_time: int) -> tuple[int, int]:
+    """``(n_chunks, chunk_len)`` of every trace of ``n_time`` samples.
 
     Depends on ``n_time`` alone, so a cell's result does not depend on which
     other cells share its batch.
     """
-    if conv_mode != "banded" or n_time < 2 * CHUNK_SAMPLES:
+    if n_time < 2 * CHUNK_SAMPLES:
         return 1, n_time
     # A multiple of 4 chunks keeps whole vectors of lanes (no scalar remainder).
     n_chunks = 4 * max(1, n_time // (4 * CHUNK_SAMPLES))
@@ -132,14 +120,16 @@ def group_width(n_cells: int, n_threads: int = 2, n_chunks: int = 1) -> int:
 
 
 def _operator_coefficients(spec: KernelSpec, conv_mode: str, n_time: int) -> np.ndarray:
-    d, r, inv_peak = spec.decay_root, spec.rise_root, 1.0 / spec.peak
-    if conv_mode == "banded":
-        g1, g2 = spec.ar2_coefficients
-        return np.array([g1, g2, (d - r) * inv_peak, 0.0, 0.0, 0.0])
+    """``(g1, g2, w, alpha, beta, taps)`` of :func:`calab.core.fista_sweeps.iterate`."""
+    d, r = spec.decay_root, spec.rise_root
+    g1, g2 = spec.ar2_coefficients
+    recursion = [g1, g2, (d - r) / spec.peak]
     taps = spec.length
-    if taps >= n_time:  # the truncation never bites: lag 0 disables it
-        return np.array([d, r, inv_peak, 0.0, 0.0, 0.0])
-    return np.array([d, r, inv_peak, d**taps, r**taps, float(taps)])
+    if conv_mode == "banded" or taps >= n_time:  # untruncated, or the cut never bites
+        return np.array([*recursion, 0.0, 0.0, 0.0])
+    alpha = (d**taps - r**taps) / (d - r)
+    beta = (r * d**taps - d * r**taps) / (d - r)
+    return np.array([*recursion, alpha, beta, float(taps)])
 
 
 class _PackedState:

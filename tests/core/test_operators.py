@@ -3,9 +3,10 @@
 The kernels apply ``K`` (forward sweep) and ``K^T`` (fused into the backward
 sweep with the proximal step). With ``y = 0`` the forward residual is ``K z``;
 with ``step = 1``, no threshold and a large ``z`` the proximal step returns
-``z - K^T r``, which exposes the adjoint. The ``"banded"`` operator runs on
-traces cut into chunks (lanes) exactly as the solver packs them, so the
-chunk fix-ups and the padding of the last chunk are checked too.
+``z - K^T r``, which exposes the adjoint. Both operators run on traces cut
+into chunks (lanes) exactly as the solver packs them, so the chunk fix-ups,
+the truncated kernel's lagged taps across chunks and the padding of the last
+chunk are checked too.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import numpy as np
 import pytest
 from scipy.linalg import toeplitz
 
-from calab.core import fista_banded as banded
-from calab.core import fista_kernels as kernels
+from calab.core import fista_cells as cells
+from calab.core import fista_sweeps as sweeps
 from calab.core.fista import _operator_coefficients, _PackedState, _valid_rows, chunk_layout
 from calab.core.kernel import build_kernel, kernel_spec
 
+# Short traces (one chunk), chunked ones with a padded last chunk, and taps spanning
+# several chunks (0.6 s at 30 Hz: 249 taps over chunks of about 130 samples).
 CASES = [
     (0.1, 0.6, 30.0, 300), (0.05, 0.3, 60.0, 500), (0.4, 1.8, 15.0, 120), (0.02, 0.1, 10.0, 40),
-    (0.1, 0.6, 30.0, 1000),
+    (0.1, 0.6, 30.0, 1000), (0.1, 0.6, 30.0, 2001), (0.3, 0.35, 20.0, 1500),
 ]
 
 
@@ -38,23 +41,10 @@ def dense_operator(tau_r, tau_d, fs, n_time, conv_mode):
     return toeplitz(column, np.zeros(n_time))
 
 
-def apply_forward(z, coef, conv_mode):
-    if conv_mode == "banded":
-        return banded_forward(z, coef)
-    width = z.shape[1]
-    floats = np.zeros((kernels.N_FLOATS, width))
-    resid = np.empty_like(z)
-    y, ks = np.zeros_like(z), np.zeros_like(z)
-    if conv_mode != "banded":
-        ring = np.zeros((max(int(coef[5]), 1), width))
-        kernels._forward_truncated(y, z, ks, floats, coef, resid, ring, ring.copy())
-    return resid
-
-
 def chunked(columns):
     """The solver's packing of ``(n_time, cells)`` columns: one group, lanes = cells x chunks."""
     n_time, n_cells = columns.shape
-    state = _PackedState(columns.T, None, chunk_layout(n_time, "banded"))
+    state = _PackedState(columns.T, None, chunk_layout(n_time))
     state.valid_rows = _valid_rows(n_time, state.n_chunks, state.chunk_len, n_cells)
     return state, state._to_groups(columns.T, n_cells)[0]
 
@@ -63,46 +53,41 @@ def unpacked(state, lanes, n_cells):
     return state._from_groups(lanes[None], n_cells).T
 
 
-def banded_forward(z, coef):
+def apply_forward(z, coef, conv_mode):
+    """``K z`` through the solver's own passes (``y = 0``, so the residual is ``K z``)."""
     state, lanes = chunked(z)
-    work = np.zeros((state.chunk_len + 2 * banded.GUARD, lanes.shape[1]))
-    tables = banded.correction_tables(coef[0], coef[1], state.chunk_len)
-    floats = np.zeros((kernels.N_FLOATS, z.shape[1]))
-    banded._local_forward(lanes, work, coef)
+    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]))
+    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len)
+    floats = np.zeros((cells.N_FLOATS, z.shape[1]))
     zeros = np.zeros_like(lanes)
-    banded._fit_pass(zeros, lanes, zeros.copy(), work, floats, coef, tables, state.valid_rows,
+    sweeps._local_forward(lanes, work, coef)
+    if coef[5] > 0:  # truncated
+        resid = np.zeros_like(lanes)
+        sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks)
+        sweeps._truncated_fit_pass(zeros, zeros.copy(), work, resid, floats, coef,
+                                   state.valid_rows, state.n_chunks)
+        return unpacked(state, resid, z.shape[1])
+    sweeps._fit_pass(zeros, lanes, zeros.copy(), work, floats, coef, tables, state.valid_rows,
                      state.n_chunks)
-    return unpacked(state, work[banded.GUARD : -banded.GUARD], z.shape[1])
-
-
-def banded_adjoint(r, coef):
-    state, lanes = chunked(r)
-    big = 1e6
-    work = np.zeros((state.chunk_len + 2 * banded.GUARD, lanes.shape[1]))
-    work[banded.GUARD : -banded.GUARD] = lanes
-    tables = banded.correction_tables(coef[0], coef[1], state.chunk_len)
-    settings = np.array([1.0, 0.0, 0.0, np.inf, 1e-4])
-    s, z = np.zeros_like(lanes), np.full_like(lanes, big)
-    n_cells = r.shape[1]
-    banded._adjoint_pass(work, coef)
-    banded._prox_pass(s, z, work, np.zeros(n_cells), np.zeros(n_cells, dtype=np.bool_), coef,
-                      settings, tables, state.n_chunks)
-    return big - unpacked(state, s, n_cells)
+    return unpacked(state, work[sweeps.GUARD : -sweeps.GUARD], z.shape[1])
 
 
 def apply_adjoint(r, coef, conv_mode):
-    if conv_mode == "banded":
-        return banded_adjoint(r, coef)
-    width = r.shape[1]
-    big = 1e6
-    s, z = np.zeros_like(r), np.full_like(r, big)
+    """``K^T r``: with step 1, no threshold and a large ``z`` the prox returns ``z - K^T r``."""
+    state, lanes = chunked(r)
+    n_cells, big = r.shape[1], 1e6
+    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]))
+    if coef[5] > 0:
+        sweeps._adjoint_input(lanes, work, coef, state.n_chunks)
+    else:
+        work[sweeps.GUARD : -sweeps.GUARD] = lanes
+    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len)
     settings = np.array([1.0, 0.0, 0.0, np.inf, 1e-4])
-    no_momentum, running = np.zeros(width), np.zeros(width, dtype=np.bool_)
-    if conv_mode != "banded":
-        ring = np.zeros((max(int(coef[5]), 1), width))
-        kernels._backward_truncated(s, z, r, no_momentum, running, coef, settings, ring,
-                                    ring.copy())
-    return big - s
+    s, z = np.zeros_like(lanes), np.full_like(lanes, big)
+    sweeps._adjoint_pass(work, coef)
+    sweeps._prox_pass(s, z, work, np.zeros(n_cells), np.zeros(n_cells, dtype=np.bool_), coef,
+                      settings, tables, state.n_chunks)
+    return big - unpacked(state, s, n_cells)
 
 
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
@@ -149,8 +134,7 @@ def test_step_matches_the_operator_norm():
 @pytest.mark.parametrize("n_time", [1, 2, 255, 256, 257, 9000, 9100, 17_999, 18_000, 100_003])
 def test_chunk_layout_covers_the_trace_once(n_time):
     """Every chunk but the last is full; the last holds between 1 and chunk_len samples."""
-    n_chunks, chunk_len = chunk_layout(n_time, "banded")
+    n_chunks, chunk_len = chunk_layout(n_time)
     last = n_time - (n_chunks - 1) * chunk_len
     assert 0 < last <= chunk_len
     assert n_chunks == 1 or chunk_len >= 2
-    assert chunk_layout(n_time, "fft") == (1, n_time)

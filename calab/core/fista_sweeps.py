@@ -1,4 +1,4 @@
-"""The AR(2) (``conv_mode="banded"``) FISTA sweeps, parallel over cells *and* time.
+"""The FISTA sweeps over the samples, parallel over cells *and* time.
 
 A recursion over ``T`` samples of a handful of cells is too narrow to fill the
 vector units: each time step depends on the previous one. So every trace is
@@ -7,25 +7,38 @@ chunk of one cell (lane ``cell * n_chunks + chunk``). Arrays of a group are
 ``(chunk_len, lanes)``, lanes contiguous per time step, and every sweep is a
 loop over lanes that LLVM vectorises.
 
-The recursions are exact despite the cut. A linear recursion run over a chunk
-from zero state differs from the true one by a solution of the homogeneous
-recursion, fixed by the two states carried in from the neighbouring chunk::
+**Operators.** Both modes start from the untruncated kernel ``c = K_full z``,
+the AR(2) recursion ``c[t] = g1*c[t-1] + g2*c[t-2] + w*z[t-1]``. ``"banded"``
+uses it as is. ``"fft"`` needs the kernel truncated to ``K`` taps; its tail
+``sum_{i>=K} h[i] z[t-i]`` is ``(d**K E_d[t-K] - r**K E_r[t-K]) / peak``
+with ``E`` the two exponential running sums, and those are recovered exactly
+from two consecutive samples of ``c``, so::
+
+    K_trunc z = c[t] - alpha*c[t-K+1] + beta*c[t-K]
+    alpha = (d**K - r**K)/(d - r),   beta = (r*d**K - d*r**K)/(d - r)
+
+and ``K_trunc^T r = K_full^T u`` with ``u[t] = r[t] - alpha*r[t+K-1] + beta*r[t+K]``.
+
+**Exact despite the cut.** A linear recursion run over a chunk from zero
+state differs from the true one by a solution of the homogeneous recursion,
+fixed by the two states carried in from the neighbouring chunk::
 
     c[t0 + tau] = local[tau] + A[tau] * k1 + A[tau - 1] * k2
 
 with ``A`` the homogeneous solution from ``A[-1] = 1, A[-2] = 0``. The
 carries are found by a short pass over the chunks of each cell (the
-"fix-up"), after which one vectorised pass adds the correction.
+"fix-up"), then one vectorised pass adds the correction.
 
-One iteration is three passes over the group:
+**One iteration**, per group:
 
-1. ``_fit_pass`` (``t`` ascending): corrects the local ``K z`` held in the work
-   array, forms the residual ``K z - y`` in place and the fit of the current
-   iterate (``K s`` follows from ``K z``, see :mod:`calab.core.fista_kernels`);
+1. the residual pass (``t`` ascending): corrects the local ``K z`` held in
+   the work array, forms the residual ``K z - y`` and the fit of the current
+   iterate (``K s`` follows from ``K z``, see :mod:`calab.core.fista_cells`);
+   for ``"fft"`` the correction and the lagged taps are separate passes;
 2. ``_adjoint_pass`` (``t`` descending): the local adjoint recursion, in place;
-3. ``_prox_pass`` (``t`` ascending): corrected gradient, projected step, next
-   extrapolated point, change record, and already the local ``K z`` of the new
-   point for the next iteration.
+3. ``_prox_pass``: corrected gradient, projected step, next extrapolated
+   point, change record;
+4. ``_local_forward``: the local ``K z`` of the new point.
 
 The work array has ``GUARD`` zero rows on both sides of the chunk so that the
 recursions need no special first or last steps.
@@ -36,7 +49,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from calab.core.fista_kernels import (
+from calab.core.fista_cells import (
     BETA,
     JIT_OPTIONS,
     finish_iteration,
@@ -65,24 +78,36 @@ def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
 
 
 @numba.njit(parallel=True, **JIT_OPTIONS)
-def iterate_banded(
+def iterate(
     Y, S, Z, KS, iters, done, floats, groups, coef, settings, n_steps, tables, valid_rows
 ):
-    """Run up to ``n_steps`` iterations of every group (see the module docstring).
+    """Run up to ``n_steps`` iterations of the groups ``groups`` (see the module docstring).
 
-    ``valid_rows[lane]`` is the number of real samples in the lane's chunk (the
-    last chunk of a cell is padded).
+    ``coef`` is ``(g1, g2, w, alpha, beta, taps)``, ``taps = 0`` for the
+    untruncated kernel. ``valid_rows[lane]`` is the number of real samples in
+    the lane's chunk (the last chunk of a cell is padded).
     """
     chunk_len, n_lanes = Y.shape[1], Y.shape[2]
     n_chunks = n_lanes // iters.shape[1]
+    truncated = coef[5] > 0
     for i in numba.prange(groups.shape[0]):
         g = groups[i]
         work = np.zeros((chunk_len + 2 * GUARD, n_lanes))
+        resid = np.zeros((chunk_len, n_lanes)) if truncated else np.zeros((1, 1))
         _local_forward(Z[g], work, coef)
         for _ in range(n_steps):
             if done[g].all():
                 break
-            fit = _fit_pass(Y[g], Z[g], KS[g], work, floats[g], coef, tables, valid_rows, n_chunks)
+            if truncated:
+                _correct_forward(Z[g], work, resid, coef, tables, n_chunks)
+                fit = _truncated_fit_pass(
+                    Y[g], KS[g], work, resid, floats[g], coef, valid_rows, n_chunks
+                )
+                _adjoint_input(resid, work, coef, n_chunks)
+            else:
+                fit = _fit_pass(
+                    Y[g], Z[g], KS[g], work, floats[g], coef, tables, valid_rows, n_chunks
+                )
             beta_next = restart_or_advance(fit, floats[g], settings)
             _adjoint_pass(work, coef)
             stats = _prox_pass(S[g], Z[g], work, beta_next, done[g], coef, settings, tables,
@@ -144,19 +169,98 @@ def _fit_pass(y, z, ks, work, floats, coef, tables, valid_rows, n_chunks):
             ks_row[lane] = k_s
             err = k_s - yt
             fit[lane] += 0.5 * err * err
-    _clear_padding(y, ks, work, fit, valid_rows)
+    _clear_padding(y, ks, work, GUARD, fit, valid_rows)
     return _per_cell(fit, n_chunks)
 
 
 @numba.njit(**JIT_OPTIONS)
-def _clear_padding(y, ks, work, fit, valid_rows):
-    """Padded samples (end of a cell's last chunk) get no residual and no fit."""
+def _clear_padding(y, ks, resid, offset, fit, valid_rows):
+    """Padded samples (end of a cell's last chunk) get no residual and no fit.
+
+    The residual is at rows ``offset + tau`` of ``resid``.
+    """
     chunk_len, n_lanes = y.shape
     for lane in range(n_lanes):
         for tau in range(valid_rows[lane], chunk_len):
             err = ks[tau, lane] - y[tau, lane]
             fit[lane] -= 0.5 * err * err
-            work[GUARD + tau, lane] = 0.0
+            resid[offset + tau, lane] = 0.0
+
+
+@numba.njit(**JIT_OPTIONS)
+def _correct_forward(z, work, resid, coef, tables, n_chunks):
+    """The local ``K_full z`` of every chunk becomes the true one, in ``work`` and ``resid``."""
+    k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
+    chunk_len, n_lanes = z.shape
+    for tau in range(chunk_len):
+        a1, a2 = tables[0, tau], tables[1, tau]
+        here, copy = work[GUARD + tau], resid[tau]
+        for lane in range(n_lanes):
+            value = here[lane] + a1 * k1[lane] + a2 * k2[lane]
+            here[lane] = value
+            copy[lane] = value
+
+
+@numba.njit(**JIT_OPTIONS)
+def _truncated_fit_pass(y, ks, work, resid, floats, coef, valid_rows, n_chunks):
+    """``resid = K_trunc z - y`` from the true ``K_full z`` (in ``work``, copied in ``resid``).
+
+    Also the per-cell fit of the current iterate.
+    """
+    alpha, beta_tail, taps = coef[3], coef[4], int(coef[5])
+    chunk_len, n_lanes = y.shape
+    beta, inv = _lane_fit_weights(floats, n_chunks)
+    chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
+    fit = np.zeros(n_lanes)
+    for tau in range(chunk_len):
+        out, y_row, ks_row = resid[tau], y[tau], ks[tau]
+        _add_shifted(out, work, GUARD, tau - taps + 1, -alpha, chunk_of, n_chunks)
+        _add_shifted(out, work, GUARD, tau - taps, beta_tail, chunk_of, n_chunks)
+        for lane in range(n_lanes):
+            conv = out[lane]
+            yt = y_row[lane]
+            out[lane] = conv - yt
+            k_s = (conv + beta[lane] * ks_row[lane]) * inv[lane]
+            ks_row[lane] = k_s
+            err = k_s - yt
+            fit[lane] += 0.5 * err * err
+    _clear_padding(y, ks, resid, 0, fit, valid_rows)
+    return _per_cell(fit, n_chunks)
+
+
+@numba.njit(**JIT_OPTIONS)
+def _adjoint_input(resid, work, coef, n_chunks):
+    """``work`` = ``u = r - alpha*r[t+K-1] + beta*r[t+K]``, the input of ``K_full^T``."""
+    alpha, beta_tail, taps = coef[3], coef[4], int(coef[5])
+    chunk_len, n_lanes = resid.shape
+    chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
+    for tau in range(chunk_len):
+        out, here = work[GUARD + tau], resid[tau]
+        for lane in range(n_lanes):
+            out[lane] = here[lane]
+        _add_shifted(out, resid, 0, tau + taps - 1, -alpha, chunk_of, n_chunks)
+        _add_shifted(out, resid, 0, tau + taps, beta_tail, chunk_of, n_chunks)
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _add_shifted(out, source, offset, position, weight, chunk_of, n_chunks):
+    """``out[lane] += weight * x[t0(lane) + position]`` for every lane, within its cell.
+
+    ``source`` holds ``x`` in chunk rows starting at row ``offset`` (``GUARD``
+    for the work array); ``chunk_of[lane]`` is the lane's chunk within its cell.
+    Samples outside the lane's cell count as zero.
+    """
+    n_lanes = out.shape[0]
+    chunk_len = source.shape[0] - 2 * offset
+    shift = position // chunk_len  # whole chunks back (< 0) or ahead (> 0)
+    src = source[offset + position - shift * chunk_len]
+    low, high = float(-shift), float(n_chunks - shift)
+    first, last = max(0, -shift), min(n_lanes, n_lanes - shift)
+    targets, chunks = out[first:last], chunk_of[first:last]
+    sources = src[first + shift : last + shift]
+    for i in range(last - first):
+        inside = 1.0 if chunks[i] >= low and chunks[i] < high else 0.0
+        targets[i] += inside * weight * sources[i]
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -230,6 +334,14 @@ def _lane_fit_weights(floats, n_chunks):
         beta[lane] = b
         inv[lane] = 1.0 / (1.0 + b)
     return beta, inv
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _chunk_of_lanes(n_lanes, n_chunks):
+    out = np.empty(n_lanes)
+    for lane in range(n_lanes):
+        out[lane] = lane % n_chunks
+    return out
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
