@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calab.core.fista import solve
+from calab.core.fista import operator_coefficients, solve
 from calab.core.kernel import KernelSpec, kernel_spec
 from calab.core.preprocess import bandpass_filter, rolling_baseline
 from calab.core.result import DeconvolutionResult
@@ -88,17 +88,19 @@ def preprocess(
 
 
 def convolve(activity: np.ndarray, spec: KernelSpec, conv_mode: str = "fft") -> np.ndarray:
-    """Causal convolution of activity rows with the kernel (first T samples).
+    """Causal convolution of activity rows with the kernel (first T samples), in O(T).
 
-    ``"fft"`` uses the truncated kernel, ``"banded"`` the untruncated AR(2) one.
+    ``"fft"`` uses the truncated kernel, ``"banded"`` the untruncated AR(2) one;
+    the truncated one is the AR(2) recursion minus two lagged taps of itself,
+    exactly as the solver applies it (:mod:`calab.core.fista_sweeps`).
     """
     from scipy.signal import lfilter
 
-    d, r = spec.decay_root, spec.rise_root
-    if conv_mode == "banded":
-        g1, g2 = spec.ar2_coefficients
-        return lfilter([0.0, (d - r) / spec.peak], [1.0, -g1, -g2], activity, axis=-1)
-    from calab.core.kernel import _raw_kernel
-
-    kernel = _raw_kernel(d, r, spec.length) / spec.peak
-    return lfilter(kernel, [1.0], activity, axis=-1)
+    g1, g2, w, alpha, beta, taps = operator_coefficients(spec, conv_mode, activity.shape[-1])
+    full = lfilter([0.0, w], [1.0, -g1, -g2], activity, axis=-1)
+    fit = full.copy()
+    if taps:
+        lag = int(taps)
+        fit[..., lag - 1 :] -= alpha * full[..., : full.shape[-1] - lag + 1]
+        fit[..., lag:] += beta * full[..., : full.shape[-1] - lag]
+    return fit

@@ -75,7 +75,7 @@ def solve(
     ``init`` (same shape, optional) warm-starts the solver, e.g. from the
     solution for nearby parameters.
     """
-    coefficients = _operator_coefficients(spec, conv_mode, y.shape[1])
+    coefficients = operator_coefficients(spec, conv_mode, y.shape[1])
     gain = spec.ar2_gain if conv_mode == "banded" else spec.gain
     step = 1.0 / (gain * gain)
     settings = np.array(
@@ -119,7 +119,7 @@ def group_width(n_cells: int, n_threads: int = 2, n_chunks: int = 1) -> int:
     return width
 
 
-def _operator_coefficients(spec: KernelSpec, conv_mode: str, n_time: int) -> np.ndarray:
+def operator_coefficients(spec: KernelSpec, conv_mode: str, n_time: int) -> np.ndarray:
     """``(g1, g2, w, alpha, beta, taps)`` of :func:`calab.core.fista_sweeps.iterate`."""
     d, r = spec.decay_root, spec.rise_root
     g1, g2 = spec.ar2_coefficients
@@ -154,7 +154,10 @@ class _PackedState:
         self.active = np.arange(n_cells)
         width = group_width(n_cells, self.n_threads, self.n_chunks)
         self.packed_y = self._to_groups(y, width)
-        self.packed_s = self._to_groups(self.activity, width)
+        if init is None:
+            self.packed_s = np.zeros_like(self.packed_y)
+        else:
+            self.packed_s = self._to_groups(self.activity, width)
         self.packed_z = self.packed_s.copy()
         self.packed_ks = np.zeros_like(self.packed_s)
         n_groups = self.packed_y.shape[0]

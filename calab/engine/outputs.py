@@ -81,7 +81,7 @@ def prepare_output(output: str, attrs: dict[str, Any], shape: tuple[int, int],
         _refuse_foreign(output)
     elif resume:
         _check_same_run(output, existing, attrs)
-        done = _read_done(output, attrs["n_blocks"])
+        done = read_done(output, attrs["n_blocks"])
         if done is not None:
             return done
     try:
@@ -142,7 +142,8 @@ def _check_same_run(output: str, existing: dict, attrs: dict) -> None:
         )
 
 
-def _read_done(output: str, n_blocks: int) -> np.ndarray | None:
+def read_done(output: str, n_blocks: int) -> np.ndarray | None:
+    """The done record as booleans, or None when the output has none of this size."""
     import zarr
 
     try:

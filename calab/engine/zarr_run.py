@@ -23,6 +23,7 @@ from calab.engine.inputs import describe_input, open_input_array, store_location
 from calab.engine.outputs import (
     check_output_usable,
     prepare_output,
+    read_done,
     read_run_attrs,
     run_attrs,
     write_block,
@@ -33,6 +34,7 @@ POLL_S = 0.1
 WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
 WINDOW_MIN = 8
 STOP_POLL_S = 0.5
+DRAIN_TIMEOUT_S = 600.0  # how long a stop waits for the blocks already running
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,9 @@ def deconvolve_zarr(
     progress : callable, optional
         ``progress(blocks_done, blocks_total)``; done includes skipped blocks.
     should_stop : callable, optional
-        Polled about every 0.5 s; returning True cancels unfinished blocks and
-        raises :class:`calab.engine.Cancelled` (finished blocks stay valid).
+        Polled about every 0.5 s; returning True starts no further block, lets
+        the running ones finish and raises :class:`calab.engine.Cancelled`
+        (finished blocks stay valid; the output no longer changes).
 
     Returns
     -------
@@ -232,7 +235,7 @@ def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: 
         while not pending.is_empty():
             batch = pending.next_batch(block=False)
             for future in batch:
-                if future.status == "finished":
+                if _completed(future, job, queue.index_of(future)):
                     finished += 1
                     if progress is not None:
                         progress(finished, total)
@@ -245,7 +248,7 @@ def _run_blocks(dask: Any, job: BlockJob, todo: list[int], skipped: int, total: 
             if should_stop is not None and now - last_stop_check >= STOP_POLL_S:
                 last_stop_check = now
                 if should_stop():
-                    queue.cancel()
+                    finished += queue.drain()
                     raise Cancelled(
                         f"stopped after {finished} of {total} blocks; finished blocks are kept "
                         "and a rerun with resume computes only the rest"
@@ -284,9 +287,23 @@ class _BlockQueue:
         self.in_flight.pop(future.key, None)
         future.release()
 
-    def cancel(self) -> None:
+    def drain(self) -> int:
+        """Submit nothing more and let the blocks in flight end; how many completed.
+
+        Running tasks cannot be interrupted (their writes would land after we
+        return), so they are waited for: once this returns, the output no longer
+        changes.
+        """
+        from distributed import wait
+
         self.waiting.clear()
-        self.dask.cancel([future for future, _ in self.in_flight.values()])
+        futures = [future for future, _ in self.in_flight.values()]
+        try:
+            if futures:
+                wait(futures, timeout=DRAIN_TIMEOUT_S)
+        except TimeoutError:  # a cluster that stopped working: give up on the stragglers
+            self.dask.cancel(futures)
+        return sum(_completed(future, self.job, index) for future, index in self.in_flight.values())
 
     def release(self) -> None:
         for future, _ in self.in_flight.values():
@@ -297,6 +314,20 @@ class _BlockQueue:
 def _window(dask: Any) -> int:
     threads = describe_cluster(dask)["threads"]
     return max(WINDOW_MIN, WINDOW_PER_THREAD * threads)
+
+
+def _completed(future: Any, job: BlockJob, index: int) -> bool:
+    """Whether a block's task ran to the end.
+
+    A task whose result was lost with its worker ("lost") had finished; its done
+    record, written by the task itself, says whether the block is complete.
+    """
+    if future.status == "finished":
+        return True
+    if future.status != "lost":
+        return False
+    done = read_done(job.output, -(-job.n_cells // job.chunk_cells))
+    return done is not None and bool(done[index])
 
 
 def _failure_message(future: Any) -> str:

@@ -17,7 +17,7 @@ from scipy.linalg import toeplitz
 
 from calab.core import fista_cells as cells
 from calab.core import fista_sweeps as sweeps
-from calab.core.fista import _operator_coefficients, _PackedState, _valid_rows, chunk_layout
+from calab.core.fista import _PackedState, _valid_rows, chunk_layout, operator_coefficients
 from calab.core.kernel import build_kernel, kernel_spec
 
 # Short traces (one chunk), chunked ones with a padded last chunk, and taps spanning
@@ -94,7 +94,7 @@ def apply_adjoint(r, coef, conv_mode):
 @pytest.mark.parametrize(("tau_r", "tau_d", "fs", "n_time"), CASES)
 def test_forward_equals_dense_convolution(rng, conv_mode, tau_r, tau_d, fs, n_time):
     spec = kernel_spec(tau_r, tau_d, fs)
-    coef = _operator_coefficients(spec, conv_mode, n_time)
+    coef = operator_coefficients(spec, conv_mode, n_time)
     z = rng.normal(size=(n_time, 4))
     expected = dense_operator(tau_r, tau_d, fs, n_time, conv_mode) @ z
     np.testing.assert_allclose(apply_forward(z, coef, conv_mode), expected, rtol=1e-9,
@@ -105,7 +105,7 @@ def test_forward_equals_dense_convolution(rng, conv_mode, tau_r, tau_d, fs, n_ti
 @pytest.mark.parametrize(("tau_r", "tau_d", "fs", "n_time"), CASES)
 def test_adjoint_equals_dense_transpose(rng, conv_mode, tau_r, tau_d, fs, n_time):
     spec = kernel_spec(tau_r, tau_d, fs)
-    coef = _operator_coefficients(spec, conv_mode, n_time)
+    coef = operator_coefficients(spec, conv_mode, n_time)
     r = rng.normal(size=(n_time, 4))
     expected = dense_operator(tau_r, tau_d, fs, n_time, conv_mode).T @ r
     np.testing.assert_allclose(apply_adjoint(r, coef, conv_mode), expected, rtol=1e-7,
@@ -115,7 +115,7 @@ def test_adjoint_equals_dense_transpose(rng, conv_mode, tau_r, tau_d, fs, n_time
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
 def test_operators_are_adjoint(rng, conv_mode):
     spec = kernel_spec(0.1, 0.6, 30.0)
-    coef = _operator_coefficients(spec, conv_mode, 400)
+    coef = operator_coefficients(spec, conv_mode, 400)
     x, r = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
     lhs = np.sum(apply_forward(x, coef, conv_mode) * r, axis=0)
     rhs = np.sum(x * apply_adjoint(r, coef, conv_mode), axis=0)

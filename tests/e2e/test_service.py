@@ -148,7 +148,10 @@ class ServiceProcess:
 # -- fixtures ------------------------------------------------------------------------------------
 
 PARAMS = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.05, "fs": 30.0}
-OPTIONS = {"chunk_cells": 8, "max_iters": 300}
+OPTIONS = {"chunk_cells": 8, "max_iters": 300}  # small.zarr jobs
+# rec.zarr jobs: every cell runs all its iterations (the tolerance is out of reach), so
+# that a job lasts long enough, however fast the machine, to be interrupted mid-way.
+REC_OPTIONS = {"chunk_cells": 8, "max_iters": 1500, "tol": 1e-12}
 N_CELLS, N_SMALL = 128, 8
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -180,7 +183,7 @@ def reference(dask_cluster, data_root: Path, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("reference")
     with Client(dask_cluster.address, set_as_default=False) as client:
         deconvolve_zarr(str(data_root / "rec.zarr"), str(out / "rec.zarr"), PARAMS,
-                        client=client, **OPTIONS)
+                        client=client, **REC_OPTIONS)
         deconvolve_zarr(str(data_root / "small.zarr"), str(out / "small.zarr"), PARAMS,
                         dataset="traces", client=client, **OPTIONS)
     return {name: zarr.open_array(str(out / f"{name}.zarr" / "activity"))[:]
@@ -204,7 +207,7 @@ def activity(data_root: Path, output: str) -> np.ndarray:
 
 
 def rec_job(output: str) -> dict:
-    return {"input": "rec.zarr", "output": output, "params": PARAMS, "options": OPTIONS}
+    return {"input": "rec.zarr", "output": output, "params": PARAMS, "options": REC_OPTIONS}
 
 
 def run_cli(service: ServiceProcess, *args: str) -> subprocess.CompletedProcess:
@@ -223,7 +226,7 @@ def test_submit_watch_progress_and_output_equals_engine_run(
     seen: list = []
     job = service.wait(job_id, seen=seen)
     assert job["status"] == "succeeded", job
-    n_blocks = N_CELLS // OPTIONS["chunk_cells"]
+    n_blocks = N_CELLS // REC_OPTIONS["chunk_cells"]
     assert job["progress"] == {"blocks_done": n_blocks, "blocks_total": n_blocks, "fraction": 1.0}
     done = [d for _, d, _ in seen]
     assert done == sorted(done)  # progress never goes back
@@ -279,7 +282,7 @@ def test_worker_killed_mid_job_the_job_still_succeeds(
     cluster.kill_worker(victim)
     cluster.workers.remove(victim)
     job = service.wait(job_id)
-    assert job["status"] == "succeeded", job
+    assert job["status"] == "succeeded", job.get("error")
     assert job["attempts"] == 1
     np.testing.assert_array_equal(activity(data_root, "worker-kill.zarr"), reference["rec"])
     cluster.add_worker()  # back to two workers for the next tests
@@ -292,7 +295,7 @@ def test_service_killed_and_restarted_mid_job_resumes(
     outputs = {service.submit(rec_job(f"service-kill-{i}.zarr")): f"service-kill-{i}.zarr"
                for i in range(2)}  # max_concurrent=2: both run, a third job waits
     queued_id = service.submit({**rec_job("queued.zarr"), "input": "small.zarr",
-                                "dataset": "traces"})
+                                "dataset": "traces", "options": OPTIONS})
     deadline = time.monotonic() + 120
     while True:  # until one of the running jobs has finished 3 blocks (Dask interleaves them)
         jobs = [service.job(job_id) for job_id in outputs]
