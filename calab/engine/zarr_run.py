@@ -294,15 +294,14 @@ class _BlockQueue:
         return), so they are waited for: once this returns, the output no longer
         changes.
         """
-        from distributed import wait
-
         self.waiting.clear()
         futures = [future for future, _ in self.in_flight.values()]
-        try:
-            if futures:
-                wait(futures, timeout=DRAIN_TIMEOUT_S)
-        except TimeoutError:  # a cluster that stopped working: give up on the stragglers
-            self.dask.cancel(futures)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while not all(future.done() for future in futures):
+            if time.monotonic() > deadline:  # a cluster that stopped working: give up on them
+                self.dask.cancel(futures)
+                break
+            time.sleep(POLL_S)
         return sum(_completed(future, self.job, index) for future, index in self.in_flight.values())
 
     def release(self) -> None:
