@@ -227,9 +227,10 @@ class _PackedState:
         return np.ascontiguousarray(lanes.transpose(0, 2, 1))
 
     def _from_groups(self, packed: np.ndarray, n_rows: int) -> np.ndarray:
+        """The first ``n_rows`` cells as ``(n_rows, T)`` (a view of a fresh copy)."""
         padded_time = self.n_chunks * self.chunk_len
         rows = packed.transpose(0, 2, 1).reshape(-1, padded_time)
-        return rows[:n_rows, : self.n_time].copy()
+        return rows[:n_rows, : self.n_time]
 
 
 def _valid_rows(n_time: int, n_chunks: int, chunk_len: int, width: int) -> np.ndarray:
