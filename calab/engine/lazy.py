@@ -17,7 +17,7 @@ from calab.core.deconvolve import DEFAULT_TOL
 from calab.core.result import DeconvolutionResult
 from calab.engine.block import SolveSettings, packed_width, solve_packed
 from calab.engine.cluster import available_cores
-from calab.engine.planning import plan_chunk_cells
+from calab.engine.planning import BLOCKS_PER_THREAD, plan_chunk_cells
 
 
 def deconvolve_dask(
@@ -75,7 +75,7 @@ def deconvolve_dask(
     matrix, was_1d = _as_dask_matrix(traces, da)
     n_cells, n_time = matrix.shape
     cells = plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells,
-                             min_blocks=2 * available_cores())
+                             min_blocks=BLOCKS_PER_THREAD * available_cores())
     matrix = matrix.astype(np.float64).rechunk({0: cells, 1: -1})
     packed = matrix.map_blocks(
         solve_packed, settings, dtype=np.float64,

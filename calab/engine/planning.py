@@ -14,6 +14,9 @@ import os
 from calab.core.fista import LANES
 
 DEFAULT_BLOCK_BYTES = 8 * 2**20
+# Small recordings are split into at least this many blocks per worker thread, so that
+# the last blocks finish together (few big blocks leave a worker idle at the end).
+BLOCKS_PER_THREAD = 4
 BLOCK_BYTES_ENV = "CALAB_BLOCK_BYTES"
 
 

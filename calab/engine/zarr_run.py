@@ -28,7 +28,7 @@ from calab.engine.outputs import (
     run_attrs,
     write_block,
 )
-from calab.engine.planning import block_bounds, plan_chunk_cells
+from calab.engine.planning import BLOCKS_PER_THREAD, block_bounds, plan_chunk_cells
 
 POLL_S = 0.1
 WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
@@ -368,7 +368,7 @@ def _block_cells(n_cells: int, n_time: int, chunk_cells: int | None, output: str
         return min(existing["chunk_cells"], n_cells)  # resume with the blocks of the first run
     threads = max(1, describe_cluster(connection.get())["threads"])
     return plan_chunk_cells(n_cells, n_time, input_chunk_cells=input_chunk_cells,
-                            min_blocks=2 * threads)
+                            min_blocks=BLOCKS_PER_THREAD * threads)
 
 
 class _LazyConnection:
