@@ -62,9 +62,10 @@ GUARD = 2
 def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
     """Homogeneous solutions indexed as the passes need them, ``(4, chunk_len)``.
 
-    Rows: ``A[tau]`` and ``A[tau - 1]`` (forward correction at ``tau``), then
-    ``A[L - tau]`` and ``A[L - 1 - tau]`` with ``L = chunk_len - 2`` shifted
-    for the gradient at ``tau``, which is the adjoint state one sample later.
+    With ``L = chunk_len``, row by row at ``tau``: ``A[tau]`` and ``A[tau - 1]``
+    (forward correction of sample ``tau``), then ``A[L - 2 - tau]`` and
+    ``A[L - 3 - tau]`` (correction of the gradient at ``tau``, which is the
+    adjoint state one sample later, counted from the chunk's end).
     """
     extended = np.empty(chunk_len + 2)  # A[k] at index k + 2, from k = -2
     extended[0], extended[1] = 0.0, 1.0
@@ -159,18 +160,24 @@ def _fit_pass(y, z, ks, work, floats, coef, tables, valid_rows, n_chunks):
     beta, inv = _lane_fit_weights(floats, n_chunks)
     fit = np.zeros(n_lanes)
     for tau in range(chunk_len):
-        a1, a2 = tables[0, tau], tables[1, tau]
-        here, y_row, ks_row = work[GUARD + tau], y[tau], ks[tau]
-        for lane in range(n_lanes):
-            conv = here[lane] + a1 * k1[lane] + a2 * k2[lane]
-            yt = y_row[lane]
-            here[lane] = conv - yt
-            k_s = (conv + beta[lane] * ks_row[lane]) * inv[lane]
-            ks_row[lane] = k_s
-            err = k_s - yt
-            fit[lane] += 0.5 * err * err
+        _residual_row(work[GUARD + tau], tables[0, tau], k1, tables[1, tau], k2,
+                      y[tau], ks[tau], beta, inv, fit)
     _clear_padding(y, ks, work, GUARD, fit, valid_rows)
     return _per_cell(fit, n_chunks)
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, fit):
+    """One time step: ``conv + a1*k1 + a2*k2`` (``K z``) becomes the residual in ``conv``;
+    ``K s`` and the fit of the iterate follow."""
+    for lane in range(conv.shape[0]):
+        k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
+        yt = y_row[lane]
+        conv[lane] = k_z - yt
+        k_s = (k_z + beta[lane] * ks_row[lane]) * inv[lane]
+        ks_row[lane] = k_s
+        err = k_s - yt
+        fit[lane] += 0.5 * err * err
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -212,18 +219,12 @@ def _truncated_fit_pass(y, ks, work, resid, floats, coef, valid_rows, n_chunks):
     beta, inv = _lane_fit_weights(floats, n_chunks)
     chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
     fit = np.zeros(n_lanes)
+    no_carry = np.zeros(n_lanes)  # the carries are already in: work holds the true K_full z
     for tau in range(chunk_len):
-        out, y_row, ks_row = resid[tau], y[tau], ks[tau]
+        out = resid[tau]
         _add_shifted(out, work, GUARD, tau - taps + 1, -alpha, chunk_of, n_chunks)
         _add_shifted(out, work, GUARD, tau - taps, beta_tail, chunk_of, n_chunks)
-        for lane in range(n_lanes):
-            conv = out[lane]
-            yt = y_row[lane]
-            out[lane] = conv - yt
-            k_s = (conv + beta[lane] * ks_row[lane]) * inv[lane]
-            ks_row[lane] = k_s
-            err = k_s - yt
-            fit[lane] += 0.5 * err * err
+        _residual_row(out, 0.0, no_carry, 0.0, no_carry, y[tau], ks[tau], beta, inv, fit)
     _clear_padding(y, ks, resid, 0, fit, valid_rows)
     return _per_cell(fit, n_chunks)
 
