@@ -39,9 +39,9 @@ from calab.core.fista_cells import N_FLOATS, OBJECTIVE, SUM_S, T_MOMENTUM
 from calab.core.fista_sweeps import correction_tables, iterate
 from calab.core.kernel import KernelSpec
 
-# Widest group of cells solved together (the vectorised dimension).
+# Traces too short to cut into chunks are packed up to this many cells per group (the
+# cells are then the vector lanes), and no fewer than MIN_LANES where threads allow.
 LANES = 16
-# Narrowest group: fewer cells per group than this vectorise poorly.
 MIN_LANES = 4
 ROUND_ITERATIONS = 64
 # Traces are cut into chunks of about this many samples, solved as vector lanes.
