@@ -153,9 +153,10 @@ def _brute_force_optimum(y: np.ndarray, lam: float) -> float:
     return float(result.fun)
 
 
-@pytest.mark.parametrize("lam", [0.1, 0.8])
-def test_objective_reaches_the_brute_force_optimum(lam):
-    sim = calab.simulate(num_cells=3, duration_s=200 / FS, fs=FS, tau_rise_s=TAU_R,
+@pytest.mark.parametrize(("lam", "n_time"), [(0.1, 200), (0.8, 200), (0.5, 701)])
+def test_objective_reaches_the_brute_force_optimum(lam, n_time):
+    """Also on a trace long enough to be solved in chunks (701 samples: 4 chunks, padded)."""
+    sim = calab.simulate(num_cells=3, duration_s=n_time / FS, fs=FS, tau_rise_s=TAU_R,
                          tau_decay_s=TAU_D, peak_dff=1.0, snr=4.0, firing_rate_hz=1.5, seed=7)
     result = calab.run_deconvolution_full(sim.traces, FS, TAU_R, TAU_D, lam, 20000, tol=1e-8)
     assert result.converged.all()
