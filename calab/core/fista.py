@@ -18,9 +18,9 @@ restart of O'Donoghue & Candès (2015): the momentum is reset whenever the
 objective of the iterate rises. The objective is tracked for free from the
 operator applied to the extrapolated point, since ``K z`` is linear in the two
 last iterates. A cell has converged when the relative change of ``s`` between
-two iterations falls below ``tol`` after at least ``MIN_ITERATIONS``; the test
-is made only once the momentum has rebuilt after a restart (the first steps
-after a restart are short and would stop the solver early).
+two iterations falls below ``tol`` after at least ``MIN_ITERATIONS``; it then
+runs ``CONFIRM_ITERATIONS`` more (the change is often small right after a
+restart, where the objective still falls) and stops.
 
 Traces of ``2 * CHUNK_SAMPLES`` samples or more are cut into chunks that are
 solved side by side as vector lanes (exactly, see :mod:`calab.core.fista_sweeps`);
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calab.core.fista_cells import N_FLOATS, OBJECTIVE, SUM_S, T_MOMENTUM
+from calab.core.fista_cells import COUNTDOWN, N_FLOATS, OBJECTIVE, SUM_S, T_MOMENTUM
 from calab.core.fista_sweeps import correction_tables, iterate
 from calab.core.kernel import KernelSpec
 
@@ -180,8 +180,9 @@ class _PackedState:
         n_groups, width = self.lane_iters.shape
         iters = self.lane_iters.reshape(-1)[:n_active]
         done = self.lane_done.reshape(-1)[:n_active]
+        confirming = self.lane_floats[:, COUNTDOWN].reshape(-1)[:n_active] > 0
         self.iterations[self.active] = iters
-        self.converged[self.active] = done
+        self.converged[self.active] = done | confirming  # max_iters may cut the confirmation
         running = np.zeros(n_groups * width, dtype=np.bool_)
         running[:n_active] = ~done & (iters < max_iters)
         self.running_groups = np.flatnonzero(running.reshape(n_groups, width).any(axis=1))

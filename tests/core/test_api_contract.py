@@ -210,6 +210,17 @@ def test_max_iters_caps_iterations(traces):
     assert np.all(result.iterations == 7) and not result.converged.any()
 
 
+def test_converged_cells_confirm_then_stop(traces):
+    """A cell meeting the tolerance runs 15 confirming iterations; cutting them short by
+    max_iters still reports it converged, with the same iterate as the full run up to there."""
+    full = calab.run_deconvolution_full(traces, *PARAMS)
+    assert full.converged.all()
+    cut = int(full.iterations.min()) - 5  # inside the confirmation of the first cell to stop
+    result = calab.run_deconvolution_full(traces, *PARAMS, max_iters=cut)
+    first = int(np.argmin(full.iterations))
+    assert result.iterations[first] == cut and result.converged[first]
+
+
 def test_fft_and_banded_agree(traces):
     fft = calab.run_deconvolution(traces, *PARAMS, tol=1e-8, max_iters=20000)
     banded = calab.run_deconvolution(traces, *PARAMS, conv_mode="banded", tol=1e-8,
