@@ -122,10 +122,12 @@ def _local_forward(z, work, coef):
     """``work`` = the local ``K z`` of every chunk (zero carries, input shifted by one)."""
     g1, g2, w = coef[0], coef[1], coef[2]
     chunk_len, n_lanes = z.shape
+    flat_z, flat_work = z.reshape(-1), work.reshape(-1)
     work[: GUARD + 1] = 0.0
     for tau in range(1, chunk_len):
         row = GUARD + tau
-        here, back1, back2, source = work[row], work[row - 1], work[row - 2], z[tau - 1]
+        here, source = _row(flat_work, row, n_lanes), _row(flat_z, tau - 1, n_lanes)
+        back1, back2 = _row(flat_work, row - 1, n_lanes), _row(flat_work, row - 2, n_lanes)
         for lane in range(n_lanes):
             here[lane] = g1 * back1[lane] + g2 * back2[lane] + w * source[lane]
 
@@ -157,40 +159,50 @@ def _fit_pass(y, z, ks, work, floats, coef, tables, valid_rows, n_chunks):
     """Residual ``K z - y`` into ``work``; per-cell fit of the current iterate."""
     k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
     chunk_len, n_lanes = y.shape
-    beta, inv = _lane_fit_weights(floats, n_chunks)
-    fit = np.zeros(n_lanes)
+    beta, inv = _fit_weights(floats)
+    fit = np.zeros(beta.shape[0])
+    flat_y, flat_ks, flat_work = y.reshape(-1), ks.reshape(-1), work.reshape(-1)
     for tau in range(chunk_len):
-        _residual_row(work[GUARD + tau], tables[0, tau], k1, tables[1, tau], k2,
-                      y[tau], ks[tau], beta, inv, fit)
-    _clear_padding(y, ks, work, GUARD, fit, valid_rows)
-    return _per_cell(fit, n_chunks)
+        _residual_row(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1, tables[1, tau],
+                      k2, _row(flat_y, tau, n_lanes), _row(flat_ks, tau, n_lanes), beta, inv, fit,
+                      n_chunks)
+    _clear_padding(y, ks, work, GUARD, fit, valid_rows, n_chunks)
+    return fit
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, fit):
+def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, fit, n_chunks):
     """One time step: ``conv + a1*k1 + a2*k2`` (``K z``) becomes the residual in ``conv``;
-    ``K s`` and the fit of the iterate follow."""
-    for lane in range(conv.shape[0]):
-        k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
-        yt = y_row[lane]
-        conv[lane] = k_z - yt
-        k_s = (k_z + beta[lane] * ks_row[lane]) * inv[lane]
-        ks_row[lane] = k_s
-        err = k_s - yt
-        fit[lane] += 0.5 * err * err
+    ``K s`` and the fit of the iterate follow.
+
+    Cell by cell, so the per-cell weights and the fit stay in registers.
+    """
+    for cell in range(fit.shape[0]):
+        weight, scale, first = beta[cell], inv[cell], cell * n_chunks
+        squares = 0.0
+        for chunk in range(n_chunks):  # (a range from first vectorises; one to first + n does not)
+            lane = first + chunk
+            k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
+            yt = y_row[lane]
+            conv[lane] = k_z - yt
+            k_s = (k_z + weight * ks_row[lane]) * scale
+            ks_row[lane] = k_s
+            err = k_s - yt
+            squares += err * err
+        fit[cell] += 0.5 * squares
 
 
 @numba.njit(**JIT_OPTIONS)
-def _clear_padding(y, ks, resid, offset, fit, valid_rows):
-    """Padded samples (end of a cell's last chunk) get no residual and no fit.
+def _clear_padding(y, ks, resid, offset, fit, valid_rows, n_chunks):
+    """Padded samples (end of a cell's last chunk) get no residual and no (per-cell) fit.
 
     The residual is at rows ``offset + tau`` of ``resid``.
     """
     chunk_len, n_lanes = y.shape
-    for lane in range(n_lanes):
+    for lane in range(n_chunks - 1, n_lanes, n_chunks):  # only a last chunk is padded
         for tau in range(valid_rows[lane], chunk_len):
             err = ks[tau, lane] - y[tau, lane]
-            fit[lane] -= 0.5 * err * err
+            fit[lane // n_chunks] -= 0.5 * err * err
             resid[offset + tau, lane] = 0.0
 
 
@@ -199,9 +211,11 @@ def _correct_forward(z, work, resid, coef, tables, n_chunks):
     """The local ``K_full z`` of every chunk becomes the true one, in ``work`` and ``resid``."""
     k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
     chunk_len, n_lanes = z.shape
+    flat_work, flat_resid = work.reshape(-1), resid.reshape(-1)
     for tau in range(chunk_len):
         a1, a2 = tables[0, tau], tables[1, tau]
-        here, copy = work[GUARD + tau], resid[tau]
+        here = _row(flat_work, GUARD + tau, n_lanes)
+        copy = _row(flat_resid, tau, n_lanes)
         for lane in range(n_lanes):
             value = here[lane] + a1 * k1[lane] + a2 * k2[lane]
             here[lane] = value
@@ -216,17 +230,20 @@ def _truncated_fit_pass(y, ks, work, resid, floats, coef, valid_rows, n_chunks):
     """
     alpha, beta_tail, taps = coef[3], coef[4], int(coef[5])
     chunk_len, n_lanes = y.shape
-    beta, inv = _lane_fit_weights(floats, n_chunks)
+    beta, inv = _fit_weights(floats)
     chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
-    fit = np.zeros(n_lanes)
+    fit = np.zeros(beta.shape[0])
     no_carry = np.zeros(n_lanes)  # the carries are already in: work holds the true K_full z
+    flat_y, flat_ks, flat_resid = y.reshape(-1), ks.reshape(-1), resid.reshape(-1)
+    flat_work = work.reshape(-1)
     for tau in range(chunk_len):
-        out = resid[tau]
-        _add_shifted(out, work, GUARD, tau - taps + 1, -alpha, chunk_of, n_chunks)
-        _add_shifted(out, work, GUARD, tau - taps, beta_tail, chunk_of, n_chunks)
-        _residual_row(out, 0.0, no_carry, 0.0, no_carry, y[tau], ks[tau], beta, inv, fit)
-    _clear_padding(y, ks, resid, 0, fit, valid_rows)
-    return _per_cell(fit, n_chunks)
+        out = _row(flat_resid, tau, n_lanes)
+        _add_shifted(out, flat_work, GUARD, tau - taps + 1, -alpha, chunk_of, n_chunks)
+        _add_shifted(out, flat_work, GUARD, tau - taps, beta_tail, chunk_of, n_chunks)
+        _residual_row(out, 0.0, no_carry, 0.0, no_carry, _row(flat_y, tau, n_lanes),
+                      _row(flat_ks, tau, n_lanes), beta, inv, fit, n_chunks)
+    _clear_padding(y, ks, resid, 0, fit, valid_rows, n_chunks)
+    return fit
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -235,26 +252,27 @@ def _adjoint_input(resid, work, coef, n_chunks):
     alpha, beta_tail, taps = coef[3], coef[4], int(coef[5])
     chunk_len, n_lanes = resid.shape
     chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
+    flat_work, flat_resid = work.reshape(-1), resid.reshape(-1)
     for tau in range(chunk_len):
-        out, here = work[GUARD + tau], resid[tau]
+        out, here = _row(flat_work, GUARD + tau, n_lanes), _row(flat_resid, tau, n_lanes)
         for lane in range(n_lanes):
             out[lane] = here[lane]
-        _add_shifted(out, resid, 0, tau + taps - 1, -alpha, chunk_of, n_chunks)
-        _add_shifted(out, resid, 0, tau + taps, beta_tail, chunk_of, n_chunks)
+        _add_shifted(out, flat_resid, 0, tau + taps - 1, -alpha, chunk_of, n_chunks)
+        _add_shifted(out, flat_resid, 0, tau + taps, beta_tail, chunk_of, n_chunks)
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
 def _add_shifted(out, source, offset, position, weight, chunk_of, n_chunks):
     """``out[lane] += weight * x[t0(lane) + position]`` for every lane, within its cell.
 
-    ``source`` holds ``x`` in chunk rows starting at row ``offset`` (``GUARD``
+    ``source`` (flat) holds ``x`` in chunk rows starting at row ``offset`` (``GUARD``
     for the work array); ``chunk_of[lane]`` is the lane's chunk within its cell.
     Samples outside the lane's cell count as zero.
     """
     n_lanes = out.shape[0]
-    chunk_len = source.shape[0] - 2 * offset
+    chunk_len = source.shape[0] // n_lanes - 2 * offset
     shift = position // chunk_len  # whole chunks back (< 0) or ahead (> 0)
-    src = source[offset + position - shift * chunk_len]
+    src = _row(source, offset + position - shift * chunk_len, n_lanes)
     low, high = float(-shift), float(n_chunks - shift)
     first, last = max(0, -shift), min(n_lanes, n_lanes - shift)
     targets, chunks = out[first:last], chunk_of[first:last]
@@ -269,8 +287,10 @@ def _adjoint_pass(work, coef):
     """In place: ``v[t] = g1*v[t+1] + g2*v[t+2] + w*resid[t]`` within each chunk."""
     g1, g2, w = coef[0], coef[1], coef[2]
     n_rows, n_lanes = work.shape
+    flat_work = work.reshape(-1)
     for row in range(n_rows - GUARD - 1, GUARD - 1, -1):
-        here, ahead1, ahead2 = work[row], work[row + 1], work[row + 2]
+        here, ahead1 = _row(flat_work, row, n_lanes), _row(flat_work, row + 1, n_lanes)
+        ahead2 = _row(flat_work, row + 2, n_lanes)
         for lane in range(n_lanes):
             here[lane] = g1 * ahead1[lane] + g2 * ahead2[lane] + w * here[lane]
 
@@ -304,37 +324,50 @@ def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks):
     step, threshold, upper = settings[0], settings[1], settings[3]
     chunk_len, n_lanes = s.shape
     p1, p2 = _adjoint_carries(work, coef, tables, n_chunks)
-    momentum = _per_lane(beta_next, n_chunks)
-    frozen = _frozen_lanes(done, n_chunks)
-    stats = np.zeros((3, n_lanes))
-    change, norm, total = stats[0], stats[1], stats[2]
+    stats = np.zeros((3, done.shape[0]))
+    flat_s, flat_z, flat_work = s.reshape(-1), z.reshape(-1), work.reshape(-1)
     for tau in range(chunk_len):
         a1, a2 = tables[2, tau], tables[3, tau]
-        ahead, s_row, z_row = work[GUARD + tau + 1], s[tau], z[tau]
-        for lane in range(n_lanes):
-            grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
-            old = s_row[lane]
-            new = min(max(z_row[lane] - step * grad - threshold, 0.0), upper)
-            new += frozen[lane] * (old - new)
-            delta = new - old
-            s_row[lane] = new
-            z_row[lane] = new + momentum[lane] * delta
-            change[lane] += delta * delta
-            norm[lane] += new * new
-            total[lane] += new
-    return _per_cell_rows(stats, n_chunks)
+        ahead = _row(flat_work, GUARD + tau + 1, n_lanes)
+        s_row, z_row = _row(flat_s, tau, n_lanes), _row(flat_z, tau, n_lanes)
+        for cell in range(done.shape[0]):
+            if done[cell]:  # converged cells keep their activity
+                continue
+            momentum, first = beta_next[cell], cell * n_chunks
+            change = norm = total = 0.0
+            for chunk in range(n_chunks):
+                lane = first + chunk
+                grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
+                old = s_row[lane]
+                new = min(max(z_row[lane] - step * grad - threshold, 0.0), upper)
+                delta = new - old
+                s_row[lane] = new
+                z_row[lane] = new + momentum * delta
+                change += delta * delta
+                norm += new * new
+                total += new
+            stats[0, cell] += change
+            stats[1, cell] += norm
+            stats[2, cell] += total
+    return stats
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def _lane_fit_weights(floats, n_chunks):
-    n_cells = floats.shape[1]
-    beta = np.empty(n_cells * n_chunks)
-    inv = np.empty(n_cells * n_chunks)
-    for lane in range(beta.shape[0]):
-        b = floats[BETA, lane // n_chunks]
-        beta[lane] = b
-        inv[lane] = 1.0 / (1.0 + b)
-    return beta, inv
+def _row(flat, index, width):
+    """Row ``index`` of a C-contiguous ``(rows, width)`` array, given as ``array.reshape(-1)``.
+
+    The sweeps take rows as slices of the flat array: numba's loops over ``array[index]``
+    rows ran at about half the speed (measured on every pass).
+    """
+    start = index * width
+    return flat[start : start + width]
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _fit_weights(floats):
+    """Per cell: the weight ``beta`` that formed ``z`` and ``1 / (1 + beta)``."""
+    beta = floats[BETA].copy()
+    return beta, 1.0 / (1.0 + beta)
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
@@ -342,37 +375,4 @@ def _chunk_of_lanes(n_lanes, n_chunks):
     out = np.empty(n_lanes)
     for lane in range(n_lanes):
         out[lane] = lane % n_chunks
-    return out
-
-
-@numba.njit(inline="always", **JIT_OPTIONS)
-def _per_lane(per_cell, n_chunks):
-    out = np.empty(per_cell.shape[0] * n_chunks)
-    for lane in range(out.shape[0]):
-        out[lane] = per_cell[lane // n_chunks]
-    return out
-
-
-@numba.njit(inline="always", **JIT_OPTIONS)
-def _frozen_lanes(done, n_chunks):
-    out = np.empty(done.shape[0] * n_chunks)
-    for lane in range(out.shape[0]):
-        out[lane] = 1.0 if done[lane // n_chunks] else 0.0
-    return out
-
-
-@numba.njit(inline="always", **JIT_OPTIONS)
-def _per_cell(per_lane, n_chunks):
-    out = np.zeros(per_lane.shape[0] // n_chunks)
-    for lane in range(per_lane.shape[0]):
-        out[lane // n_chunks] += per_lane[lane]
-    return out
-
-
-@numba.njit(inline="always", **JIT_OPTIONS)
-def _per_cell_rows(per_lane, n_chunks):
-    out = np.zeros((per_lane.shape[0], per_lane.shape[1] // n_chunks))
-    for k in range(per_lane.shape[0]):
-        for lane in range(per_lane.shape[1]):
-            out[k, lane // n_chunks] += per_lane[k, lane]
     return out
