@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.deconvolve import DEFAULT_TOL, deconvolve_matrix
+from calab.core.deconvolve import DEFAULT_TOL, deconvolve_activity, deconvolve_matrix
 from calab.core.result import DeconvolutionResult
 
 
@@ -76,10 +76,11 @@ def run_deconvolution(
     >>> activity.shape == sim.traces.shape and bool((activity >= 0).all())
     True
     """
-    return run_deconvolution_full(
-        traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
-        tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy,
-    ).activity
+    options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
+    args = (traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint)
+    if _is_dask_array(traces):
+        return run_deconvolution_full(*args, **options).activity
+    return deconvolve_activity(*args, **options)  # no diagnostics to compute
 
 
 def run_deconvolution_full(
@@ -160,11 +161,11 @@ def deconvolve_from_export(
         )
     params = load_export_params(params_path)
     options.setdefault("filter_enabled", params["filter_enabled"])
-    result = run_deconvolution_full(
+    solve = run_deconvolution_full if return_full else run_deconvolution
+    return solve(
         traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
         **options,
     )
-    return result if return_full else result.activity
 
 
 def _is_dask_array(value: Any) -> bool:

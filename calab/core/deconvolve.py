@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from calab.core.fista import operator_coefficients, solve
+from calab.core.fista import SolverOutput, operator_coefficients, solve
 from calab.core.kernel import KernelSpec, kernel_spec
 from calab.core.preprocess import bandpass_filter, rolling_baseline
 from calab.core.result import DeconvolutionResult
@@ -40,6 +40,52 @@ def deconvolve_matrix(
     of the same shape as ``traces``, e.g. the solution for nearby parameters)
     starts the solver there instead of at zero.
     """
+    matrix, was_1d, y, spec, output = _solve_matrix(
+        traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
+        tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy, warm_start=warm_start,
+    )
+    fit = convolve(output.activity, spec, conv_mode)
+    reconvolution = matrix - (y - fit)
+    result = DeconvolutionResult(
+        activity=output.activity,
+        baseline=(matrix - fit).mean(axis=1),
+        reconvolution=reconvolution,
+        iterations=output.iterations,
+        converged=output.converged,
+    )
+    return result.squeeze() if was_1d else result
+
+
+def deconvolve_activity(
+    traces: np.ndarray,
+    fs: float,
+    tau_r: float,
+    tau_d: float,
+    lam: float,
+    max_iters: int = 2000,
+    conv_mode: str = "fft",
+    constraint: str = "nonneg",
+    *,
+    tol: float = DEFAULT_TOL,
+    filter_enabled: bool = False,
+    nan_policy: str = "raise",
+) -> np.ndarray:
+    """The activity of :func:`deconvolve_matrix` alone, without computing the diagnostics.
+
+    The engine of ``calab.run_deconvolution`` on NumPy input.
+    """
+    _, was_1d, _, _, output = _solve_matrix(
+        traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
+        tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy, warm_start=None,
+    )
+    return output.activity[0] if was_1d else output.activity
+
+
+def _solve_matrix(
+    traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint, *,
+    tol, filter_enabled, nan_policy, warm_start,
+) -> tuple[np.ndarray, bool, np.ndarray, KernelSpec, SolverOutput]:
+    """Validate, preprocess and solve: ``(matrix, was_1d, y, spec, solver output)``."""
     spec = kernel_spec(tau_r, tau_d, fs)
     lam = check_lambda(lam)
     max_iters, conv_mode, constraint, tol = check_solver_options(
@@ -53,16 +99,7 @@ def deconvolve_matrix(
         y, spec, lam, max_iters=max_iters, tol=tol, conv_mode=conv_mode, constraint=constraint,
         init=init,
     )
-    fit = convolve(output.activity, spec, conv_mode)
-    reconvolution = matrix - (y - fit)
-    result = DeconvolutionResult(
-        activity=output.activity,
-        baseline=(matrix - fit).mean(axis=1),
-        reconvolution=reconvolution,
-        iterations=output.iterations,
-        converged=output.converged,
-    )
-    return result.squeeze() if was_1d else result
+    return matrix, was_1d, y, spec, output
 
 
 def _warm_start_matrix(
