@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from calab.core.fista import SolverOutput, operator_coefficients, solve
+from calab.core.convolution import convolve
+from calab.core.fista import SolverOutput, solve
 from calab.core.kernel import KernelSpec, kernel_spec
 from calab.core.preprocess import bandpass_filter, rolling_baseline
 from calab.core.result import DeconvolutionResult
@@ -122,22 +123,3 @@ def preprocess(
     if filter_enabled:
         matrix = bandpass_filter(matrix, tau_r, tau_d, fs)
     return matrix - rolling_baseline(matrix, tau_d, fs)
-
-
-def convolve(activity: np.ndarray, spec: KernelSpec, conv_mode: str = "fft") -> np.ndarray:
-    """Causal convolution of activity rows with the kernel (first T samples), in O(T).
-
-    ``"fft"`` uses the truncated kernel, ``"banded"`` the untruncated AR(2) one;
-    the truncated one is the AR(2) recursion minus two lagged taps of itself,
-    exactly as the solver applies it (:mod:`calab.core.fista_sweeps`).
-    """
-    from scipy.signal import lfilter
-
-    g1, g2, w, alpha, beta, taps = operator_coefficients(spec, conv_mode, activity.shape[-1])
-    full = lfilter([0.0, w], [1.0, -g1, -g2], activity, axis=-1)
-    fit = full.copy()
-    if taps:
-        lag = int(taps)
-        fit[..., lag - 1 :] -= alpha * full[..., : full.shape[-1] - lag + 1]
-        fit[..., lag:] += beta * full[..., : full.shape[-1] - lag]
-    return fit

@@ -33,16 +33,11 @@ with ``A`` the homogeneous solution from ``A[-1] = 1, A[-2] = 0``. The
 carries are found by a short pass over the chunks of each cell (the
 "fix-up"), then one vectorised pass adds the correction.
 
-**One iteration**, per group:
-
-1. the residual pass (``t`` ascending): corrects the local ``K z`` held in
-   the work array, forms the residual ``K z - y`` and the fit of the current
-   iterate (``K s`` follows from ``K z``, see :mod:`calab.core.fista_cells`);
-   for ``"fft"`` the correction and the lagged taps are separate passes;
-2. ``_adjoint_pass`` (``t`` descending): the local adjoint recursion, in place;
-3. ``_prox_pass``: corrected gradient, projected step, next extrapolated
-   point, change record;
-4. ``_local_forward``: the local ``K z`` of the new point.
+The passes run in the dtype of the arrays they get (float32 or float64,
+:mod:`calab.core.fista_kernel` chains them into iterations): every constant
+and accumulator of an inner loop takes that dtype, per-cell sums are added up
+in float64 once per row, and the carries of the fix-up are computed in
+float64.
 
 The work array has ``GUARD`` zero rows on both sides of the chunk so that the
 recursions need no special first or last steps.
@@ -53,14 +48,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from calab.core.fista_cells import (
-    BETA,
-    JIT_OPTIONS,
-    finish_iteration,
-    restart_or_advance,
-)
+from calab.core.fista_cells import BETA, JIT_OPTIONS, STEP, THRESHOLD, UPPER
 
 GUARD = 2
+# Indices of the operator coefficients (calab.core.convolution.operator_coefficients).
+G1, G2, W, ALPHA, BETA_TAIL, TAPS = 0, 1, 2, 3, 4, 5
 
 
 def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
@@ -80,45 +72,6 @@ def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
         extended[tau + 2], extended[tau + 1],
         extended[chunk_len - tau], extended[chunk_len - 1 - tau],
     ])
-
-
-@numba.njit(parallel=True, **JIT_OPTIONS)
-def iterate(
-    Y, S, Z, KS, iters, done, floats, groups, coef, settings, n_steps, tables, valid_rows
-):
-    """Run up to ``n_steps`` iterations of the groups ``groups`` (see the module docstring).
-
-    ``coef`` is ``(g1, g2, w, alpha, beta, taps)``, ``taps = 0`` for the
-    untruncated kernel. ``valid_rows[lane]`` is the number of real samples in
-    the lane's chunk (the last chunk of a cell is padded).
-    """
-    chunk_len, n_lanes = Y.shape[1], Y.shape[2]
-    n_chunks = n_lanes // iters.shape[1]
-    truncated = coef[5] > 0
-    for i in numba.prange(groups.shape[0]):
-        g = groups[i]
-        work = np.zeros((chunk_len + 2 * GUARD, n_lanes))
-        resid = np.zeros((chunk_len, n_lanes)) if truncated else np.zeros((1, 1))
-        _local_forward(Z[g], work, coef)
-        for _ in range(n_steps):
-            if done[g].all():
-                break
-            if truncated:
-                _correct_forward(Z[g], work, resid, coef, tables, n_chunks)
-                fit = _truncated_fit_pass(
-                    Y[g], KS[g], work, resid, floats[g], coef, valid_rows, n_chunks
-                )
-                _adjoint_input(resid, work, coef, n_chunks)
-            else:
-                fit = _fit_pass(
-                    Y[g], Z[g], KS[g], work, floats[g], coef, tables, valid_rows, n_chunks
-                )
-            beta_next = restart_or_advance(fit, floats[g], settings)
-            _adjoint_pass(work, coef)
-            stats = _prox_pass(S[g], Z[g], work, beta_next, done[g], coef, settings, tables,
-                               n_chunks)
-            _local_forward(Z[g], work, coef)
-            finish_iteration(stats, beta_next, floats[g], iters[g], done[g], settings)
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -141,8 +94,8 @@ def _forward_carries(z, work, coef, tables, n_chunks):
     """Per lane ``(k1, k2)``: the true state entering each chunk, chunk by chunk."""
     g2, w = coef[1], coef[2]
     chunk_len, n_lanes = z.shape
-    k1 = np.zeros(n_lanes)
-    k2 = np.zeros(n_lanes)
+    k1 = np.zeros(n_lanes, work.dtype)
+    k2 = np.zeros(n_lanes, work.dtype)
     last, second = GUARD + chunk_len - 1, GUARD + chunk_len - 2
     for first_lane in range(0, n_lanes, n_chunks):
         carry1 = carry2 = 0.0
@@ -159,31 +112,36 @@ def _forward_carries(z, work, coef, tables, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _fit_pass(y, z, ks, work, floats, coef, tables, valid_rows, n_chunks):
-    """Residual ``K z - y`` into ``work``; per-cell fit of the current iterate."""
+def _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks):
+    """Residual ``K z - y`` into ``work``; per-cell fit of the current iterate.
+
+    Stopped cells (``done``) are skipped: their ``K s`` record stays as they left it.
+    """
     k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
     chunk_len, n_lanes = y.shape
-    beta, inv = _fit_weights(floats)
-    fit = np.zeros(beta.shape[0])
+    beta, inv = _fit_weights(floats, y)
+    squares = np.zeros((1, n_lanes), y.dtype)
     flat_y, flat_ks, flat_work = y.reshape(-1), ks.reshape(-1), work.reshape(-1)
     for tau in range(chunk_len):
         _residual_row(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1, tables[1, tau],
-                      k2, _row(flat_y, tau, n_lanes), _row(flat_ks, tau, n_lanes), beta, inv, fit,
-                      n_chunks)
-    _clear_padding(y, ks, work, GUARD, fit, valid_rows, n_chunks)
+                      k2, _row(flat_y, tau, n_lanes), _row(flat_ks, tau, n_lanes), beta, inv,
+                      squares[0], done, n_chunks)
+    fit = 0.5 * _cell_sums(squares, done.shape[0], n_chunks)[0]
+    _clear_padding(y, ks, work, GUARD, fit, done, valid_rows, n_chunks)
     return fit
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, fit, n_chunks):
+def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, squares, done, n_chunks):
     """One time step: ``conv + a1*k1 + a2*k2`` (``K z``) becomes the residual in ``conv``;
-    ``K s`` and the fit of the iterate follow.
+    ``K s`` follows, and each lane's squared error is added to ``squares``.
 
-    Cell by cell, so the per-cell weights and the fit stay in registers.
+    Cell by cell, so the per-cell weights stay in registers and stopped cells are skipped.
     """
-    for cell in range(fit.shape[0]):
+    for cell in range(done.shape[0]):
+        if done[cell]:
+            continue
         weight, scale, first = beta[cell], inv[cell], cell * n_chunks
-        squares = 0.0
         for chunk in range(n_chunks):  # (a range from first vectorises; one to first + n does not)
             lane = first + chunk
             k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
@@ -192,22 +150,26 @@ def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, fit, n_chunks)
             k_s = (k_z + weight * ks_row[lane]) * scale
             ks_row[lane] = k_s
             err = k_s - yt
-            squares += err * err
-        fit[cell] += 0.5 * squares
+            squares[lane] += err * err
 
 
 @numba.njit(**JIT_OPTIONS)
-def _clear_padding(y, ks, resid, offset, fit, valid_rows, n_chunks):
-    """Padded samples (end of a cell's last chunk) get no residual and no (per-cell) fit.
+def _clear_padding(y, ks, resid, offset, fit, done, valid_rows, n_chunks):
+    """Padded samples (after a trace's end, in its last chunks) get no residual and no fit.
 
     The residual is at rows ``offset + tau`` of ``resid``.
     """
-    chunk_len, n_lanes = y.shape
-    for lane in range(n_chunks - 1, n_lanes, n_chunks):  # only a last chunk is padded
-        for tau in range(valid_rows[lane], chunk_len):
-            err = ks[tau, lane] - y[tau, lane]
-            fit[lane // n_chunks] -= 0.5 * err * err
-            resid[offset + tau, lane] = 0.0
+    chunk_len = y.shape[0]
+    for cell in range(done.shape[0]):
+        if done[cell]:
+            continue
+        for lane in range((cell + 1) * n_chunks - 1, cell * n_chunks - 1, -1):
+            if valid_rows[lane] == chunk_len:
+                break
+            for tau in range(valid_rows[lane], chunk_len):
+                err = ks[tau, lane] - y[tau, lane]
+                fit[cell] -= 0.5 * err * err
+                resid[offset + tau, lane] = 0.0
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -227,33 +189,56 @@ def _correct_forward(z, work, resid, coef, tables, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _truncated_fit_pass(y, ks, work, resid, floats, coef, valid_rows, n_chunks):
+def _truncated_fit_pass(y, ks, work, resid, floats, done, coef, valid_rows, n_chunks):
     """``resid = K_trunc z - y`` from the true ``K_full z`` (in ``work``, copied in ``resid``).
 
     Also the per-cell fit of the current iterate.
     """
-    alpha, beta_tail, taps = coef[3], coef[4], int(coef[5])
+    alpha, beta_tail, taps = coef[ALPHA], coef[BETA_TAIL], int(coef[TAPS])
     chunk_len, n_lanes = y.shape
-    beta, inv = _fit_weights(floats)
+    beta, inv = _fit_weights(floats, y)
     chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
-    fit = np.zeros(beta.shape[0])
-    no_carry = np.zeros(n_lanes)  # the carries are already in: work holds the true K_full z
+    squares = np.zeros((1, n_lanes), y.dtype)
+    zero = y.dtype.type(0)
+    no_carry = np.zeros(n_lanes, y.dtype)  # work holds the true K_full z: carries are in
     flat_y, flat_ks, flat_resid = y.reshape(-1), ks.reshape(-1), resid.reshape(-1)
     flat_work = work.reshape(-1)
     for tau in range(chunk_len):
         out = _row(flat_resid, tau, n_lanes)
-        _add_shifted(out, flat_work, GUARD, tau - taps + 1, -alpha, chunk_of, n_chunks)
-        _add_shifted(out, flat_work, GUARD, tau - taps, beta_tail, chunk_of, n_chunks)
-        _residual_row(out, 0.0, no_carry, 0.0, no_carry, _row(flat_y, tau, n_lanes),
-                      _row(flat_ks, tau, n_lanes), beta, inv, fit, n_chunks)
-    _clear_padding(y, ks, resid, 0, fit, valid_rows, n_chunks)
+        _truncate_row(out, flat_work, tau, alpha, beta_tail, taps, chunk_of, n_chunks)
+        _residual_row(out, zero, no_carry, zero, no_carry, _row(flat_y, tau, n_lanes),
+                      _row(flat_ks, tau, n_lanes), beta, inv, squares[0], done, n_chunks)
+    fit = 0.5 * _cell_sums(squares, done.shape[0], n_chunks)[0]
+    _clear_padding(y, ks, resid, 0, fit, done, valid_rows, n_chunks)
     return fit
+
+
+@numba.njit(**JIT_OPTIONS)  # not inlined: a reduction pass calls it
+def _truncate_row(out, flat_work, tau, alpha, beta_tail, taps, chunk_of, n_chunks):
+    """Row ``tau``: ``out`` (``K_full z``) minus the kernel's tail, from ``work`` (flat)."""
+    _add_shifted(out, flat_work, GUARD, tau - taps + 1, -alpha, chunk_of, n_chunks)
+    _add_shifted(out, flat_work, GUARD, tau - taps, beta_tail, chunk_of, n_chunks)
+
+
+@numba.njit(**JIT_OPTIONS)
+def apply_operator(x, out, work, coef, tables, n_chunks):
+    """``out = K x`` for lanes ``x``, the operator of ``coef`` (``work``: scratch)."""
+    chunk_len, n_lanes = x.shape
+    _local_forward(x, work, coef)
+    _correct_forward(x, work, out, coef, tables, n_chunks)
+    if coef[TAPS] > 0:
+        chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
+        flat_out, flat_work = out.reshape(-1), work.reshape(-1)
+        alpha, beta_tail, taps = coef[ALPHA], coef[BETA_TAIL], int(coef[TAPS])
+        for tau in range(chunk_len):
+            _truncate_row(_row(flat_out, tau, n_lanes), flat_work, tau, alpha, beta_tail, taps,
+                          chunk_of, n_chunks)
 
 
 @numba.njit(**JIT_OPTIONS)
 def _adjoint_input(resid, work, coef, n_chunks):
     """``work`` = ``u = r - alpha*r[t+K-1] + beta*r[t+K]``, the input of ``K_full^T``."""
-    alpha, beta_tail, taps = coef[3], coef[4], int(coef[5])
+    alpha, beta_tail, taps = coef[ALPHA], coef[BETA_TAIL], int(coef[TAPS])
     chunk_len, n_lanes = resid.shape
     chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
     flat_work, flat_resid = work.reshape(-1), resid.reshape(-1)
@@ -281,8 +266,9 @@ def _add_shifted(out, source, offset, position, weight, chunk_of, n_chunks):
     first, last = max(0, -shift), min(n_lanes, n_lanes - shift)
     targets, chunks = out[first:last], chunk_of[first:last]
     sources = src[first + shift : last + shift]
+    one, zero = out.dtype.type(1), out.dtype.type(0)
     for i in range(last - first):
-        inside = 1.0 if chunks[i] >= low and chunks[i] < high else 0.0
+        inside = one if chunks[i] >= low and chunks[i] < high else zero
         targets[i] += inside * weight * sources[i]
 
 
@@ -305,8 +291,8 @@ def _adjoint_carries(work, coef, tables, n_chunks):
     g2 = coef[1]
     n_lanes = work.shape[1]
     chunk_len = work.shape[0] - 2 * GUARD
-    p1 = np.zeros(n_lanes)
-    p2 = np.zeros(n_lanes)
+    p1 = np.zeros(n_lanes, work.dtype)
+    p2 = np.zeros(n_lanes, work.dtype)
     # v[t0 + tau] = local[tau] + A[L-1-tau]*p1 + A[L-2-tau]*p2, L = chunk_len
     for first_lane in range(0, n_lanes, n_chunks):
         carry1 = carry2 = 0.0
@@ -325,10 +311,13 @@ def _adjoint_carries(work, coef, tables, n_chunks):
 @numba.njit(**JIT_OPTIONS)
 def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks):
     """Projected gradient step from ``z`` (gradient in ``work``), next ``z``, change record."""
-    step, threshold, upper = settings[0], settings[1], settings[3]
+    step, threshold, upper = settings[STEP], settings[THRESHOLD], settings[UPPER]
     chunk_len, n_lanes = s.shape
+    zero = s.dtype.type(0)
+    momenta = beta_next.astype(s.dtype)
     p1, p2 = _adjoint_carries(work, coef, tables, n_chunks)
-    stats = np.zeros((3, done.shape[0]))
+    partials = np.zeros((3, n_lanes), s.dtype)  # per lane: sum of delta**2, s**2, s
+    changes, norms, totals = partials[0], partials[1], partials[2]
     flat_s, flat_z, flat_work = s.reshape(-1), z.reshape(-1), work.reshape(-1)
     for tau in range(chunk_len):
         a1, a2 = tables[2, tau], tables[3, tau]
@@ -337,23 +326,38 @@ def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks):
         for cell in range(done.shape[0]):
             if done[cell]:  # converged cells keep their activity
                 continue
-            momentum, first = beta_next[cell], cell * n_chunks
-            change = norm = total = 0.0
+            momentum, first = momenta[cell], cell * n_chunks
             for chunk in range(n_chunks):
                 lane = first + chunk
                 grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
-                old = s_row[lane]
-                new = min(max(z_row[lane] - step * grad - threshold, 0.0), upper)
-                delta = new - old
+                new = min(max(z_row[lane] - step * grad - threshold, zero), upper)
+                delta = new - s_row[lane]
                 s_row[lane] = new
                 z_row[lane] = new + momentum * delta
-                change += delta * delta
-                norm += new * new
-                total += new
-            stats[0, cell] += change
-            stats[1, cell] += norm
-            stats[2, cell] += total
-    return stats
+                changes[lane] += delta * delta
+                norms[lane] += new * new
+                totals[lane] += new
+    return _cell_sums(partials, done.shape[0], n_chunks)
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _cell_sums(partials, n_cells, n_chunks):
+    """Per cell, the sum of its lanes' ``partials`` (one row per quantity), in float64.
+
+    The passes add up per-cell quantities lane by lane across the rows (an elementwise
+    update that vectorises without reordering any sum) and per cell here, in a fixed
+    order. A vectorised reduction would leave the order to the compiler, which differs
+    between freshly compiled and cached machine code: float32 sums would differ in the
+    last bit and could flip a restart, so results would depend on the numba cache.
+    """
+    sums = np.zeros((partials.shape[0], n_cells))
+    for k in range(partials.shape[0]):
+        for cell in range(n_cells):
+            total = 0.0
+            for lane in range(cell * n_chunks, (cell + 1) * n_chunks):
+                total += partials[k, lane]
+            sums[k, cell] = total
+    return sums
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
@@ -368,10 +372,10 @@ def _row(flat, index, width):
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def _fit_weights(floats):
-    """Per cell: the weight ``beta`` that formed ``z`` and ``1 / (1 + beta)``."""
-    beta = floats[BETA].copy()
-    return beta, 1.0 / (1.0 + beta)
+def _fit_weights(floats, like):
+    """Per cell: the weight ``beta`` that formed ``z`` and ``1 / (1 + beta)`` (``like``'s dtype)."""
+    beta = floats[BETA]
+    return beta.astype(like.dtype), (1.0 / (1.0 + beta)).astype(like.dtype)
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)

@@ -130,47 +130,87 @@ def _window_ranks(window: int) -> np.ndarray:
 def _rolling_order_statistic(
     matrix: np.ndarray, orders: np.ndarray, window: int, ranks: np.ndarray, out: np.ndarray
 ) -> None:
-    """Order statistics of a sliding window by a Fenwick tree over the sample ranks.
+    """Order statistics of a sliding window by a cursor walking the sorted samples.
 
     Every sample is replaced by its rank in the sorted trace (``orders`` is the
-    argsort of each row, done by NumPy's faster sort); the tree counts
-    which ranks are in the window, so adding, removing and finding the k-th
-    smallest cost O(log T) each.
+    argsort of each row, done by NumPy's faster sort); a table marks which
+    ranks are in the window. The answer's rank, the cursor, moves by a few
+    marked ranks per sample (one sample enters, one leaves, and the wanted
+    order changes by at most one), so each step costs a short scan, with
+    blocks of 64 ranks skipped by their counts.
     """
     n_cells, n_time = matrix.shape
     for cell in numba.prange(n_cells):
-        row = matrix[cell]
         order = orders[cell]
         position = np.empty(n_time, dtype=np.int64)
         position[order] = np.arange(n_time)
-        counts = np.zeros(n_time + 1, dtype=np.int64)
-        top = 1
-        while top * 2 <= n_time:
-            top *= 2
+        marked = np.zeros(n_time, dtype=np.bool_)
+        block_counts = np.zeros((n_time >> 6) + 1, dtype=np.int64)
+        cursor, below = position[0], 0  # the answer's rank; marked ranks under it
         for t in range(n_time):
             if t >= window:
-                _fenwick_add(counts, position[t - window], -1)
-            _fenwick_add(counts, position[t], 1)
+                cursor, below = _unmark(marked, block_counts, position[t - window], cursor, below)
+            rank = position[t]
+            _set_mark(marked, block_counts, rank, True)
+            below += rank < cursor
             filled = min(t + 1, window)
-            out[cell, t] = row[order[_fenwick_kth(counts, ranks[filled - 1], top)]]
+            cursor, below = _walk(marked, block_counts, cursor, below, ranks[filled - 1], filled)
+            out[cell, t] = matrix[cell, order[cursor]]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _fenwick_add(counts: np.ndarray, index: int, amount: int) -> None:
-    i = index + 1
-    while i < counts.shape[0]:
-        counts[i] += amount
-        i += i & -i
+def _set_mark(marked: np.ndarray, block_counts: np.ndarray, rank: int, value: bool) -> None:
+    marked[rank] = value
+    block_counts[rank >> 6] += 1 if value else -1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _fenwick_kth(counts: np.ndarray, k: int, top: int) -> int:
-    """Smallest index whose prefix count exceeds ``k`` (0-based k-th present rank)."""
-    index, remaining, step = 0, k, top
-    while step:
-        nxt = index + step
-        if nxt < counts.shape[0] and counts[nxt] <= remaining:
-            index = nxt
-            remaining -= counts[nxt]
-        step //= 2
-    return index
+def _unmark(marked, block_counts, rank, cursor, below):
+    """Remove ``rank`` from the window; the cursor stays put (maybe on an unmarked rank)."""
+    _set_mark(marked, block_counts, rank, False)
+    return cursor, below - (rank < cursor)
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk(marked, block_counts, cursor, below, wanted, filled):
+    """Move the cursor to the marked rank with exactly ``wanted`` marked ranks below it."""
+    if not marked[cursor]:  # its sample left: step onto a marked neighbour
+        if below < filled:
+            cursor = _next_marked(marked, block_counts, cursor)
+        else:
+            cursor, below = _previous_marked(marked, block_counts, cursor), below - 1
+    while below < wanted:
+        cursor, below = _next_marked(marked, block_counts, cursor + 1), below + 1
+    while below > wanted:
+        cursor, below = _previous_marked(marked, block_counts, cursor - 1), below - 1
+    return cursor, below
+
+
+@numba.njit(cache=True, nogil=True)
+def _next_marked(marked: np.ndarray, block_counts: np.ndarray, rank: int) -> int:
+    """The smallest marked rank >= ``rank`` (one exists)."""
+    while True:
+        block = rank >> 6
+        if block_counts[block] == 0:
+            rank = (block + 1) << 6
+            continue
+        end = min((block + 1) << 6, marked.shape[0])
+        while rank < end:
+            if marked[rank]:
+                return rank
+            rank += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _previous_marked(marked: np.ndarray, block_counts: np.ndarray, rank: int) -> int:
+    """The largest marked rank <= ``rank`` (one exists)."""
+    while True:
+        block = rank >> 6
+        if block_counts[block] == 0:
+            rank = (block << 6) - 1
+            continue
+        start = block << 6
+        while rank >= start:
+            if marked[rank]:
+                return rank
+            rank -= 1

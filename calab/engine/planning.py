@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 
-from calab.core.fista import LANES
+from calab.core.fista_state import LANES
 
 DEFAULT_BLOCK_BYTES = 8 * 2**20
 # Small recordings are split into at least this many blocks per worker thread, so that

@@ -16,8 +16,10 @@ import pytest
 from scipy.linalg import toeplitz
 
 from calab.core import fista_cells as cells
+from calab.core import fista_state
 from calab.core import fista_sweeps as sweeps
-from calab.core.fista import _PackedState, _valid_rows, chunk_layout, operator_coefficients
+from calab.core.convolution import operator_coefficients
+from calab.core.fista_state import PackedState, _valid_rows, chunk_layout
 from calab.core.kernel import build_kernel, kernel_spec
 
 # Short traces (one chunk), chunked ones with a padded last chunk, and taps spanning
@@ -44,7 +46,7 @@ def dense_operator(tau_r, tau_d, fs, n_time, conv_mode):
 def chunked(columns):
     """The solver's packing of ``(n_time, cells)`` columns: one group, lanes = cells x chunks."""
     n_time, n_cells = columns.shape
-    state = _PackedState(columns.T, None, chunk_layout(n_time))
+    state = PackedState(columns.T, None, chunk_layout(n_time), 1)
     state.valid_rows = _valid_rows(n_time, state.n_chunks, state.chunk_len, n_cells)
     return state, state._to_groups(columns.T, n_cells)[0]
 
@@ -53,36 +55,40 @@ def unpacked(state, lanes, n_cells):
     return state._from_groups(lanes[None], n_cells).T
 
 
-def apply_forward(z, coef, conv_mode):
+def apply_forward(z, coef, conv_mode, dtype=np.float64):
     """``K z`` through the solver's own passes (``y = 0``, so the residual is ``K z``)."""
     state, lanes = chunked(z)
-    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]))
-    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len)
+    lanes, coef = lanes.astype(dtype), coef.astype(dtype)
+    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
+    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
     floats = np.zeros((cells.N_FLOATS, z.shape[1]))
+    done = np.zeros(z.shape[1], dtype=np.bool_)
     zeros = np.zeros_like(lanes)
     sweeps._local_forward(lanes, work, coef)
     if coef[5] > 0:  # truncated
         resid = np.zeros_like(lanes)
         sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks)
-        sweeps._truncated_fit_pass(zeros, zeros.copy(), work, resid, floats, coef,
+        sweeps._truncated_fit_pass(zeros, zeros.copy(), work, resid, floats, done, coef,
                                    state.valid_rows, state.n_chunks)
         return unpacked(state, resid, z.shape[1])
-    sweeps._fit_pass(zeros, lanes, zeros.copy(), work, floats, coef, tables, state.valid_rows,
-                     state.n_chunks)
+    sweeps._fit_pass(zeros, lanes, zeros.copy(), work, floats, done, coef, tables,
+                     state.valid_rows, state.n_chunks)
     return unpacked(state, work[sweeps.GUARD : -sweeps.GUARD], z.shape[1])
 
 
-def apply_adjoint(r, coef, conv_mode):
+def apply_adjoint(r, coef, conv_mode, dtype=np.float64):
     """``K^T r``: with step 1, no threshold and a large ``z`` the prox returns ``z - K^T r``."""
     state, lanes = chunked(r)
-    n_cells, big = r.shape[1], 1e6
-    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]))
+    lanes, coef = lanes.astype(dtype), coef.astype(dtype)
+    n_cells, big = r.shape[1], 1e6 if dtype == np.float64 else 1e3
+    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
     if coef[5] > 0:
         sweeps._adjoint_input(lanes, work, coef, state.n_chunks)
     else:
         work[sweeps.GUARD : -sweeps.GUARD] = lanes
-    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len)
-    settings = np.array([1.0, 0.0, 0.0, np.inf, 1e-4])
+    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
+    settings = np.zeros(cells.N_SETTINGS, dtype)
+    settings[cells.STEP], settings[cells.UPPER] = 1.0, np.inf  # step 1, no threshold
     s, z = np.zeros_like(lanes), np.full_like(lanes, big)
     sweeps._adjoint_pass(work, coef)
     sweeps._prox_pass(s, z, work, np.zeros(n_cells), np.zeros(n_cells, dtype=np.bool_), coef,
@@ -113,6 +119,21 @@ def test_adjoint_equals_dense_transpose(rng, conv_mode, tau_r, tau_d, fs, n_time
 
 
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
+@pytest.mark.parametrize(("tau_r", "tau_d", "fs", "n_time"), CASES)
+def test_float32_sweeps_apply_the_same_operators(rng, conv_mode, tau_r, tau_d, fs, n_time):
+    """The float32 phase's passes: the same operators to float32 rounding."""
+    spec = kernel_spec(tau_r, tau_d, fs)
+    coef = operator_coefficients(spec, conv_mode, n_time)
+    x = rng.normal(size=(n_time, 4))
+    dense = dense_operator(tau_r, tau_d, fs, n_time, conv_mode)
+    for applied, expected in [(apply_forward(x, coef, conv_mode, np.float32), dense @ x),
+                              (apply_adjoint(x, coef, conv_mode, np.float32), dense.T @ x)]:
+        assert applied.dtype == np.float32
+        np.testing.assert_allclose(applied, expected, rtol=1e-4,
+                                   atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("conv_mode", ["fft", "banded"])
 def test_operators_are_adjoint(rng, conv_mode):
     spec = kernel_spec(0.1, 0.6, 30.0)
     coef = operator_coefficients(spec, conv_mode, 400)
@@ -133,11 +154,28 @@ def test_step_matches_the_operator_norm():
 
 @pytest.mark.parametrize("n_time", [1, 2, 255, 256, 257, 9000, 9100, 17_999, 18_000, 100_003])
 def test_chunk_layout_covers_the_trace_once(n_time):
-    """Every chunk but the last is full; the last holds between 1 and chunk_len samples."""
+    """The chunks hold the trace with less than one sample of padding per chunk, in whole
+    groups of vector lanes."""
     n_chunks, chunk_len = chunk_layout(n_time)
-    last = n_time - (n_chunks - 1) * chunk_len
-    assert 0 < last <= chunk_len
-    assert n_chunks == 1 or chunk_len >= 2
+    assert 0 <= n_chunks * chunk_len - n_time < n_chunks
+    assert n_chunks == 1 or (chunk_len >= 2 and n_chunks % 8 == 0)
+    if n_time >= fista_state.CHUNK_MULTIPLE * fista_state.CHUNK_SAMPLES:
+        assert n_chunks % fista_state.CHUNK_MULTIPLE == 0
+
+
+@pytest.mark.parametrize("n_time", [1000, 2001])
+def test_operators_exact_with_empty_trailing_chunks(rng, monkeypatch, n_time):
+    """Short chunks leave whole chunks of padding at the end of each cell's lanes."""
+    monkeypatch.setattr(fista_state, "CHUNK_SAMPLES", 8)
+    n_chunks, chunk_len = chunk_layout(n_time)
+    assert (n_chunks - 1) * chunk_len >= n_time  # at least one empty chunk
+    spec = kernel_spec(0.1, 0.6, 30.0)
+    x = rng.normal(size=(n_time, 3))
+    for conv_mode in ("fft", "banded"):
+        coef = operator_coefficients(spec, conv_mode, n_time)
+        dense = dense_operator(0.1, 0.6, 30.0, n_time, conv_mode)
+        np.testing.assert_allclose(apply_forward(x, coef, conv_mode), dense @ x, atol=1e-9)
+        np.testing.assert_allclose(apply_adjoint(x, coef, conv_mode), dense.T @ x, atol=1e-7)
 
 
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
@@ -152,7 +190,7 @@ def test_chunked_solve_equals_the_whole_trace_solve(monkeypatch, rng, conv_mode,
     options = dict(max_iters=5000, tol=1e-8, conv_mode=conv_mode, constraint=constraint)
     chunked = fista.solve(y, spec, 0.3, **options)
     assert chunk_layout(1001)[0] > 1
-    monkeypatch.setattr(fista, "CHUNK_SAMPLES", 10**9)  # one chunk per trace
+    monkeypatch.setattr(fista_state, "CHUNK_SAMPLES", 10**9)  # one chunk per trace
     whole = fista.solve(y, spec, 0.3, **options)
     value = objective_of(y, spec, 0.3, conv_mode)
     np.testing.assert_allclose(value(chunked.activity), value(whole.activity), rtol=1e-9)
@@ -170,3 +208,30 @@ def objective_of(y, spec, lam, conv_mode):
     dense = dense_operator(0.1, 0.6, 30.0, y.shape[1], conv_mode)
     gain = spec.ar2_gain if conv_mode == "banded" else spec.gain
     return lambda s: 0.5 * ((s @ dense.T - y) ** 2).sum(axis=1) + lam * gain * s.sum(axis=1)
+
+
+@pytest.mark.parametrize("n_time", [150, 600, 4000])
+def test_a_cells_result_does_not_depend_on_its_batch(n_time):
+    """Batches of other sizes, and one or two threads, pack a cell with other cells in
+    groups of other widths (vector loops of other lengths, float32 phase included): its
+    activity and iteration count are bit-identical."""
+    import numba
+
+    import calab
+
+    sim = calab.simulate(num_cells=20, duration_s=n_time / 30.0, fs=30.0, seed=5,
+                         tau_rise_s=0.05, tau_decay_s=0.4)
+    traces = sim.traces.astype(np.float32)
+    params = (30.0, 0.05, 0.4, 0.03)
+    whole = calab.run_deconvolution_full(traces, *params)
+    threads = numba.get_num_threads()
+    try:
+        for n_threads in sorted({1, threads}):
+            numba.set_num_threads(n_threads)
+            for size in (1, 2, 3, 5, 7):
+                for first in range(0, 20, size):
+                    part = calab.run_deconvolution_full(traces[first : first + size], *params)
+                    assert np.array_equal(part.activity, whole.activity[first : first + size])
+                    assert np.array_equal(part.iterations, whole.iterations[first : first + size])
+    finally:
+        numba.set_num_threads(threads)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calab.core.fista import LANES
+from calab.core.fista_state import LANES
 from calab.engine.planning import block_bounds, plan_chunk_cells
 
 
