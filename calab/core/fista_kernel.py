@@ -4,8 +4,8 @@ Each group of lanes (:mod:`calab.core.fista_state`) runs in its own thread.
 A group in the float32 phase (``phases[g] == 0``) iterates on float32 copies
 of its arrays, which halve the bytes moved and double the vector lanes; when
 all its cells have left that phase it switches to float64 on the spot
-(:func:`_switch_to_double`) and goes on in the same round. The packed state
-itself is float64 throughout, so float32 values round-trip exactly.
+(:func:`_switch_to_double`: the float32 values carry over exactly) and goes
+on in the same round.
 
 **One iteration**, per group (passes in :mod:`calab.core.fista_sweeps`):
 
@@ -52,10 +52,12 @@ SINGLE, DOUBLE = 0, 1  # values of ``phases``
 
 @numba.njit(parallel=True, **JIT_OPTIONS)
 def iterate(
-    Y, S, Z, KS, iters, done, floats, phases, padding, groups, single, double, n_steps,
-    valid_rows,
+    Y, S, Z, KS, Y32, S32, Z32, KS32, iters, done, floats, phases, padding, groups, single,
+    double, n_steps, valid_rows,
 ):
     """Run up to ``n_steps`` iterations of each group in ``groups``.
+
+    ``Y32 .. KS32`` are the float32 arrays of the groups in the float32 phase.
 
     ``single`` and ``double`` are ``(coef, settings, tables)`` in float32 and
     float64: the operator coefficients ``(g1, g2, w, alpha, beta, taps)``
@@ -70,9 +72,10 @@ def iterate(
         g = groups[i]
         steps = n_steps
         if phases[g] == SINGLE:
-            steps -= _run_single(Y[g], S[g], Z[g], KS[g], iters[g], done[g], floats[g], single,
-                                 valid_rows, n_chunks, steps)
+            steps -= _run(Y32[g], S32[g], Z32[g], KS32[g], iters[g], done[g], floats[g], single,
+                          valid_rows, n_chunks, steps)
             if done[g].all():
+                S[g][:], Z[g][:] = S32[g], Z32[g]
                 _switch_to_double(S[g], Z[g], KS[g], iters[g], done[g], floats[g], padding[g],
                                   double, n_chunks)
                 phases[g] = DOUBLE
@@ -106,17 +109,6 @@ def _run(y, s, z, ks, iters, done, floats, constants, valid_rows, n_chunks, n_st
         _local_forward(z, work, coef)
         finish_iteration(stats, beta_next, floats, iters, done, settings)
     return n_steps
-
-
-@numba.njit(**JIT_OPTIONS)
-def _run_single(y, s, z, ks, iters, done, floats, constants, valid_rows, n_chunks, n_steps):
-    """:func:`_run` on float32 copies of the group's arrays, copied back; iterations run."""
-    y32, s32 = y.astype(np.float32), s.astype(np.float32)
-    z32, ks32 = z.astype(np.float32), ks.astype(np.float32)
-    steps = _run(y32, s32, z32, ks32, iters, done, floats, constants, valid_rows, n_chunks,
-                 n_steps)
-    s[:], z[:], ks[:] = s32, z32, ks32
-    return steps
 
 
 @numba.njit(**JIT_OPTIONS)

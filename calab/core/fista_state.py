@@ -68,7 +68,9 @@ class PackedState:
     after :meth:`finish`. Cells stop when they have converged (and confirmed)
     or used ``max_iters``. Groups start in the float32 phase when
     ``start_single``, else in float64; cells are repacked only once every
-    group is in float64.
+    group is in float64. The float32 phase works on its own float32 copies
+    of the packed arrays (``single``); a group's float64 arrays take over
+    when it switches.
     """
 
     def __init__(
@@ -87,19 +89,23 @@ class PackedState:
         self.active = np.arange(n_cells)
         width = group_width(n_cells, self.n_threads, self.n_chunks)
         self.packed_y = self._to_groups(y, width)
-        self.packed_s = self._to_groups(self.activity, width)
+        if init is None:
+            self.packed_s = np.zeros_like(self.packed_y)
+        else:
+            self.packed_s = self._to_groups(self.activity, width)
         self.packed_z = self.packed_s.copy()
         self.packed_ks = np.zeros_like(self.packed_s)
         floats = _fresh_floats(n_cells)
         floats[:, SUM_S] = self.activity.sum(axis=1)
         self._set_lanes(self.iterations, floats, width)
         self.phases[:] = SINGLE if start_single else DOUBLE
+        self.single = self._single_copies(start_single)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The arguments of :func:`calab.core.fista_kernel.iterate` that hold state."""
         return (
-            self.packed_y, self.packed_s, self.packed_z, self.packed_ks, self.lane_iters,
-            self.lane_done, self.lane_floats, self.phases, self.lane_padding,
+            self.packed_y, self.packed_s, self.packed_z, self.packed_ks, *self.single,
+            self.lane_iters, self.lane_done, self.lane_floats, self.phases, self.lane_padding,
             self.running_groups,
         )
 
@@ -119,6 +125,13 @@ class PackedState:
         ):
             self._repack(np.flatnonzero(running[:n_active]))
 
+    def _single_copies(self, needed: bool) -> tuple[np.ndarray, ...]:
+        """Float32 copies of the packed arrays for the float32 phase (empty when not needed)."""
+        arrays = (self.packed_y, self.packed_s, self.packed_z, self.packed_ks)
+        if needed:
+            return tuple(a.astype(np.float32) for a in arrays)
+        return tuple(np.zeros((0, *a.shape[1:]), np.float32) for a in arrays)
+
     def finish(self) -> np.ndarray:
         """The activity of every cell, the packed cells unpacked."""
         self.activity[self.active] = self._from_groups(self.packed_s, self.active.size)
@@ -135,6 +148,7 @@ class PackedState:
             setattr(self, name, self._to_groups(rows, width))
         iterations = _lanes_to_cells(self.lane_iters, n_active)[keep]
         self._set_lanes(iterations, _lanes_to_cells(self.lane_floats, n_active)[keep], width)
+        self.single = self._single_copies(False)
 
     def _set_lanes(self, iterations: np.ndarray, floats: np.ndarray, width: int) -> None:
         """Per-cell counters and floats of the packed cells, in lanes of ``width`` cells.
