@@ -89,6 +89,7 @@ class PackedState:
         self.active = np.arange(n_cells)
         width = group_width(n_cells, self.n_threads, self.n_chunks)
         self.packed_y = self._to_groups(y, width)
+        self.warm_start = init is not None
         if init is None:
             self.packed_s = np.zeros_like(self.packed_y)
         else:
@@ -110,31 +111,35 @@ class PackedState:
         )
 
     def collect(self) -> None:
-        """Record a round; list the groups still running, repacking when that saves groups."""
-        n_active = self.active.size
-        n_groups, width = self.lane_iters.shape
-        self.iterations[self.active] = _lanes_to_cells(self.lane_iters, n_active)
-        floats = _lanes_to_cells(self.lane_floats, n_active)
-        self.converged[self.active] = floats[:, CONVERGED] > 0
-        running = ~self.lane_done.reshape(-1)
-        self.running_groups = np.flatnonzero(running.reshape(n_groups, width).any(axis=1))
+        """After a round: list the groups still running, repacking when that saves groups."""
+        width = self.lane_iters.shape[1]
+        running = ~self.lane_done
+        self.running_groups = np.flatnonzero(running.any(axis=1))
+        if width == 1 or not self.running_groups.size or (self.phases != DOUBLE).any():
+            return
         n_running = int(running.sum())
-        if n_running and (self.phases == DOUBLE).all() and (
-            -(-n_running // group_width(n_running, self.n_threads, self.n_chunks))
-            < self.running_groups.size
-        ):
-            self._repack(np.flatnonzero(running[:n_active]))
+        fewer = -(-n_running // group_width(n_running, self.n_threads, self.n_chunks))
+        if fewer < self.running_groups.size:
+            self._repack(np.flatnonzero(running.reshape(-1)[: self.active.size]))
 
     def _single_copies(self, needed: bool) -> tuple[np.ndarray, ...]:
         """Float32 copies of the packed arrays for the float32 phase (empty when not needed)."""
         arrays = (self.packed_y, self.packed_s, self.packed_z, self.packed_ks)
-        if needed:
+        if needed and self.warm_start:
             return tuple(a.astype(np.float32) for a in arrays)
+        if needed:  # s, z and the K s record start at zero
+            zeros = np.zeros(self.packed_y.shape, np.float32)
+            return self.packed_y.astype(np.float32), zeros, zeros.copy(), zeros.copy()
         return tuple(np.zeros((0, *a.shape[1:]), np.float32) for a in arrays)
 
     def finish(self) -> np.ndarray:
-        """The activity of every cell, the packed cells unpacked."""
-        self.activity[self.active] = self._from_groups(self.packed_s, self.active.size)
+        """The activity of every cell, the packed cells unpacked; ``iterations`` and
+        ``converged`` up to date."""
+        n_active = self.active.size
+        self.activity[self.active] = self._from_groups(self.packed_s, n_active)
+        self.iterations[self.active] = _lanes_to_cells(self.lane_iters, n_active)
+        floats = _lanes_to_cells(self.lane_floats, n_active)
+        self.converged[self.active] = floats[:, CONVERGED] > 0
         return self.activity
 
     def _repack(self, keep: np.ndarray) -> None:
