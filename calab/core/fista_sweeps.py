@@ -122,10 +122,16 @@ def _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks):
     beta, inv = _fit_weights(floats, y)
     squares = np.zeros((1, n_lanes), y.dtype)
     flat_y, flat_ks, flat_work = y.reshape(-1), ks.reshape(-1), work.reshape(-1)
-    for tau in range(chunk_len):
-        _residual_row(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1, tables[1, tau],
-                      k2, _row(flat_y, tau, n_lanes), _row(flat_ks, tau, n_lanes), beta, inv,
-                      squares[0], done, n_chunks)
+    if done.shape[0] == 1:  # one cell: one loop over all lanes (test kept out of the rows)
+        for tau in range(chunk_len):
+            _residual_lanes(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1,
+                            tables[1, tau], k2, _row(flat_y, tau, n_lanes),
+                            _row(flat_ks, tau, n_lanes), beta[0], inv[0], squares[0], 0, n_lanes)
+    else:
+        for tau in range(chunk_len):
+            _residual_row(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1,
+                          tables[1, tau], k2, _row(flat_y, tau, n_lanes),
+                          _row(flat_ks, tau, n_lanes), beta, inv, squares[0], done, n_chunks)
     fit = 0.5 * _cell_sums(squares, done.shape[0], n_chunks)[0]
     _clear_padding(y, ks, work, GUARD, fit, done, valid_rows, n_chunks)
     return fit
@@ -139,18 +145,23 @@ def _residual_row(conv, a1, k1, a2, k2, y_row, ks_row, beta, inv, squares, done,
     Cell by cell, so the per-cell weights stay in registers and stopped cells are skipped.
     """
     for cell in range(done.shape[0]):
-        if done[cell]:
-            continue
-        weight, scale, first = beta[cell], inv[cell], cell * n_chunks
-        for chunk in range(n_chunks):  # (a range from first vectorises; one to first + n does not)
-            lane = first + chunk
-            k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
-            yt = y_row[lane]
-            conv[lane] = k_z - yt
-            k_s = (k_z + weight * ks_row[lane]) * scale
-            ks_row[lane] = k_s
-            err = k_s - yt
-            squares[lane] += err * err
+        if not done[cell]:
+            _residual_lanes(conv, a1, k1, a2, k2, y_row, ks_row, beta[cell], inv[cell], squares,
+                            cell * n_chunks, n_chunks)
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _residual_lanes(conv, a1, k1, a2, k2, y_row, ks_row, weight, scale, squares, first, count):
+    """:func:`_residual_row` in lanes ``first .. first + count`` of one cell."""
+    for chunk in range(count):  # (a range from first vectorises; one to first + n does not)
+        lane = first + chunk
+        k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
+        yt = y_row[lane]
+        conv[lane] = k_z - yt
+        k_s = (k_z + weight * ks_row[lane]) * scale
+        ks_row[lane] = k_s
+        err = k_s - yt
+        squares[lane] += err * err
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -310,34 +321,50 @@ def _adjoint_carries(work, coef, tables, n_chunks):
 
 @numba.njit(**JIT_OPTIONS)
 def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks):
-    """Projected gradient step from ``z`` (gradient in ``work``), next ``z``, change record."""
-    step, threshold, upper = settings[STEP], settings[THRESHOLD], settings[UPPER]
+    """Projected gradient step from ``z`` (gradient in ``work``), next ``z``, change record.
+
+    A group of one cell (a chunked trace) takes one loop over all its lanes per row; the
+    test for it stays outside the loop over rows (inside, it halved the speed).
+    """
     chunk_len, n_lanes = s.shape
-    zero = s.dtype.type(0)
     momenta = beta_next.astype(s.dtype)
     p1, p2 = _adjoint_carries(work, coef, tables, n_chunks)
     partials = np.zeros((3, n_lanes), s.dtype)  # per lane: sum of delta**2, s**2, s
-    changes, norms, totals = partials[0], partials[1], partials[2]
     flat_s, flat_z, flat_work = s.reshape(-1), z.reshape(-1), work.reshape(-1)
+    if done.shape[0] == 1:
+        for tau in range(chunk_len):
+            _prox_lanes(flat_s, flat_z, flat_work, tau, 0, n_lanes, momenta[0], p1, p2,
+                        partials, settings, tables)
+        return _cell_sums(partials, 1, n_chunks)
     for tau in range(chunk_len):
-        a1, a2 = tables[2, tau], tables[3, tau]
-        ahead = _row(flat_work, GUARD + tau + 1, n_lanes)
-        s_row, z_row = _row(flat_s, tau, n_lanes), _row(flat_z, tau, n_lanes)
         for cell in range(done.shape[0]):
-            if done[cell]:  # converged cells keep their activity
-                continue
-            momentum, first = momenta[cell], cell * n_chunks
-            for chunk in range(n_chunks):
-                lane = first + chunk
-                grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
-                new = min(max(z_row[lane] - step * grad - threshold, zero), upper)
-                delta = new - s_row[lane]
-                s_row[lane] = new
-                z_row[lane] = new + momentum * delta
-                changes[lane] += delta * delta
-                norms[lane] += new * new
-                totals[lane] += new
+            if not done[cell]:  # converged cells keep their activity
+                _prox_lanes(flat_s, flat_z, flat_work, tau, cell * n_chunks, n_chunks,
+                            momenta[cell], p1, p2, partials, settings, tables)
     return _cell_sums(partials, done.shape[0], n_chunks)
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _prox_lanes(flat_s, flat_z, flat_work, tau, first, count, momentum, p1, p2, partials,
+                settings, tables):
+    """The proximal step of row ``tau`` in lanes ``first .. first + count``."""
+    n_lanes = partials.shape[1]
+    step, threshold, upper = settings[STEP], settings[THRESHOLD], settings[UPPER]
+    zero = flat_s.dtype.type(0)
+    a1, a2 = tables[2, tau], tables[3, tau]
+    ahead = _row(flat_work, GUARD + tau + 1, n_lanes)
+    s_row, z_row = _row(flat_s, tau, n_lanes), _row(flat_z, tau, n_lanes)
+    changes, norms, totals = partials[0], partials[1], partials[2]
+    for chunk in range(count):  # (a range from first vectorises; one to first + n does not)
+        lane = first + chunk
+        grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
+        new = min(max(z_row[lane] - step * grad - threshold, zero), upper)
+        delta = new - s_row[lane]
+        s_row[lane] = new
+        z_row[lane] = new + momentum * delta
+        changes[lane] += delta * delta
+        norms[lane] += new * new
+        totals[lane] += new
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
