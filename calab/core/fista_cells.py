@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 T_MOMENTUM, OBJECTIVE, BETA, SUM_S, COUNTDOWN, CONVERGED = 0, 1, 2, 3, 4, 5
 N_FLOATS = 6
@@ -44,14 +43,14 @@ JIT_OPTIONS = dict(
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def restart_or_advance(fit, floats, done, settings):
-    """Function-value restart (O'Donoghue & Candès 2015); weight of the next z.
+def restart_or_advance(fit, floats, done, settings, beta_next):
+    """Function-value restart (O'Donoghue & Candès 2015); weight of the next z, written
+    into ``beta_next`` and returned.
 
     A cell that has stopped keeps its record: it may be continued later.
     """
     lam_gain = settings[LAM_GAIN]
     width = fit.shape[0]
-    beta_next = np.empty(width)
     for lane in range(width):
         beta_next[lane] = floats[BETA, lane]
         if done[lane]:

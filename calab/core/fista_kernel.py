@@ -36,6 +36,7 @@ from calab.core.fista_cells import (
 )
 from calab.core.fista_sweeps import (
     GUARD,
+    NEXT_BETA,
     TAPS,
     _adjoint_input,
     _adjoint_pass,
@@ -45,6 +46,7 @@ from calab.core.fista_sweeps import (
     _prox_pass,
     _truncated_fit_pass,
     apply_operator,
+    scratch_for,
 )
 
 SINGLE, DOUBLE = 0, 1  # values of ``phases``
@@ -92,20 +94,23 @@ def _run(y, s, z, ks, iters, done, floats, constants, valid_rows, n_chunks, n_st
     truncated = coef[TAPS] > 0
     work = np.zeros((chunk_len + 2 * GUARD, n_lanes), y.dtype)
     resid = np.zeros((chunk_len, n_lanes) if truncated else (1, 1), y.dtype)
+    scratch = scratch_for(y, n_chunks)
     _local_forward(z, work, coef)
     for step in range(n_steps):
         if done.all():
             return step
         if truncated:
-            _correct_forward(z, work, resid, coef, tables, n_chunks)
+            _correct_forward(z, work, resid, coef, tables, n_chunks, scratch)
             fit = _truncated_fit_pass(y, ks, work, resid, floats, done, coef, valid_rows,
-                                      n_chunks)
-            _adjoint_input(resid, work, coef, n_chunks)
+                                      n_chunks, scratch)
+            _adjoint_input(resid, work, coef, n_chunks, scratch[3])
         else:
-            fit = _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks)
-        beta_next = restart_or_advance(fit, floats, done, settings)
+            fit = _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks,
+                            scratch)
+        beta_next = restart_or_advance(fit, floats, done, settings, scratch[1][NEXT_BETA])
         _adjoint_pass(work, coef)
-        stats = _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks)
+        stats = _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks,
+                           scratch)
         _local_forward(z, work, coef)
         finish_iteration(stats, beta_next, floats, iters, done, settings)
     return n_steps

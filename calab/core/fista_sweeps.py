@@ -74,6 +74,29 @@ def correction_tables(g1: float, g2: float, chunk_len: int) -> np.ndarray:
     ])
 
 
+# Rows of the scratch buffers (scratch_for): per lane, then per cell.
+CARRY1, CARRY2, ZERO_ROW, PARTIALS = 0, 1, 2, 3  # PARTIALS: three rows
+SUMS, FIT, NEXT_BETA = 0, 3, 4  # SUMS: three rows
+
+
+@numba.njit(**JIT_OPTIONS)
+def scratch_for(y, n_chunks):
+    """Buffers the passes reuse every iteration of a group with lanes like ``y``.
+
+    An allocation costs about as much as sweeping a row, and an iteration made
+    about fifteen. Returns ``(lanes, cells, weights, chunk_of)``: per-lane rows in
+    ``y``'s dtype (the two carries, a row of zeros, three partial sums), per-cell
+    rows in float64 (three sums, the fit, the next momentum weight), two per-cell
+    weight rows in ``y``'s dtype, and each lane's chunk within its cell.
+    """
+    n_lanes = y.shape[1]
+    n_cells = n_lanes // n_chunks
+    return (
+        np.zeros((PARTIALS + 3, n_lanes), y.dtype), np.zeros((NEXT_BETA + 1, n_cells)),
+        np.zeros((2, n_cells), y.dtype), _chunk_of_lanes(n_lanes, n_chunks),
+    )
+
+
 @numba.njit(**JIT_OPTIONS)
 def _local_forward(z, work, coef):
     """``work`` = the local ``K z`` of every chunk (zero carries, input shifted by one)."""
@@ -90,12 +113,11 @@ def _local_forward(z, work, coef):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _forward_carries(z, work, coef, tables, n_chunks):
+def _forward_carries(z, work, coef, tables, n_chunks, scratch):
     """Per lane ``(k1, k2)``: the true state entering each chunk, chunk by chunk."""
     g2, w = coef[1], coef[2]
     chunk_len, n_lanes = z.shape
-    k1 = np.zeros(n_lanes, work.dtype)
-    k2 = np.zeros(n_lanes, work.dtype)
+    k1, k2 = scratch[0][CARRY1], scratch[0][CARRY2]
     last, second = GUARD + chunk_len - 1, GUARD + chunk_len - 2
     for first_lane in range(0, n_lanes, n_chunks):
         carry1 = carry2 = 0.0
@@ -112,15 +134,15 @@ def _forward_carries(z, work, coef, tables, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks):
+def _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks, scratch):
     """Residual ``K z - y`` into ``work``; per-cell fit of the current iterate.
 
     Stopped cells (``done``) are skipped: their ``K s`` record stays as they left it.
     """
-    k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
+    k1, k2 = _forward_carries(z, work, coef, tables, n_chunks, scratch)
     chunk_len, n_lanes = y.shape
-    beta, inv = _fit_weights(floats, y)
-    squares = np.zeros((1, n_lanes), y.dtype)
+    beta, inv = _fit_weights(floats, scratch)
+    squares = _zeroed_partials(scratch, 1)
     flat_y, flat_ks, flat_work = y.reshape(-1), ks.reshape(-1), work.reshape(-1)
     if done.shape[0] == 1:  # one cell: one loop over all lanes (test kept out of the rows)
         for tau in range(chunk_len):
@@ -132,7 +154,7 @@ def _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks):
             _residual_row(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1,
                           tables[1, tau], k2, _row(flat_y, tau, n_lanes),
                           _row(flat_ks, tau, n_lanes), beta, inv, squares[0], done, n_chunks)
-    fit = 0.5 * _cell_sums(squares, done.shape[0], n_chunks)[0]
+    fit = _half_sums(squares, n_chunks, scratch)
     _clear_padding(y, ks, work, GUARD, fit, done, valid_rows, n_chunks)
     return fit
 
@@ -184,9 +206,9 @@ def _clear_padding(y, ks, resid, offset, fit, done, valid_rows, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _correct_forward(z, work, resid, coef, tables, n_chunks):
+def _correct_forward(z, work, resid, coef, tables, n_chunks, scratch):
     """The local ``K_full z`` of every chunk becomes the true one, in ``work`` and ``resid``."""
-    k1, k2 = _forward_carries(z, work, coef, tables, n_chunks)
+    k1, k2 = _forward_carries(z, work, coef, tables, n_chunks, scratch)
     chunk_len, n_lanes = z.shape
     flat_work, flat_resid = work.reshape(-1), resid.reshape(-1)
     for tau in range(chunk_len):
@@ -200,18 +222,18 @@ def _correct_forward(z, work, resid, coef, tables, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _truncated_fit_pass(y, ks, work, resid, floats, done, coef, valid_rows, n_chunks):
+def _truncated_fit_pass(y, ks, work, resid, floats, done, coef, valid_rows, n_chunks, scratch):
     """``resid = K_trunc z - y`` from the true ``K_full z`` (in ``work``, copied in ``resid``).
 
     Also the per-cell fit of the current iterate.
     """
     alpha, beta_tail, taps = coef[ALPHA], coef[BETA_TAIL], int(coef[TAPS])
     chunk_len, n_lanes = y.shape
-    beta, inv = _fit_weights(floats, y)
-    chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
-    squares = np.zeros((1, n_lanes), y.dtype)
+    beta, inv = _fit_weights(floats, scratch)
+    chunk_of = scratch[3]
+    squares = _zeroed_partials(scratch, 1)
     zero = y.dtype.type(0)
-    no_carry = np.zeros(n_lanes, y.dtype)  # work holds the true K_full z: carries are in
+    no_carry = scratch[0][ZERO_ROW]  # work holds the true K_full z: carries are in
     flat_y, flat_ks, flat_resid = y.reshape(-1), ks.reshape(-1), resid.reshape(-1)
     flat_work = work.reshape(-1)
     for tau in range(chunk_len):
@@ -219,7 +241,7 @@ def _truncated_fit_pass(y, ks, work, resid, floats, done, coef, valid_rows, n_ch
         _truncate_row(out, flat_work, tau, alpha, beta_tail, taps, chunk_of, n_chunks)
         _residual_row(out, zero, no_carry, zero, no_carry, _row(flat_y, tau, n_lanes),
                       _row(flat_ks, tau, n_lanes), beta, inv, squares[0], done, n_chunks)
-    fit = 0.5 * _cell_sums(squares, done.shape[0], n_chunks)[0]
+    fit = _half_sums(squares, n_chunks, scratch)
     _clear_padding(y, ks, resid, 0, fit, done, valid_rows, n_chunks)
     return fit
 
@@ -235,10 +257,11 @@ def _truncate_row(out, flat_work, tau, alpha, beta_tail, taps, chunk_of, n_chunk
 def apply_operator(x, out, work, coef, tables, n_chunks):
     """``out = K x`` for lanes ``x``, the operator of ``coef`` (``work``: scratch)."""
     chunk_len, n_lanes = x.shape
+    scratch = scratch_for(x, n_chunks)
     _local_forward(x, work, coef)
-    _correct_forward(x, work, out, coef, tables, n_chunks)
+    _correct_forward(x, work, out, coef, tables, n_chunks, scratch)
     if coef[TAPS] > 0:
-        chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
+        chunk_of = scratch[3]
         flat_out, flat_work = out.reshape(-1), work.reshape(-1)
         alpha, beta_tail, taps = coef[ALPHA], coef[BETA_TAIL], int(coef[TAPS])
         for tau in range(chunk_len):
@@ -247,11 +270,13 @@ def apply_operator(x, out, work, coef, tables, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _adjoint_input(resid, work, coef, n_chunks):
-    """``work`` = ``u = r - alpha*r[t+K-1] + beta*r[t+K]``, the input of ``K_full^T``."""
+def _adjoint_input(resid, work, coef, n_chunks, chunk_of):
+    """``work`` = ``u = r - alpha*r[t+K-1] + beta*r[t+K]``, the input of ``K_full^T``.
+
+    ``chunk_of``: each lane's chunk within its cell (:func:`scratch_for`).
+    """
     alpha, beta_tail, taps = coef[ALPHA], coef[BETA_TAIL], int(coef[TAPS])
     chunk_len, n_lanes = resid.shape
-    chunk_of = _chunk_of_lanes(n_lanes, n_chunks)
     flat_work, flat_resid = work.reshape(-1), resid.reshape(-1)
     for tau in range(chunk_len):
         out, here = _row(flat_work, GUARD + tau, n_lanes), _row(flat_resid, tau, n_lanes)
@@ -297,13 +322,12 @@ def _adjoint_pass(work, coef):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _adjoint_carries(work, coef, tables, n_chunks):
+def _adjoint_carries(work, coef, tables, n_chunks, scratch):
     """Per lane ``(p1, p2)``: the true adjoint state after each chunk, last chunk first."""
     g2 = coef[1]
     n_lanes = work.shape[1]
     chunk_len = work.shape[0] - 2 * GUARD
-    p1 = np.zeros(n_lanes, work.dtype)
-    p2 = np.zeros(n_lanes, work.dtype)
+    p1, p2 = scratch[0][CARRY1], scratch[0][CARRY2]
     # v[t0 + tau] = local[tau] + A[L-1-tau]*p1 + A[L-2-tau]*p2, L = chunk_len
     for first_lane in range(0, n_lanes, n_chunks):
         carry1 = carry2 = 0.0
@@ -320,28 +344,30 @@ def _adjoint_carries(work, coef, tables, n_chunks):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks):
+def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks, scratch):
     """Projected gradient step from ``z`` (gradient in ``work``), next ``z``, change record.
 
     A group of one cell (a chunked trace) takes one loop over all its lanes per row; the
     test for it stays outside the loop over rows (inside, it halved the speed).
     """
     chunk_len, n_lanes = s.shape
-    momenta = beta_next.astype(s.dtype)
-    p1, p2 = _adjoint_carries(work, coef, tables, n_chunks)
-    partials = np.zeros((3, n_lanes), s.dtype)  # per lane: sum of delta**2, s**2, s
+    momenta = scratch[2][0]
+    for cell in range(done.shape[0]):
+        momenta[cell] = beta_next[cell]
+    p1, p2 = _adjoint_carries(work, coef, tables, n_chunks, scratch)
+    partials = _zeroed_partials(scratch, 3)  # per lane: sum of delta**2, s**2, s
     flat_s, flat_z, flat_work = s.reshape(-1), z.reshape(-1), work.reshape(-1)
     if done.shape[0] == 1:
         for tau in range(chunk_len):
             _prox_lanes(flat_s, flat_z, flat_work, tau, 0, n_lanes, momenta[0], p1, p2,
                         partials, settings, tables)
-        return _cell_sums(partials, 1, n_chunks)
+        return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 3])
     for tau in range(chunk_len):
         for cell in range(done.shape[0]):
             if not done[cell]:  # converged cells keep their activity
                 _prox_lanes(flat_s, flat_z, flat_work, tau, cell * n_chunks, n_chunks,
                             momenta[cell], p1, p2, partials, settings, tables)
-    return _cell_sums(partials, done.shape[0], n_chunks)
+    return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 3])
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
@@ -368,8 +394,9 @@ def _prox_lanes(flat_s, flat_z, flat_work, tau, first, count, momentum, p1, p2, 
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def _cell_sums(partials, n_cells, n_chunks):
-    """Per cell, the sum of its lanes' ``partials`` (one row per quantity), in float64.
+def _cell_sums(partials, n_chunks, sums):
+    """Per cell, the sum of its lanes' ``partials`` (one row per quantity) into ``sums``
+    (float64, one row per quantity and a column per cell), which it returns.
 
     The passes add up per-cell quantities lane by lane across the rows (an elementwise
     update that vectorises without reordering any sum) and per cell here, in a fixed
@@ -377,9 +404,8 @@ def _cell_sums(partials, n_cells, n_chunks):
     between freshly compiled and cached machine code: float32 sums would differ in the
     last bit and could flip a restart, so results would depend on the numba cache.
     """
-    sums = np.zeros((partials.shape[0], n_cells))
     for k in range(partials.shape[0]):
-        for cell in range(n_cells):
+        for cell in range(sums.shape[1]):
             total = 0.0
             for lane in range(cell * n_chunks, (cell + 1) * n_chunks):
                 total += partials[k, lane]
@@ -399,10 +425,32 @@ def _row(flat, index, width):
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
-def _fit_weights(floats, like):
-    """Per cell: the weight ``beta`` that formed ``z`` and ``1 / (1 + beta)`` (``like``'s dtype)."""
-    beta = floats[BETA]
-    return beta.astype(like.dtype), (1.0 / (1.0 + beta)).astype(like.dtype)
+def _fit_weights(floats, scratch):
+    """Per cell: the weight ``beta`` that formed ``z`` and ``1 / (1 + beta)``, in the
+    dtype of the lanes (rows of the scratch buffers)."""
+    weights = scratch[2]
+    for cell in range(weights.shape[1]):
+        beta = floats[BETA, cell]
+        weights[0, cell], weights[1, cell] = beta, 1.0 / (1.0 + beta)
+    return weights[0], weights[1]
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _zeroed_partials(scratch, n_rows):
+    """``n_rows`` per-lane rows of partial sums, set to zero (rows of the scratch buffers)."""
+    partials = scratch[0][PARTIALS : PARTIALS + n_rows]
+    partials[:] = 0.0
+    return partials
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _half_sums(squares, n_chunks, scratch):
+    """Per cell, half the sum of its lanes' ``squares`` (one row): the fit (a scratch row)."""
+    fit = scratch[1][FIT]
+    sums = _cell_sums(squares, n_chunks, scratch[1][SUMS : SUMS + 1])
+    for cell in range(fit.shape[0]):
+        fit[cell] = 0.5 * sums[0, cell]
+    return fit
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)

@@ -64,15 +64,16 @@ def apply_forward(z, coef, conv_mode, dtype=np.float64):
     floats = np.zeros((cells.N_FLOATS, z.shape[1]))
     done = np.zeros(z.shape[1], dtype=np.bool_)
     zeros = np.zeros_like(lanes)
+    scratch = sweeps.scratch_for(lanes, state.n_chunks)
     sweeps._local_forward(lanes, work, coef)
     if coef[5] > 0:  # truncated
         resid = np.zeros_like(lanes)
-        sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks)
+        sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks, scratch)
         sweeps._truncated_fit_pass(zeros, zeros.copy(), work, resid, floats, done, coef,
-                                   state.valid_rows, state.n_chunks)
+                                   state.valid_rows, state.n_chunks, scratch)
         return unpacked(state, resid, z.shape[1])
     sweeps._fit_pass(zeros, lanes, zeros.copy(), work, floats, done, coef, tables,
-                     state.valid_rows, state.n_chunks)
+                     state.valid_rows, state.n_chunks, scratch)
     return unpacked(state, work[sweeps.GUARD : -sweeps.GUARD], z.shape[1])
 
 
@@ -82,8 +83,9 @@ def apply_adjoint(r, coef, conv_mode, dtype=np.float64):
     lanes, coef = lanes.astype(dtype), coef.astype(dtype)
     n_cells, big = r.shape[1], 1e6 if dtype == np.float64 else 1e3
     work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
+    scratch = sweeps.scratch_for(lanes, state.n_chunks)
     if coef[5] > 0:
-        sweeps._adjoint_input(lanes, work, coef, state.n_chunks)
+        sweeps._adjoint_input(lanes, work, coef, state.n_chunks, scratch[3])
     else:
         work[sweeps.GUARD : -sweeps.GUARD] = lanes
     tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
@@ -92,7 +94,7 @@ def apply_adjoint(r, coef, conv_mode, dtype=np.float64):
     s, z = np.zeros_like(lanes), np.full_like(lanes, big)
     sweeps._adjoint_pass(work, coef)
     sweeps._prox_pass(s, z, work, np.zeros(n_cells), np.zeros(n_cells, dtype=np.bool_), coef,
-                      settings, tables, state.n_chunks)
+                      settings, tables, state.n_chunks, scratch)
     return big - unpacked(state, s, n_cells)
 
 
