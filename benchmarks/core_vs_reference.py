@@ -3,9 +3,10 @@
 For every case in ../shared/reference (or --cases DIR...), both packages deconvolve the
 same traces with the case's CaTune export, warm, interleaved run by run so that machine
 noise hits both alike. Both timings cover the same job: read the export, bandpass when
-it enables the filter, deconvolve (baseline removal and FISTA). Prints per case and mode the median wall times, the speed ratio
-(reference / ours) and the objective gap of our activity against the reference's
-(relative, per cell: median and worst; <= 0 means ours is at least as good).
+it enables the filter, deconvolve (baseline removal and FISTA). Prints per case and mode
+the median wall times, the speed ratio (reference / ours) and the objective gap of our
+activity against the reference's (relative, per cell: median and worst; <= 0 means ours
+is at least as good).
 
 Usage::
 
