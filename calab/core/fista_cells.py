@@ -73,18 +73,22 @@ def restart_or_advance(fit, floats, done, settings, beta_next):
 
 @numba.njit(inline="always", **JIT_OPTIONS)
 def finish_iteration(stats, beta_next, floats, iters, done, settings):
-    """Count the iteration, store sum(s) and the weight of z, test convergence."""
-    tol, confirm, max_iters = settings[TOL], settings[CONFIRM], settings[MAX_ITERS]
+    """Count the iteration, store sum(s) and the weight of z, test convergence.
+
+    ``stats`` per cell: the sum of ``delta**2 - tol**2 * s**2`` over the samples (at most
+    zero when the relative change is at most ``tol``), then the sum of ``s``.
+    """
+    confirm, max_iters = settings[CONFIRM], settings[MAX_ITERS]
     for lane in range(iters.shape[0]):
         if done[lane]:
             continue
-        floats[SUM_S, lane] = stats[2, lane]
+        floats[SUM_S, lane] = stats[1, lane]
         floats[BETA, lane] = beta_next[lane]
         iters[lane] += 1
         if floats[COUNTDOWN, lane] > 0.0:  # converged: the confirming iterations
             floats[COUNTDOWN, lane] -= 1.0
             done[lane] = floats[COUNTDOWN, lane] == 0.0
-        elif iters[lane] >= MIN_ITERATIONS and stats[0, lane] <= tol * tol * stats[1, lane]:
+        elif iters[lane] >= MIN_ITERATIONS and stats[0, lane] <= 0.0:
             floats[CONVERGED, lane] = 1.0
             floats[COUNTDOWN, lane] = confirm
             done[lane] = confirm == 0

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from calab.core.fista_cells import BETA, JIT_OPTIONS, STEP, THRESHOLD, UPPER
+from calab.core.fista_cells import BETA, JIT_OPTIONS, STEP, THRESHOLD, TOL, UPPER
 
 GUARD = 2
 # Indices of the operator coefficients (calab.core.convolution.operator_coefficients).
@@ -355,19 +355,19 @@ def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks, sc
     for cell in range(done.shape[0]):
         momenta[cell] = beta_next[cell]
     p1, p2 = _adjoint_carries(work, coef, tables, n_chunks, scratch)
-    partials = _zeroed_partials(scratch, 3)  # per lane: sum of delta**2, s**2, s
+    partials = _zeroed_partials(scratch, 2)  # per lane: the change's excess; sum of s
     flat_s, flat_z, flat_work = s.reshape(-1), z.reshape(-1), work.reshape(-1)
     if done.shape[0] == 1:
         for tau in range(chunk_len):
             _prox_lanes(flat_s, flat_z, flat_work, tau, 0, n_lanes, momenta[0], p1, p2,
                         partials, settings, tables)
-        return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 3])
+        return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 2])
     for tau in range(chunk_len):
         for cell in range(done.shape[0]):
             if not done[cell]:  # converged cells keep their activity
                 _prox_lanes(flat_s, flat_z, flat_work, tau, cell * n_chunks, n_chunks,
                             momenta[cell], p1, p2, partials, settings, tables)
-    return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 3])
+    return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 2])
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
@@ -380,7 +380,8 @@ def _prox_lanes(flat_s, flat_z, flat_work, tau, first, count, momentum, p1, p2, 
     a1, a2 = tables[2, tau], tables[3, tau]
     ahead = _row(flat_work, GUARD + tau + 1, n_lanes)
     s_row, z_row = _row(flat_s, tau, n_lanes), _row(flat_z, tau, n_lanes)
-    changes, norms, totals = partials[0], partials[1], partials[2]
+    excess, totals = partials[0], partials[1]
+    tol2 = settings[TOL] * settings[TOL]
     for chunk in range(count):  # (a range from first vectorises; one to first + n does not)
         lane = first + chunk
         grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
@@ -388,8 +389,7 @@ def _prox_lanes(flat_s, flat_z, flat_work, tau, first, count, momentum, p1, p2, 
         delta = new - s_row[lane]
         s_row[lane] = new
         z_row[lane] = new + momentum * delta
-        changes[lane] += delta * delta
-        norms[lane] += new * new
+        excess[lane] += delta * delta - tol2 * (new * new)
         totals[lane] += new
 
 
