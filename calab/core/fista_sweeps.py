@@ -33,6 +33,12 @@ with ``A`` the homogeneous solution from ``A[-1] = 1, A[-2] = 0``. The
 carries are found by a short pass over the chunks of each cell (the
 "fix-up"), then one vectorised pass adds the correction.
 
+**Two rows per loop.** The sweeps are limited by loads and stores, not by
+arithmetic, so the main passes take two time steps per loop over the lanes:
+the per-lane carries and partial sums are read and written once for both
+rows, and a recursion keeps the newer row in a register instead of reading
+it back. The partial sums keep the one-row order of additions.
+
 The passes run in the dtype of the arrays they get (float32 or float64,
 :mod:`calab.core.fista_kernel` chains them into iterations): every constant
 and accumulator of an inner loop takes that dtype, per-cell sums are added up
@@ -104,7 +110,19 @@ def _local_forward(z, work, coef):
     chunk_len, n_lanes = z.shape
     flat_z, flat_work = z.reshape(-1), work.reshape(-1)
     work[: GUARD + 1] = 0.0
-    for tau in range(1, chunk_len):
+    tau = 1
+    while tau + 1 < chunk_len:  # two rows per loop: the newer row stays in a register
+        row = GUARD + tau
+        here, next_row = _row(flat_work, row, n_lanes), _row(flat_work, row + 1, n_lanes)
+        source, next_source = _row(flat_z, tau - 1, n_lanes), _row(flat_z, tau, n_lanes)
+        back1, back2 = _row(flat_work, row - 1, n_lanes), _row(flat_work, row - 2, n_lanes)
+        for lane in range(n_lanes):
+            previous = back1[lane]
+            value = g1 * previous + g2 * back2[lane] + w * source[lane]
+            here[lane] = value
+            next_row[lane] = g1 * value + g2 * previous + w * next_source[lane]
+        tau += 2
+    if tau < chunk_len:
         row = GUARD + tau
         here, source = _row(flat_work, row, n_lanes), _row(flat_z, tau - 1, n_lanes)
         back1, back2 = _row(flat_work, row - 1, n_lanes), _row(flat_work, row - 2, n_lanes)
@@ -145,7 +163,11 @@ def _fit_pass(y, z, ks, work, floats, done, coef, tables, valid_rows, n_chunks, 
     squares = _zeroed_partials(scratch, 1)
     flat_y, flat_ks, flat_work = y.reshape(-1), ks.reshape(-1), work.reshape(-1)
     if done.shape[0] == 1:  # one cell: one loop over all lanes (test kept out of the rows)
-        for tau in range(chunk_len):
+        pairs_end = chunk_len - chunk_len % 2
+        for tau in range(0, pairs_end, 2):
+            _residual_pair_lanes(flat_work, flat_y, flat_ks, tau, tables, k1, k2, beta[0],
+                                 inv[0], squares[0], n_lanes)
+        for tau in range(pairs_end, chunk_len):
             _residual_lanes(_row(flat_work, GUARD + tau, n_lanes), tables[0, tau], k1,
                             tables[1, tau], k2, _row(flat_y, tau, n_lanes),
                             _row(flat_ks, tau, n_lanes), beta[0], inv[0], squares[0], 0, n_lanes)
@@ -177,13 +199,35 @@ def _residual_lanes(conv, a1, k1, a2, k2, y_row, ks_row, weight, scale, squares,
     """:func:`_residual_row` in lanes ``first .. first + count`` of one cell."""
     for chunk in range(count):  # (a range from first vectorises; one to first + n does not)
         lane = first + chunk
-        k_z = conv[lane] + a1 * k1[lane] + a2 * k2[lane]
-        yt = y_row[lane]
-        conv[lane] = k_z - yt
-        k_s = (k_z + weight * ks_row[lane]) * scale
-        ks_row[lane] = k_s
-        err = k_s - yt
+        conv[lane], ks_row[lane], err = _residual_sample(
+            conv[lane] + a1 * k1[lane] + a2 * k2[lane], y_row[lane], ks_row[lane], weight, scale)
         squares[lane] += err * err
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _residual_sample(k_z, yt, ks_before, weight, scale):
+    """One sample from its corrected ``K z``: the residual ``K z - y``, ``K s`` from the
+    ``K s`` record, and the iterate's error ``K s - y``."""
+    k_s = (k_z + weight * ks_before) * scale
+    return k_z - yt, k_s, k_s - yt
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _residual_pair_lanes(flat_work, flat_y, flat_ks, tau, tables, k1, k2, weight, scale,
+                         squares, n_lanes):
+    """:func:`_residual_lanes` of rows ``tau`` and ``tau + 1`` over all lanes in one loop:
+    the carries and partial sums are read and written once for both rows."""
+    a1, a2, b1, b2 = tables[0, tau], tables[1, tau], tables[0, tau + 1], tables[1, tau + 1]
+    conv, conv2 = _row(flat_work, GUARD + tau, n_lanes), _row(flat_work, GUARD + tau + 1, n_lanes)
+    y_row, y_next = _row(flat_y, tau, n_lanes), _row(flat_y, tau + 1, n_lanes)
+    ks_row, ks_next = _row(flat_ks, tau, n_lanes), _row(flat_ks, tau + 1, n_lanes)
+    for lane in range(n_lanes):
+        c1, c2 = k1[lane], k2[lane]
+        conv[lane], ks_row[lane], err = _residual_sample(
+            conv[lane] + a1 * c1 + a2 * c2, y_row[lane], ks_row[lane], weight, scale)
+        conv2[lane], ks_next[lane], err2 = _residual_sample(
+            conv2[lane] + b1 * c1 + b2 * c2, y_next[lane], ks_next[lane], weight, scale)
+        squares[lane] = (squares[lane] + err * err) + err2 * err2  # the one-row order
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -314,7 +358,17 @@ def _adjoint_pass(work, coef):
     g1, g2, w = coef[0], coef[1], coef[2]
     n_rows, n_lanes = work.shape
     flat_work = work.reshape(-1)
-    for row in range(n_rows - GUARD - 1, GUARD - 1, -1):
+    row = n_rows - GUARD - 1
+    while row - 1 >= GUARD:  # two rows per loop: the newer row stays in a register
+        here, before = _row(flat_work, row, n_lanes), _row(flat_work, row - 1, n_lanes)
+        ahead1, ahead2 = _row(flat_work, row + 1, n_lanes), _row(flat_work, row + 2, n_lanes)
+        for lane in range(n_lanes):
+            following = ahead1[lane]
+            value = g1 * following + g2 * ahead2[lane] + w * here[lane]
+            here[lane] = value
+            before[lane] = g1 * value + g2 * following + w * before[lane]
+        row -= 2
+    if row >= GUARD:
         here, ahead1 = _row(flat_work, row, n_lanes), _row(flat_work, row + 1, n_lanes)
         ahead2 = _row(flat_work, row + 2, n_lanes)
         for lane in range(n_lanes):
@@ -357,17 +411,56 @@ def _prox_pass(s, z, work, beta_next, done, coef, settings, tables, n_chunks, sc
     p1, p2 = _adjoint_carries(work, coef, tables, n_chunks, scratch)
     partials = _zeroed_partials(scratch, 2)  # per lane: the change's excess; sum of s
     flat_s, flat_z, flat_work = s.reshape(-1), z.reshape(-1), work.reshape(-1)
+    pairs_end = chunk_len - chunk_len % 2
     if done.shape[0] == 1:
-        for tau in range(chunk_len):
+        for tau in range(0, pairs_end, 2):
+            _prox_pair_lanes(flat_s, flat_z, flat_work, tau, 0, n_lanes, momenta[0], p1, p2,
+                             partials, settings, tables)
+        for tau in range(pairs_end, chunk_len):
             _prox_lanes(flat_s, flat_z, flat_work, tau, 0, n_lanes, momenta[0], p1, p2,
                         partials, settings, tables)
         return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 2])
-    for tau in range(chunk_len):
+    for tau in range(0, pairs_end, 2):
         for cell in range(done.shape[0]):
             if not done[cell]:  # converged cells keep their activity
+                _prox_pair_lanes(flat_s, flat_z, flat_work, tau, cell * n_chunks, n_chunks,
+                                 momenta[cell], p1, p2, partials, settings, tables)
+    for tau in range(pairs_end, chunk_len):
+        for cell in range(done.shape[0]):
+            if not done[cell]:
                 _prox_lanes(flat_s, flat_z, flat_work, tau, cell * n_chunks, n_chunks,
                             momenta[cell], p1, p2, partials, settings, tables)
     return _cell_sums(partials, n_chunks, scratch[1][SUMS : SUMS + 2])
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _prox_pair_lanes(flat_s, flat_z, flat_work, tau, first, count, momentum, p1, p2, partials,
+                     settings, tables):
+    """:func:`_prox_lanes` of rows ``tau`` and ``tau + 1`` in one loop: the per-lane
+    carries and partial sums are read and written once for both rows."""
+    n_lanes = partials.shape[1]
+    step, threshold, upper = settings[STEP], settings[THRESHOLD], settings[UPPER]
+    zero = flat_s.dtype.type(0)
+    a1, a2, b1, b2 = tables[2, tau], tables[3, tau], tables[2, tau + 1], tables[3, tau + 1]
+    ahead = _row(flat_work, GUARD + tau + 1, n_lanes)
+    later = _row(flat_work, GUARD + tau + 2, n_lanes)
+    s_row, z_row = _row(flat_s, tau, n_lanes), _row(flat_z, tau, n_lanes)
+    s_next, z_next = _row(flat_s, tau + 1, n_lanes), _row(flat_z, tau + 1, n_lanes)
+    excess, totals = partials[0], partials[1]
+    tol2 = settings[TOL] * settings[TOL]
+    for chunk in range(count):
+        lane = first + chunk
+        c1, c2 = p1[lane], p2[lane]
+        grad = ahead[lane] + a1 * c1 + a2 * c2
+        new, delta = _prox_sample(z_row[lane], grad, s_row[lane], step, threshold, upper, zero)
+        s_row[lane], z_row[lane] = new, new + momentum * delta
+        grad2 = later[lane] + b1 * c1 + b2 * c2
+        new2, delta2 = _prox_sample(z_next[lane], grad2, s_next[lane], step, threshold, upper,
+                                    zero)
+        s_next[lane], z_next[lane] = new2, new2 + momentum * delta2
+        first_excess = excess[lane] + (delta * delta - tol2 * (new * new))  # one-row order
+        excess[lane] = first_excess + (delta2 * delta2 - tol2 * (new2 * new2))
+        totals[lane] = (totals[lane] + new) + new2
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
@@ -385,12 +478,17 @@ def _prox_lanes(flat_s, flat_z, flat_work, tau, first, count, momentum, p1, p2, 
     for chunk in range(count):  # (a range from first vectorises; one to first + n does not)
         lane = first + chunk
         grad = ahead[lane] + a1 * p1[lane] + a2 * p2[lane]
-        new = min(max(z_row[lane] - step * grad - threshold, zero), upper)
-        delta = new - s_row[lane]
-        s_row[lane] = new
-        z_row[lane] = new + momentum * delta
+        new, delta = _prox_sample(z_row[lane], grad, s_row[lane], step, threshold, upper, zero)
+        s_row[lane], z_row[lane] = new, new + momentum * delta
         excess[lane] += delta * delta - tol2 * (new * new)
         totals[lane] += new
+
+
+@numba.njit(inline="always", **JIT_OPTIONS)
+def _prox_sample(z_value, grad, s_before, step, threshold, upper, zero):
+    """One sample's projected gradient step from ``z``: the new iterate and its change."""
+    new = min(max(z_value - step * grad - threshold, zero), upper)
+    return new, new - s_before
 
 
 @numba.njit(inline="always", **JIT_OPTIONS)
