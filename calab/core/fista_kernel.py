@@ -29,6 +29,7 @@ from calab.core.fista_cells import (
     CONVERGED,
     COUNTDOWN,
     JIT_OPTIONS,
+    LAM_GAIN,
     MAX_ITERS,
     OBJECTIVE,
     finish_iteration,
@@ -78,8 +79,8 @@ def iterate(
                           valid_rows, n_chunks, steps)
             if done[g].all():
                 S[g][:], Z[g][:] = S32[g], Z32[g]
-                _switch_to_double(S[g], Z[g], KS[g], iters[g], done[g], floats[g], padding[g],
-                                  double, n_chunks)
+                _switch_to_double(Y[g], S[g], Z[g], KS[g], iters[g], done[g], floats[g],
+                                  padding[g], double, valid_rows, n_chunks)
                 phases[g] = DOUBLE
         if phases[g] == DOUBLE and steps > 0:
             _run(Y[g], S[g], Z[g], KS[g], iters[g], done[g], floats[g], double, valid_rows,
@@ -117,14 +118,18 @@ def _run(y, s, z, ks, iters, done, floats, constants, valid_rows, n_chunks, n_st
 
 
 @numba.njit(**JIT_OPTIONS)
-def _switch_to_double(s, z, ks, iters, done, floats, padding, constants, n_chunks):
+def _switch_to_double(y, s, z, ks, iters, done, floats, padding, constants, valid_rows,
+                      n_chunks):
     """Continue a group whose cells have all left the float32 phase in float64.
 
     The iterate, extrapolated point and momentum carry over. The ``K s``
     record is recomputed with the float64 operator: the fit reads it at full
-    weight, and the float32 one carries the float32 operator's rounding. The
-    convergence test and the objective record start over, so float64 alone
-    decides convergence and no restart follows from the change of precision.
+    weight, and the float32 one carries the float32 operator's rounding. So is
+    the objective record, the float64 objective of the iterate before ``s``:
+    the first float64 iteration compares it with the objective of ``s`` and
+    restarts if it rose, the decision float32 could not make (a cell hands
+    over when its objective's change is too small to tell). The convergence
+    test starts over, so float64 alone decides convergence.
     """
     coef, settings, tables = constants
     chunk_len, n_lanes = s.shape
@@ -137,6 +142,19 @@ def _switch_to_double(s, z, ks, iters, done, floats, padding, constants, n_chunk
     work = np.zeros((chunk_len + 2 * GUARD, n_lanes))
     apply_operator(previous, ks, work, coef, tables, n_chunks)
     for cell in range(done.shape[0]):
-        floats[OBJECTIVE, cell] = np.inf
+        floats[OBJECTIVE, cell] = _objective(y, previous, ks, valid_rows, cell, n_chunks,
+                                             settings[LAM_GAIN])
         floats[COUNTDOWN, cell] = floats[CONVERGED, cell] = 0.0
         done[cell] = padding[cell] or iters[cell] >= settings[MAX_ITERS]
+
+
+@numba.njit(**JIT_OPTIONS)
+def _objective(y, s, ks, valid_rows, cell, n_chunks, lam_gain):
+    """``0.5*||K s - y||**2 + lam_gain*sum(s)`` of one cell (``ks`` holds ``K s``)."""
+    squares = total = 0.0
+    for lane in range(cell * n_chunks, (cell + 1) * n_chunks):
+        for tau in range(valid_rows[lane]):
+            err = ks[tau, lane] - y[tau, lane]
+            squares += err * err
+            total += s[tau, lane]
+    return 0.5 * squares + lam_gain * total
