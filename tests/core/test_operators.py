@@ -77,6 +77,41 @@ def apply_forward(z, coef, conv_mode, dtype=np.float64):
     return unpacked(state, work[sweeps.GUARD : -sweeps.GUARD], z.shape[1])
 
 
+def solver_fit_and_gradient(z, y, coef, dtype=np.float64):
+    """Per cell, ``0.5*||K z - y||**2`` and ``K^T (K z - y)`` through the passes of one
+    solver iteration, chained as ``fista_kernel._run`` chains them (the gradient read off
+    the prox pass with step 1, no threshold and a large ``z``)."""
+    state, lanes = chunked(z)
+    y_lanes = chunked(y)[1].astype(dtype)
+    lanes, coef = lanes.astype(dtype), coef.astype(dtype)
+    n_cells, big = z.shape[1], 1e6 if dtype == np.float64 else 1e3
+    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
+    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
+    floats = np.zeros((cells.N_FLOATS, n_cells))  # momentum 0: K s = K z
+    done = np.zeros(n_cells, dtype=np.bool_)
+    ks = np.zeros_like(lanes)
+    scratch = sweeps.scratch_for(lanes, state.n_chunks)
+    args = (floats, done, coef)
+    sweeps._local_forward(lanes, work, coef)
+    if coef[5] > 0:  # truncated
+        resid = np.zeros_like(lanes)
+        sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks, scratch)
+        fit = sweeps._truncated_fit_pass(y_lanes, ks, work, resid, *args, state.valid_rows,
+                                         state.n_chunks, scratch).copy()
+        sweeps._adjoint_input(resid, work, coef, state.n_chunks, scratch[3])
+        sweeps._adjoint_pass(work, coef)
+    else:
+        fit = sweeps._fit_pass(y_lanes, lanes, ks, work, *args, tables, state.valid_rows,
+                               state.n_chunks, scratch).copy()
+        sweeps._adjoint_pass(work, coef)
+    settings = np.zeros(cells.N_SETTINGS, dtype)
+    settings[cells.STEP], settings[cells.UPPER] = 1.0, np.inf
+    s, big_z = np.zeros_like(lanes), np.full_like(lanes, big)
+    sweeps._prox_pass(s, big_z, work, np.zeros(n_cells), done, coef, settings, tables,
+                      state.n_chunks, scratch)
+    return fit, big - unpacked(state, s, n_cells)
+
+
 def apply_adjoint(r, coef, conv_mode, dtype=np.float64):
     """``K^T r``: with step 1, no threshold and a large ``z`` the prox returns ``z - K^T r``."""
     state, lanes = chunked(r)
@@ -118,6 +153,22 @@ def test_adjoint_equals_dense_transpose(rng, conv_mode, tau_r, tau_d, fs, n_time
     expected = dense_operator(tau_r, tau_d, fs, n_time, conv_mode).T @ r
     np.testing.assert_allclose(apply_adjoint(r, coef, conv_mode), expected, rtol=1e-7,
                                atol=1e-7 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("n_cells", [1, 3])  # one cell: the one-loop-per-row paths
+@pytest.mark.parametrize("conv_mode", ["fft", "banded"])
+@pytest.mark.parametrize(("tau_r", "tau_d", "fs", "n_time"), CASES)
+def test_iteration_passes_give_the_dense_fit_and_gradient(rng, conv_mode, tau_r, tau_d, fs,
+                                                          n_time, n_cells):
+    spec = kernel_spec(tau_r, tau_d, fs)
+    coef = operator_coefficients(spec, conv_mode, n_time)
+    z, y = rng.normal(size=(n_time, n_cells)), rng.normal(size=(n_time, n_cells))
+    dense = dense_operator(tau_r, tau_d, fs, n_time, conv_mode)
+    residual = dense @ z - y
+    fit, gradient = solver_fit_and_gradient(z, y, coef)
+    np.testing.assert_allclose(fit, 0.5 * np.sum(residual**2, axis=0), rtol=1e-9)
+    expected = dense.T @ residual
+    np.testing.assert_allclose(gradient, expected, rtol=1e-7, atol=1e-7 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
@@ -178,6 +229,10 @@ def test_operators_exact_with_empty_trailing_chunks(rng, monkeypatch, n_time):
         dense = dense_operator(0.1, 0.6, 30.0, n_time, conv_mode)
         np.testing.assert_allclose(apply_forward(x, coef, conv_mode), dense @ x, atol=1e-9)
         np.testing.assert_allclose(apply_adjoint(x, coef, conv_mode), dense.T @ x, atol=1e-7)
+        fit, gradient = solver_fit_and_gradient(x[:, :1], x[:, 1:2], coef)
+        residual = dense @ x[:, :1] - x[:, 1:2]
+        np.testing.assert_allclose(fit, 0.5 * np.sum(residual**2, axis=0), rtol=1e-9)
+        np.testing.assert_allclose(gradient, dense.T @ residual, atol=1e-7)
 
 
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
