@@ -90,14 +90,16 @@ class PackedState:
         width = group_width(n_cells, self.n_threads, self.n_chunks)
         self.packed_y = self._to_groups(y, width)
         self.warm_start = init is not None
-        if init is None:
-            self.packed_s = np.zeros_like(self.packed_y)
+        floats = _fresh_floats(n_cells)
+        shape = self.packed_y.shape
+        if init is None:  # fresh zeros (untouched pages: a group's float64 arrays cost
+            # nothing until it reaches the float64 phase)
+            self.packed_s, self.packed_z = np.zeros(shape), np.zeros(shape)
         else:
             self.packed_s = self._to_groups(self.activity, width)
-        self.packed_z = self.packed_s.copy()
-        self.packed_ks = np.zeros_like(self.packed_s)
-        floats = _fresh_floats(n_cells)
-        floats[:, SUM_S] = self.activity.sum(axis=1)
+            self.packed_z = self.packed_s.copy()
+            floats[:, SUM_S] = self.activity.sum(axis=1)
+        self.packed_ks = np.zeros(shape)
         self._set_lanes(self.iterations, floats, width)
         self.phases[:] = SINGLE if start_single else DOUBLE
         self.single = self._single_copies(start_single)
@@ -128,8 +130,9 @@ class PackedState:
         if needed and self.warm_start:
             return tuple(a.astype(np.float32) for a in arrays)
         if needed:  # s, z and the K s record start at zero
-            zeros = np.zeros(self.packed_y.shape, np.float32)
-            return self.packed_y.astype(np.float32), zeros, zeros.copy(), zeros.copy()
+            shape = self.packed_y.shape
+            zeros = tuple(np.zeros(shape, np.float32) for _ in range(3))
+            return (self.packed_y.astype(np.float32), *zeros)
         return tuple(np.zeros((0, *a.shape[1:]), np.float32) for a in arrays)
 
     def finish(self) -> np.ndarray:
