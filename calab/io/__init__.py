@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from calab.errors import InvalidParameterError
 from calab.io.json_text import load_json_text
 
 __all__ = ["json_bytes", "read_json_object", "to_json_value", "write_atomically"]
@@ -115,7 +116,8 @@ def read_json_object(path: str | Path, what: str = "JSON file") -> dict[str, Any
     text = path.read_bytes().decode("utf-8", errors="replace")
     value = load_json_text(text, what=str(path))
     if not isinstance(value, dict):
-        raise ValueError(
-            f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}"
+        raise InvalidParameterError(
+            f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}",
+            argument=str(path),
         )
     return value
