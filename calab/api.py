@@ -40,8 +40,10 @@ def run_deconvolution(
 
     Parameters
     ----------
-    traces : numpy.ndarray or dask.array.Array
-        ``(n_timepoints,)`` or ``(n_cells, n_timepoints)`` fluorescence.
+    traces : numpy.ndarray, dask.array.Array or calab.io.recording.Recording
+        ``(n_timepoints,)`` or ``(n_cells, n_timepoints)`` fluorescence. A
+        recording from :func:`calab.open_recording` (or a loader's ``lazy=True``
+        traces) is read lazily, like a dask array.
     fs : float
         Sampling rate in Hz.
     tau_r, tau_d : float
@@ -77,6 +79,7 @@ def run_deconvolution(
     True
     """
     options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
+    traces = _dask_if_file_backed(traces)
     args = (traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint)
     if _is_dask_array(traces):
         return run_deconvolution_full(*args, **options).activity
@@ -117,6 +120,7 @@ def run_deconvolution_full(
     True
     """
     options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
+    traces = _dask_if_file_backed(traces)
     if _is_dask_array(traces):
         from calab.engine.lazy import deconvolve_dask
 
@@ -170,3 +174,15 @@ def deconvolve_from_export(
 
 def _is_dask_array(value: Any) -> bool:
     return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "chunks")
+
+
+def _dask_if_file_backed(traces: Any) -> Any:
+    """A recording opened by :func:`calab.open_recording` (or its traces) as a dask array."""
+    from calab.io.arrays import TraceArray
+    from calab.io.recording import Recording
+
+    if isinstance(traces, (Recording, TraceArray)):
+        from calab.engine.sources import as_dask
+
+        return as_dask(traces)
+    return traces

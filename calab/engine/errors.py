@@ -1,17 +1,14 @@
-"""Exceptions raised by the out-of-core engine."""
+"""Exceptions raised by the out-of-core engine.
+
+``Cancelled`` and ``ResumeMismatchError`` are the ones of :mod:`calab.errors`,
+re-exported here where engine users look for them.
+"""
 
 from __future__ import annotations
 
+from calab.errors import Cancelled, ResumeMismatchError
 
-class Cancelled(RuntimeError):  # noqa: N818 - the name is part of the public contract
-    """A run was stopped on request; blocks finished before the stop stay valid.
-
-    Rerunning the same call with ``resume=True`` computes only the rest.
-    """
-
-
-class ResumeMismatchError(ValueError):
-    """An existing output was written with other parameters, inputs or settings."""
+__all__ = ["BlocksFailedError", "Cancelled", "ResumeMismatchError"]
 
 
 class BlocksFailedError(RuntimeError):

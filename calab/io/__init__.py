@@ -113,6 +113,8 @@ def read_json_object(path: str | Path, what: str = "JSON file") -> dict[str, Any
     text = path.read_bytes().decode("utf-8", errors="replace")
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{path} is not usable JSON: it is nested too deeply") from None
     except json.JSONDecodeError as err:
         raise ValueError(
             f"{path} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno} "
