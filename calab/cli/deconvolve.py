@@ -66,7 +66,7 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
         if _out_of_core(recording, output):
             params = _params_from_options(params_path, flags, recording.fs)
             recording.with_fs(params["fs"])  # an export's fs must agree with the file's too
-            summary = _run_zarr(input_path, output, params, recording.n_cells,
+            summary = _run_zarr(input_path, str(output), params, recording.n_cells,
                                 dataset=recording.dataset, full=full,
                                 conv_mode=conv_mode, max_iters=max_iters, scheduler=scheduler,
                                 workers=workers, memory_limit=memory_limit,

@@ -121,8 +121,8 @@ class ZarrArray(StoredArray):
         """The ``zarr.Array`` itself (read-only)."""
         import zarr
 
-        extra = {} if self.storage_options is None else {"storage_options": self.storage_options}
-        return zarr.open_array(store=self.path, path=self.key or "", mode="r", **extra)
+        return zarr.open_array(store=self.path, path=self.key or "", mode="r",
+                               storage_options=self.storage_options)
 
     def read(self, selection: Any) -> np.ndarray:
         return np.asarray(self.open()[selection])
@@ -277,7 +277,8 @@ def _split_key(key: Any) -> tuple[Any, Any]:
         key = key[:at] + fill + key[at + 1:]
     if len(key) > 2:
         raise IndexError(f"too many indices for a 2-D (n_cells, n_timepoints) array: {key!r}")
-    return (key + (slice(None),) * 2)[:2]
+    padded = (*key, slice(None), slice(None))
+    return padded[0], padded[1]
 
 
 def _index(key: Any, size: int, axis: str) -> tuple[Any, bool]:

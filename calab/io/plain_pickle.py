@@ -73,7 +73,7 @@ def read_plain_npy(path: Path, shown: str) -> np.ndarray:
                       else np.lib.format.read_array_header_2_0)
             _shape, _fortran, dtype = header(handle)
             if not dtype.hasobject:
-                return np.load(path, allow_pickle=False)
+                return np.asarray(np.load(path, allow_pickle=False))
             array = PlainDataUnpickler(handle).load()
     except pickle.UnpicklingError as err:
         raise UnsupportedRecordingError(

@@ -235,4 +235,4 @@ def _load_npy(npy_path: Path) -> np.ndarray:
     if traces.dtype.kind not in "biuf":
         raise UnsupportedRecordingError(
             f"{npy_path} must hold real numbers; got dtype {traces.dtype}", argument="input")
-    return traces
+    return np.asarray(traces)

@@ -36,12 +36,12 @@ def open_node(location: str, given: str, storage_options: dict[str, Any] | None 
     """
     import zarr
 
-    extra = {} if storage_options is None else {"storage_options": storage_options}
     try:
         try:
-            return zarr.open_group(store=location, mode="r", use_consolidated=False, **extra)
+            return zarr.open_group(store=location, mode="r", use_consolidated=False,
+                                   storage_options=storage_options)
         except (zarr.errors.GroupNotFoundError, zarr.errors.ContainsArrayError):
-            return zarr.open_array(store=location, mode="r", **extra)
+            return zarr.open_array(store=location, mode="r", storage_options=storage_options)
     except FileNotFoundError as err:
         raise RecordingNotFoundError(
             f"input={given!r} does not exist ({err})", argument="input") from None

@@ -161,4 +161,5 @@ def _unit_ids(node: Any, name: str | None, n_cells: int) -> list[Any] | None:
     coordinate = node[UNIT_DIM]
     if tuple(coordinate.shape) != (n_cells,):
         return None
-    return np.asarray(coordinate[...]).tolist()
+    values: list[Any] = np.asarray(coordinate[...]).tolist()
+    return values

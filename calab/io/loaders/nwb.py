@@ -220,7 +220,7 @@ def _roi_ids(series: Any) -> list[int] | None:
         return None
     rows = np.asarray(region.data[()], dtype=np.int64)
     ids = np.asarray(region.table.id[()])
-    return ids[rows].tolist()
+    return [int(i) for i in ids[rows]]
 
 
 def _indicator(series: Any) -> str | None:
