@@ -107,7 +107,8 @@ def solve(
     constants = [_typed(coefficients, phase, layout[1], dtype)
                  for phase, dtype in ((single, np.float32), (settings, np.float64))]
     while state.running_groups.size:
-        iterate(*state.arrays(), *constants, ROUND_ITERATIONS, state.valid_rows)
+        iterate(*state.arrays(), *constants, ROUND_ITERATIONS, state.valid_rows,
+                n_threads=state.n_threads)
         state.collect()
     return SolverOutput(state.finish(), state.iterations, state.converged)
 
@@ -148,4 +149,7 @@ def _typed(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(coef, settings, tables)`` of one phase, in its dtype."""
     tables = correction_tables(coefficients[0], coefficients[1], chunk_len)
-    return coefficients.astype(dtype), settings.astype(dtype), tables.astype(dtype)
+    def typed(values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(values, dtype=dtype)
+
+    return typed(coefficients), typed(settings), typed(tables)

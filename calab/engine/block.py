@@ -1,19 +1,18 @@
 """What one task does to one block of cells: solve it with the core.
 
 These functions run inside Dask workers (or dask's local threads). They pin
-numba to one thread while solving, because Dask already runs one block per
-worker thread and nested parallelism only oversubscribes the cores.
+the compiled solver to one thread while solving, because Dask already runs one
+block per worker thread and nested parallelism only oversubscribes the cores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from calab.core.deconvolve import DEFAULT_TOL, deconvolve_matrix
+from calab.core.fista_threads import single_thread
 from calab.core.kernel import kernel_spec
 from calab.core.result import DeconvolutionResult
 from calab.core.validation import (
@@ -58,25 +57,12 @@ class SolveSettings:
 
     def solve(self, matrix: np.ndarray) -> DeconvolutionResult:
         """Deconvolve a ``(n_cells, n_timepoints)`` block with the core, one thread."""
-        with single_numba_thread():
+        with single_thread():
             return deconvolve_matrix(
                 matrix, self.fs, self.tau_r, self.tau_d, self.lam, self.max_iters,
                 self.conv_mode, self.constraint, tol=self.tol,
                 filter_enabled=self.filter_enabled, nan_policy=self.nan_policy,
             )
-
-
-@contextmanager
-def single_numba_thread() -> Iterator[None]:
-    """Run numba-parallel code on one thread, restoring the caller's setting after."""
-    import numba
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def packed_width(n_timepoints: int) -> int:
@@ -118,9 +104,9 @@ def check_finite_block(block: np.ndarray, first_cell: int, name: str = "input") 
 
 
 def warm_up() -> None:
-    """Load (or compile) the numba solver in this process with a tiny solve.
+    """Load the compiled solver in this process with a tiny solve.
 
     Run it on every worker with ``client.run(warm_up)`` so the first real
-    block does not pay the start-up cost.
+    block does not pay the import (about a second; nothing compiles at run time).
     """
     SolveSettings.checked(30.0, 0.05, 0.4, 0.03).solve(np.ones((2, 64)))
