@@ -8,7 +8,8 @@ The momentum, restart and convergence logic runs in the compiled core
 Per-cell scalars live in ``floats[g]`` rows: ``T_MOMENTUM`` (FISTA's t),
 ``OBJECTIVE`` (F of the previous iterate), ``BETA`` (weight that formed z),
 ``SUM_S`` (sum of the current iterate), ``COUNTDOWN`` (iterations left
-once converged; 0 before) and ``CONVERGED`` (1 once the test has been met).
+once converged; 0 before), ``CONVERGED`` (1 once the test has been met) and
+``SETTLED`` (iterations since the momentum last started).
 A cell stops (``done``) when its confirming iterations are over or it has
 used ``max_iters``.
 
@@ -17,11 +18,12 @@ The solver's constants are the ``settings`` vector, indexed by ``STEP``,
 (bound of ``s``), ``TOL``, ``CONFIRM`` (iterations run once converged),
 ``MAX_ITERS`` and ``HANDOVER`` (the float32 phase's objective margin).
 
-A cell has converged once its relative change has fallen below ``tol`` after at
-least ``MIN_ITERATIONS``; it then runs ``CONFIRM_ITERATIONS`` more: the change
-is often small just after a momentum restart, where the steps are short but the
-objective still falls, and the extra iterations buy a margin on the objective at
-a bounded cost. A rise of the objective smaller than ``RESTART_MARGIN``
+A cell has converged once its relative change has fallen below ``tol`` at least
+``MIN_ITERATIONS`` after its momentum last started (the start, a restart, the
+float64 phase): a restart's momentum-free steps are many times shorter than the
+accelerated ones, so their change does not measure the distance to the optimum.
+It then runs ``CONFIRM_ITERATIONS`` more, a margin on the objective at a bounded
+cost. A rise of the objective smaller than ``RESTART_MARGIN``
 (relative) is rounding, not a reason to restart.
 """
 
@@ -35,6 +37,7 @@ BETA: int = _solver.BETA
 SUM_S: int = _solver.SUM_S
 COUNTDOWN: int = _solver.COUNTDOWN
 CONVERGED: int = _solver.CONVERGED
+SETTLED: int = _solver.SETTLED
 N_FLOATS: int = _solver.N_FLOATS
 STEP: int = _solver.STEP
 THRESHOLD: int = _solver.THRESHOLD

@@ -26,7 +26,8 @@ enum FloatRow : int {
     SUM_S = 3,       // sum of the current iterate
     COUNTDOWN = 4,   // iterations left once converged (0 before)
     CONVERGED = 5,   // 1 once the test has been met
-    N_FLOATS = 6,
+    SETTLED = 6,     // iterations since the momentum last started (start, restart, float64)
+    N_FLOATS = 7,
 };
 
 // Entries of the settings vector (in the phase's dtype).
@@ -46,7 +47,11 @@ enum Phase : int64_t { SINGLE = 0, DOUBLE = 1 };
 
 // Zero rows on both sides of a chunk in the work array: recursions need no special ends.
 constexpr int64_t GUARD = 2;
-// The convergence test counts from this many iterations.
+// The convergence test counts from this many iterations since the momentum last started
+// (the solve's start, a restart, the float64 phase's start). Right after a restart the
+// step has no momentum: on a slowly converging cell it is many times shorter than the
+// accelerated steps around it (1/(1 - beta), beta near 1), so its change says nothing
+// about the distance to the optimum.
 constexpr int64_t MIN_ITERATIONS = 5;
 // Iterations a converged cell runs before it stops (the default of CONFIRM).
 constexpr int64_t CONFIRM_ITERATIONS = 15;

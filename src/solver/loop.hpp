@@ -134,7 +134,7 @@ inline void switch_to_double(const Group<double>& g, const Constants<double>& k)
                 total += previous[tau * n + lane];
             }
         g.cell(OBJECTIVE, c) = 0.5 * squares + lam_gain * total;
-        g.cell(COUNTDOWN, c) = g.cell(CONVERGED, c) = 0.0;
+        g.cell(COUNTDOWN, c) = g.cell(CONVERGED, c) = g.cell(SETTLED, c) = 0.0;
         g.done[c] = g.padding[c] || double(g.iters[c]) >= k.settings[MAX_ITERS];
     }
 }

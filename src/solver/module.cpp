@@ -164,6 +164,7 @@ NB_MODULE(_solver, m) {
     m.attr("SUM_S") = int(SUM_S);
     m.attr("COUNTDOWN") = int(COUNTDOWN);
     m.attr("CONVERGED") = int(CONVERGED);
+    m.attr("SETTLED") = int(SETTLED);
     m.attr("N_FLOATS") = int(N_FLOATS);
     m.attr("STEP") = int(STEP);
     m.attr("THRESHOLD") = int(THRESHOLD);

@@ -165,6 +165,7 @@ void restart_or_advance(const Group<T>& g, const T* settings, const double* fit,
             g.cell(COUNTDOWN, c) = 1.0;  // stop after this iteration, momentum kept
         } else {
             t_now = 1.0;
+            g.cell(SETTLED, c) = 0.0;  // the momentum starts over: so does the test
         }
         const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t_now * t_now));
         beta_next[c] = (t_now - 1.0) / t_next;
@@ -243,10 +244,11 @@ void finish_iteration(const Group<T>& g, const T* settings, const Scratch<T>& sc
         g.cell(SUM_S, c) = sc.sum1[c];
         g.cell(BETA, c) = sc.beta_next[c];
         g.iters[c] += 1;
+        g.cell(SETTLED, c) += 1.0;
         if (g.cell(COUNTDOWN, c) > 0.0) {  // converged: the confirming iterations
             g.cell(COUNTDOWN, c) -= 1.0;
             g.done[c] = g.cell(COUNTDOWN, c) == 0.0;
-        } else if (g.iters[c] >= MIN_ITERATIONS && sc.sum0[c] <= 0.0) {
+        } else if (g.cell(SETTLED, c) >= double(MIN_ITERATIONS) && sc.sum0[c] <= 0.0) {
             g.cell(CONVERGED, c) = 1.0;
             g.cell(COUNTDOWN, c) = confirm;
             g.done[c] = confirm == 0.0;
