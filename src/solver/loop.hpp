@@ -12,6 +12,7 @@
 #include "layout.hpp"
 #include "operators.hpp"
 #include "step.hpp"
+#include "truncated.hpp"
 
 namespace calab {
 namespace CALAB_ISA {
@@ -24,12 +25,8 @@ void residual_pass(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, boo
                     sc.carry2.data());
     fill(sc.partial0.data(), n, T(0));
     if (truncated) {
-        T* resid = sc.resid.data();
-        correct_forward(work, resid, k.tables, sc.carry1.data(), sc.carry2.data(), L, n);
-        for (int64_t tau = 0; tau < L; ++tau) {
-            truncate_row(resid + tau * n, work, tau, k.coef, L, n, g.n_chunks);
-            residual_rows<T, ONE_CELL, false>(resid, g.y, g.ks, g, sc, k.tables, tau, 1, n);
-        }
+        correct_in_place(work, k.tables, sc.carry1.data(), sc.carry2.data(), L, n);
+        truncated_residual<T, ONE_CELL>(g, sc, k.coef);
     } else {
         T* rows = work + GUARD * n;
         const int64_t pairs_end = L - L % 2;
@@ -40,7 +37,7 @@ void residual_pass(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, boo
     }
     cell_sums(sc.partial0.data(), g.width, g.n_chunks, sc.sum0.data());
     for (int64_t c = 0; c < g.width; ++c) sc.fit[c] = 0.5 * sc.sum0[c];
-    if (truncated) clear_padding(g, sc.resid.data(), 0, sc.fit.data());
+    if (truncated) clear_padding(g, sc.resid.data(), GUARD, sc.fit.data());
     else clear_padding(g, work, GUARD, sc.fit.data());
 }
 
@@ -76,8 +73,8 @@ void step(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, bool truncat
     }
     residual_pass<T, ONE_CELL>(g, sc, k, truncated);
     restart_or_advance(g, k.settings, sc.fit.data(), sc.beta_next.data());
-    if (truncated) adjoint_input(sc.resid.data(), sc.work.data(), k.coef, L, n, g.n_chunks);
-    adjoint_pass(sc.work.data(), k.coef, L, n);
+    if (truncated) truncated_adjoint(sc, k.coef, L, n, g.n_chunks);
+    else adjoint_pass(sc.work.data(), k.coef, L, n);
     for (int64_t c = 0; c < g.width; ++c) {
         const T momentum = T(sc.beta_next[c]);
         for (int64_t lane = c * g.n_chunks; lane < (c + 1) * g.n_chunks; ++lane)

@@ -63,8 +63,8 @@ void probe_fit_gradient(const T* z, const T* y, const int64_t* valid_rows, const
     lane_weights(g, sc);
     if (width == 1) residual_pass<T, true>(g, sc, k, truncated);
     else residual_pass<T, false>(g, sc, k, truncated);
-    if (truncated) adjoint_input(sc.resid.data(), sc.work.data(), coef, L, n, g.n_chunks);
-    adjoint_pass(sc.work.data(), coef, L, n);
+    if (truncated) truncated_adjoint(sc, coef, L, n, g.n_chunks);
+    else adjoint_pass(sc.work.data(), coef, L, n);
     read_gradient(sc.work.data(), coef, tables, L, n, g.n_chunks, gradient);
     copy(sc.fit.data(), width, fit);
 }

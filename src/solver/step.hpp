@@ -37,14 +37,17 @@ struct Group {
 // Buffers a group reuses every iteration.
 template <class T>
 struct Scratch {
-    Buffer<T> work, resid, carry1, carry2, partial0, partial1;
+    Buffer<T> work, resid, carry1, carry2, partial0, partial1, chunk_of;
     Buffer<T> lane_beta, lane_inv, lane_momentum, lane_running;  // per lane
     Buffer<double> fit, sum0, sum1, beta_next;                    // per cell
 
     Scratch(int64_t L, int64_t n, int64_t width, bool truncated)
-        : work((L + 2 * GUARD) * n), resid(truncated ? L * n : 0), carry1(n), carry2(n),
-          partial0(n), partial1(n), lane_beta(n), lane_inv(n), lane_momentum(n),
-          lane_running(n), fit(width), sum0(width), sum1(width), beta_next(width) {}
+        : work((L + 2 * GUARD) * n), resid(truncated ? (L + 2 * GUARD) * n : 0), carry1(n),
+          carry2(n), partial0(n), partial1(n), chunk_of(n), lane_beta(n), lane_inv(n), lane_momentum(n),
+          lane_running(n), fit(width), sum0(width), sum1(width), beta_next(width) {
+        const int64_t n_chunks = n / width;  // each lane's chunk within its cell
+        for (int64_t l = 0; l < n; ++l) chunk_of[l] = T(l % n_chunks);
+    }
 };
 
 // Per cell, the sum of its lanes' partials, in lane order, in float64.
