@@ -42,14 +42,23 @@ def store_location(path: str | Path) -> str:
     return text if "://" in text else str(Path(text).expanduser().resolve())
 
 
-def open_input_array(store: str, dataset: str | None) -> Any:
-    """Open the recording read-only and return the ``zarr.Array`` (validated)."""
+def open_input_array(store: str, dataset: str | None, *, confine_to: str | None = None) -> Any:
+    """Open the recording read-only and return the ``zarr.Array`` (validated).
+
+    With ``confine_to``, every read re-checks that the store still lies under
+    that directory (see :mod:`calab.io.confined`).
+    """
     import zarr
 
     if "://" not in store and not Path(store).exists():
         raise FileNotFoundError(f"input={store!r} does not exist; expected a zarr store")
+    opened: Any = store
+    if confine_to is not None:
+        from calab.io.confined import confined_store
+
+        opened = confined_store(confine_to, store, read_only=True)
     try:
-        node = zarr.open(store=store, mode="r")
+        node = zarr.open(store=opened, mode="r")
     except Exception as err:  # zarr raises several types for "not a store"
         raise ValueError(
             f"input={store!r} is not a readable zarr array or group ({type(err).__name__}: {err})"

@@ -48,6 +48,7 @@ class BlockJob:
     chunk_cells: int
     n_cells: int
     full: bool
+    confine_to: str | None = None  # every read and write re-checks it stays under this dir
 
     def bounds(self, index: int) -> tuple[int, int]:
         start = index * self.chunk_cells
@@ -60,7 +61,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
 
     began = time.perf_counter()
     start, stop = job.bounds(index)
-    source = open_input_array(job.input, job.dataset)
+    source = open_input_array(job.input, job.dataset, confine_to=job.confine_to)
     block = np.asarray(source[start:stop, :], dtype=np.float64)
     if job.settings.nan_policy == "raise":
         check_finite_block(block, start)
@@ -73,7 +74,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
         raise FloatingPointError(
             f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
             f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
-    write_block(job.output, index, start, stop, result, job.full)
+    write_block(job.output, index, start, stop, result, job.full, confine_to=job.confine_to)
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
 
@@ -98,6 +99,7 @@ def deconvolve_zarr(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     nan_policy: str = "raise",
+    confine_to: str | Path | None = None,
 ) -> dict[str, Any]:
     """Deconvolve a zarr recording out of core into a zarr output group.
 
@@ -140,6 +142,10 @@ def deconvolve_zarr(
         Polled about every 0.5 s; returning True starts no further block, lets
         the running ones finish and raises :class:`calab.engine.Cancelled`
         (finished blocks stay valid; the output no longer changes).
+    confine_to : str or Path, optional
+        A directory no worker may read or write outside of, re-checked at every
+        chunk access (a symbolic link swapped in during the run fails the
+        blocks that meet it); the job service passes its data root.
 
     Returns
     -------
@@ -181,13 +187,14 @@ def deconvolve_zarr(
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
         return _run(info, out, flat, settings, chunk_cells, full, resume, connection,
-                    progress, should_stop, began)
+                    progress, should_stop, began,
+                    None if confine_to is None else str(confine_to))
 
 
 def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: int | None,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
-         began: float) -> dict[str, Any]:
+         began: float, confine_to: str | None = None) -> dict[str, Any]:
     n_cells, n_time = info.shape
     cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection)
     bounds = block_bounds(n_cells, cells)
@@ -196,7 +203,8 @@ def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: 
               "nan_policy": settings.nan_policy}
     attrs = run_attrs(flat, solver, info.as_attrs(), bool(full), cells, len(bounds))
     done = prepare_output(out, attrs, info.shape, resume)
-    job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full))
+    job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full),
+                   confine_to)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:

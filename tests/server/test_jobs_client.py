@@ -99,7 +99,7 @@ def test_server_errors_are_reported_with_status_and_field(
     assert "HTTP 403" in result.output and "(field: input)" in result.output
     result = calab_jobs("submit", "rec.zarr", "-o", "out.zarr", "--fs", "30", "--tau-rise",
                         "0.9", "--tau-decay", "0.6", "--lam", "0.05")
-    assert "HTTP 422" in result.output and "(field: params)" in result.output
+    assert "HTTP 422" in result.output and "(field: params.tau_rise)" in result.output
     monkeypatch.setenv("CALAB_TOKEN", "wrong-token-0123456789")
     result = calab_jobs("list")
     assert result.exit_code == 1 and "HTTP 401" in result.output and "CALAB_TOKEN" in result.output

@@ -25,6 +25,10 @@ Executor = Callable[
 ]
 
 
+class JobFailedError(Exception):
+    """A job failed; the message is what the job record shows (no type name is added)."""
+
+
 class JobRunner:
     """Run queued jobs from a :class:`JobStore` on background threads.
 
@@ -140,7 +144,9 @@ class JobRunner:
             else:
                 log.warning("job %s failed: %s", job_id, exc)
                 log.debug("%s", traceback.format_exc())
-                self.store.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                error = str(exc) if isinstance(exc, JobFailedError) else (
+                    f"{type(exc).__name__}: {exc}")
+                self.store.finish(job_id, "failed", error=error)
         else:
             total = summary.get("blocks_total")
             if isinstance(total, int):

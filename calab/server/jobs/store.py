@@ -233,6 +233,14 @@ class JobStore:
             ).fetchone()
         return None if row is None else str(row["id"])
 
+    def active_paths(self) -> list[tuple[str, str, str]]:
+        """``(id, input, output)`` of every queued or running job."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, input, output FROM jobs WHERE status IN ('queued', 'running')"
+            ).fetchall()
+        return [(str(r["id"]), str(r["input"]), str(r["output"])) for r in rows]
+
     def is_cancel_requested(self, job_id: str) -> bool:
         """Whether a cancel was requested for this job."""
         with self._lock:
