@@ -77,14 +77,14 @@ def parse_solve_request(body: Any, dataset: Dataset) -> SolveRequest:
                        field=missing[0])
     flat = {"fs": dataset.fs, "tau_rise": body["tau_rise"], "tau_decay": body["tau_decay"],
             "lambda_": body["lambda"], "filter_enabled": body.get("filter_enabled", False)}
-    options = options_from_params(flat, _SOLVE_NAMES)
+    options = options_from_params(flat, _SOLVE_NAMES, "")
     try:
         options.check_recording(dataset.traces.shape[0], dataset.traces.shape[1])
         request_id = _integer(body, "request_id")
         rows = _rows(body.get("rows"), dataset.traces.shape[0])
         start, stop = _window(body, dataset.traces.shape[1])
     except CalabError as error:
-        raise field_error(error, _SOLVE_NAMES) from None
+        raise field_error(error, _SOLVE_NAMES, "") from None
     except (TypeError, ValueError) as error:
         raise ApiError(422, f"invalid solve request: {error}") from None
     return SolveRequest(request_id, float(options.tau_r), float(options.tau_d),
