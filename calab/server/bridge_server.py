@@ -58,8 +58,10 @@ class BackgroundServer:
     True
     """
 
-    def __init__(self, app: Any, port: int | None = None, *, start_timeout: float = 15.0) -> None:
+    def __init__(self, app: Any, port: int | None = None, *, start_timeout: float = 15.0,
+                 lifespan: str = "off") -> None:
         self.app = app
+        self.lifespan = lifespan
         self.requested_port = port
         self.start_timeout = start_timeout
         self.port: int | None = None
@@ -77,7 +79,8 @@ class BackgroundServer:
         self._sock = bind_loopback(self.requested_port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5
+            self.app, log_level="warning", access_log=False, lifespan=self.lifespan,
+            timeout_keep_alive=5
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,12 +13,24 @@ from calab.server.bridge_server import BackgroundServer
 
 
 @contextmanager
-def served(app: Any, headers: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+def served(app: Any, headers: dict[str, str] | None = None, *, lifespan: str = "off"
+           ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` talking to ``app`` served by uvicorn on 127.0.0.1."""
-    with BackgroundServer(app) as server, httpx.Client(
+    with BackgroundServer(app, lifespan=lifespan) as server, httpx.Client(
         base_url=server.base_url, headers=headers or {}, timeout=30.0
     ) as client:
         yield client
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``predicate()`` until it returns something truthy; that value, or TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"{what} within {timeout} s")
 
 
 class StaticCluster:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from calab._version import __version__
 from calab.server.bodies import read_json_object
-from calab.server.errors import exception_handlers
+from calab.server.errors import ApiError, exception_handlers
 from calab.server.jobs.auth import token_matches
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.openapi import openapi_document
@@ -173,7 +173,9 @@ async def cancel_job(request: Request) -> Response:
     service = _service(request)
     service.check_auth(request)
     job_id = request.path_params["job_id"]
-    previous = service.store.request_cancel(job_id)
+    if job_id in service.runner.running:  # stop it even if the state disk cannot record it
+        service.runner.cancel(job_id)
+    previous = await run_in_threadpool(service.store.request_cancel, job_id)
     if previous is None:
         raise JobRequestError("job_id", f"no job with id {job_id!r}", 404)
     if previous not in ("queued", "running"):
@@ -332,7 +334,7 @@ def engine_executor(cluster: Any, data_root: Path) -> Executor:
         except Cancelled:
             raise
         except Exception as exc:
-            message = exc.message if isinstance(exc, JobRequestError) else (
+            message = exc.message if isinstance(exc, ApiError) else (
                 f"{type(exc).__name__}: {exc}")
             raise JobFailedError(relative_text(message, data_root)) from exc
         return {key: relative_text(value, data_root) if isinstance(value, str) else value
