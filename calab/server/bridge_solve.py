@@ -19,7 +19,6 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from calab.core.deconvolve import deconvolve_matrix
 from calab.errors import CalabError, InvalidParameterError, ParameterTypeError
 from calab.server.bodies import refuse_unknown_fields
 from calab.server.bridge_session import Dataset
+from calab.server.daemon_executor import DaemonThreadExecutor
 from calab.server.errors import ApiError
 from calab.server.frames import encode_frame
 from calab.server.params import field_error, options_from_params
@@ -124,7 +124,7 @@ class WindowSolver:
     """Solves visible cell windows in one worker thread, newest request first."""
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calab-solve")
+        self._executor = DaemonThreadExecutor("calab-solve")  # never holds up Ctrl-C
         self._latest = -1
         self._lock = threading.Lock()
         self._warm: OrderedDict[tuple, np.ndarray] = OrderedDict()
