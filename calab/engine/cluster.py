@@ -125,7 +125,7 @@ def local_cluster(n_workers: int | None = None, memory_limit: str | None = None)
         threads_per_worker=1,
         processes=True,
         memory_limit=check_memory_limit(memory_limit),
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
         env=dict(SINGLE_THREAD_ENV),
     )
