@@ -20,6 +20,7 @@ calab's own routes: ``POST /api/v1/solve`` (see :mod:`calab.server.bridge_solve`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -157,7 +158,10 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
     async def solve(request: Request) -> Response:
         dataset = dataset_or_404()
         parsed = parse_solve_request(await read_json_object(request), dataset)
-        frame = await solver.submit(parsed, dataset)
+        try:
+            frame = await solver.submit(parsed, dataset)
+        except asyncio.CancelledError:  # the server is shutting down (Ctrl-C in tune())
+            return json_error(503, "the tuning session is closing")
         if frame is None:
             return json_error(409, "superseded by a newer request", request_id=parsed.request_id)
         return Response(frame, media_type="application/octet-stream")
