@@ -21,6 +21,7 @@ from calab.engine.cluster import (
     local_cluster,
     resolve_address,
 )
+from calab.io.opener import open_recording
 
 
 class ServiceCluster:
@@ -156,10 +157,11 @@ def _accepts_n_workers(client: Any) -> bool:
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
-def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, int]:
-    """Check that a zarr store (or group + dataset) holds a 2-D numeric recording.
+def inspect_input(path: str | Path, dataset: str | None = None
+                  ) -> tuple[int, int, float | None]:
+    """Check that ``path`` (and ``dataset``) is a 2-D numeric recording calab can read.
 
-    Reads metadata only (through the engine's own input checks). Used by the
+    Opens it with :func:`calab.open_recording`, reading metadata only. Used by the
     job service at submit time, so a bad input is refused before it becomes a
     failed job.
 
@@ -172,21 +174,20 @@ def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, in
 
     Returns
     -------
-    tuple of int
-        The array shape ``(n_cells, n_timepoints)``.
+    tuple
+        ``(n_cells, n_timepoints, fs)``: the shape, and the sampling rate the
+        input records (None when it records none).
 
     Raises
     ------
     FileNotFoundError, ValueError, TypeError
-        Missing store, not a zarr store, no such dataset (the message starts
+        Missing input, not a recording, no such dataset (the message starts
         with ``dataset=``), not a 2-D numeric array, or empty.
 
     Example
     -------
     >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
-    (2000, 18000)
+    (2000, 18000, None)
     """
-    from calab.engine.inputs import open_input_array, store_location
-
-    array = open_input_array(store_location(path), dataset)
-    return int(array.shape[0]), int(array.shape[1])
+    recording = open_recording(path, dataset=dataset)
+    return recording.n_cells, recording.n_timepoints, recording.file_fs

@@ -13,6 +13,7 @@ check and the open itself (microseconds, versus the whole run unchecked).
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path, PosixPath
 from typing import Any
@@ -20,6 +21,9 @@ from typing import Any
 from zarr.storage import LocalStore
 
 from calab.errors import CalabError
+
+__all__ = ["ConfinedLocalStore", "ConfinementError", "checked_path", "confine_traces",
+           "confined_store"]
 
 
 class ConfinementError(CalabError, PermissionError):
@@ -128,4 +132,32 @@ def confined_store(confine_to: str | Path, path: str | Path, *, read_only: bool)
     return ConfinedLocalStore(real_root, relative, read_only=read_only)
 
 
-__all__ = ["ConfinedLocalStore", "ConfinementError", "confined_store"]
+
+
+def checked_path(path: str | Path, confine_to: str | Path) -> str:
+    """``path`` resolved now, refused when it is not under ``confine_to``.
+
+    Open the returned path (not ``path``) so that a link swapped in after the
+    check is not followed.
+    """
+    real_root = os.path.realpath(confine_to)
+    real = os.path.realpath(path)
+    shown = os.path.relpath(os.path.abspath(path), real_root)
+    _check(Path(real), real_root, shown if not shown.startswith("..") else os.path.basename(path))
+    return real
+
+
+def confine_traces(traces: Any, confine_to: str) -> Any:
+    """A copy of a :class:`~calab.io.arrays.TraceArray` whose every read is confined.
+
+    Each stored part re-checks, at each read, that its file (or every chunk of
+    its zarr store) lies under ``confine_to``.
+    """
+    clone = copy.copy(traces)
+    parts = []
+    for part, weight in traces.parts:
+        confined = copy.copy(part)
+        confined.confine_to = os.path.realpath(confine_to)
+        parts.append((confined, weight))
+    clone.parts = parts
+    return clone

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calab.core.options import DeconvolutionOptions, integer_in_range
+from calab.core.options import (
+    DEFAULT_CONSTRAINT,
+    DEFAULT_CONV_MODE,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_TOL,
+    DeconvolutionOptions,
+    integer_in_range,
+)
 from calab.errors import CalabError
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.paths import (
@@ -29,11 +36,11 @@ from calab.server.params import FLAT_KEYS, field_error, flat_params, options_fro
 SUBMISSION_FIELDS = ("input", "dataset", "output", "params", "options")
 OPTION_DEFAULTS: dict[str, Any] = {
     "full": False,
-    "conv_mode": "fft",
-    "max_iters": 2000,
+    "conv_mode": DEFAULT_CONV_MODE,
+    "max_iters": DEFAULT_MAX_ITERS,
     "chunk_cells": None,
-    "constraint": "nonneg",
-    "tol": 1e-4,
+    "constraint": DEFAULT_CONSTRAINT,
+    "tol": DEFAULT_TOL,
 }
 MAX_CHUNK_CELLS = 1_000_000
 
