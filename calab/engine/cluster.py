@@ -2,7 +2,8 @@
 
 Order: an explicit ``Client``; else a scheduler address (argument or the
 ``DASK_SCHEDULER_ADDRESS`` environment variable); else an embedded
-``LocalCluster`` with one single-threaded worker process per core.
+``LocalCluster`` with one single-threaded worker process per core, started by
+:func:`local_cluster`, the one recipe every embedded cluster uses.
 """
 
 from __future__ import annotations
@@ -95,20 +96,46 @@ def _wait_for_workers(client: Any, address: str) -> None:
         ) from None
 
 
-@contextmanager
-def _embedded_client(n_workers: int | None, memory_limit: str | None) -> Iterator[Any]:
-    from distributed import Client, LocalCluster
+def local_cluster(n_workers: int | None = None, memory_limit: str | None = None) -> Any:
+    """Start calab's one embedded ``LocalCluster`` recipe (the CLI, the API and the service).
 
-    n_workers = _check_workers(n_workers)
-    cluster = LocalCluster(
-        n_workers=n_workers,
+    One single-threaded worker process per core (blocks already run one per
+    worker thread; nested BLAS/numba threads only oversubscribe), each with a
+    validated memory limit; no dashboard (nobody is told its address, and it
+    would open one more port); worker logs at ERROR (block failures are
+    reported by :func:`calab.engine.deconvolve_zarr` itself, but a worker
+    killed for memory still shows).
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Worker processes (default: the cores this process may use).
+    memory_limit : str, optional
+        Per worker, e.g. ``"2GB"`` (default: Dask's share of the machine).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Close it when done.
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=check_workers(n_workers),
         threads_per_worker=1,
         processes=True,
-        memory_limit=_check_memory_limit(memory_limit),
-        dashboard_address=":0",  # a free port: never clash with a user's dashboard
-        silence_logs=logging.CRITICAL,  # block failures are reported by deconvolve_zarr
+        memory_limit=check_memory_limit(memory_limit),
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
         env=dict(SINGLE_THREAD_ENV),
     )
+
+
+@contextmanager
+def _embedded_client(n_workers: int | None, memory_limit: str | None) -> Iterator[Any]:
+    from distributed import Client
+
+    cluster = local_cluster(n_workers, memory_limit)
     try:
         with Client(cluster, set_as_default=False) as client:
             yield client
@@ -116,7 +143,8 @@ def _embedded_client(n_workers: int | None, memory_limit: str | None) -> Iterato
         cluster.close()
 
 
-def _check_workers(n_workers: int | None) -> int:
+def check_workers(n_workers: int | None) -> int:
+    """``n_workers`` validated (an integer >= 1), or the available cores for None."""
     if n_workers is None:
         return available_cores()
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
@@ -124,7 +152,8 @@ def _check_workers(n_workers: int | None) -> int:
     return n_workers
 
 
-def _check_memory_limit(memory_limit: str | None) -> str | int:
+def check_memory_limit(memory_limit: str | None) -> str | int:
+    """``memory_limit`` as bytes (a positive size such as ``"2GB"``), or ``"auto"`` for None."""
     if memory_limit is None:
         return "auto"
     from dask.utils import parse_bytes

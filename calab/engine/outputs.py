@@ -195,11 +195,20 @@ def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int]) -> None:
 
 
 def write_block(output: str, index: int, start: int, stop: int, result: Any, full: bool,
-                checksum: int) -> None:
-    """Write one block's regions and input checksum, then mark it done (in that order)."""
+                checksum: int, *, confine_to: str | None = None) -> None:
+    """Write one block's regions and input checksum, then mark it done (in that order).
+
+    With ``confine_to``, every write re-checks that the output still lies
+    under that directory (see :mod:`calab.io.confined`).
+    """
     import zarr
 
-    group = zarr.open_group(store=output, mode="r+")
+    store: Any = output
+    if confine_to is not None:
+        from calab.io.confined import confined_store
+
+        store = confined_store(confine_to, output, read_only=False)
+    group = zarr.open_group(store=store, mode="r+")
     group["activity"][start:stop, :] = np.asarray(result.activity, dtype=np.float32)
     if full:
         group["reconvolution"][start:stop, :] = np.asarray(result.reconvolution, np.float32)

@@ -10,13 +10,17 @@ the connection was lost, and reports its state for the health route.
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from calab.engine.cluster import SINGLE_THREAD_ENV, available_cores, resolve_address
+from calab.engine.cluster import (
+    check_memory_limit,
+    check_workers,
+    local_cluster,
+    resolve_address,
+)
 from calab.io.opener import open_recording
 
 
@@ -52,6 +56,8 @@ class ServiceCluster:
         connect_timeout: float = 10.0,
     ) -> None:
         self.address = resolve_address(address)
+        check_workers(n_workers)  # refuse bad settings now, not at the first job
+        check_memory_limit(memory_limit)
         self.n_workers = n_workers
         self.memory_limit = memory_limit
         self.connect_timeout = connect_timeout
@@ -130,20 +136,12 @@ class ServiceCluster:
                 self._local_cluster = None
 
     def _connect(self, timeout: float) -> Any:
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if self.address:
             return Client(self.address, timeout=timeout, set_as_default=False)
         if self._local_cluster is None:
-            self._local_cluster = LocalCluster(
-                n_workers=self.n_workers or available_cores(),
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=self.memory_limit or "auto",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                env=dict(SINGLE_THREAD_ENV),
-            )
+            self._local_cluster = local_cluster(self.n_workers, self.memory_limit)
         return Client(self._local_cluster, set_as_default=False)
 
     def _close_client(self) -> None:
@@ -159,7 +157,8 @@ def _accepts_n_workers(client: Any) -> bool:
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
-def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, int]:
+def inspect_input(path: str | Path, dataset: str | None = None
+                  ) -> tuple[int, int, float | None]:
     """Check that ``path`` (and ``dataset``) is a 2-D numeric recording calab can read.
 
     Opens it with :func:`calab.open_recording`, reading metadata only. Used by the
@@ -175,8 +174,9 @@ def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, in
 
     Returns
     -------
-    tuple of int
-        The array shape ``(n_cells, n_timepoints)``.
+    tuple
+        ``(n_cells, n_timepoints, fs)``: the shape, and the sampling rate the
+        input records (None when it records none).
 
     Raises
     ------
@@ -187,7 +187,7 @@ def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, in
     Example
     -------
     >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
-    (2000, 18000)
+    (2000, 18000, None)
     """
     recording = open_recording(path, dataset=dataset)
-    return recording.n_cells, recording.n_timepoints
+    return recording.n_cells, recording.n_timepoints, recording.file_fs

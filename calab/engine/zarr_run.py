@@ -42,6 +42,7 @@ from calab.engine.planning import BLOCKS_PER_THREAD, block_bounds, plan_chunk_ce
 from calab.engine.resume import verify_done_blocks
 from calab.errors import ParameterTypeError
 from calab.io.arrays import TraceArray
+from calab.io.confined import confine_traces
 
 POLL_S = 0.1
 WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
@@ -60,6 +61,7 @@ class BlockJob:
     chunk_cells: int
     n_cells: int
     full: bool
+    confine_to: str | None = None  # every read and write re-checks it stays under this dir
 
     def bounds(self, index: int) -> tuple[int, int]:
         start = index * self.chunk_cells
@@ -86,7 +88,8 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
         raise FloatingPointError(
             f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
             f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
-    write_block(job.output, index, start, stop, result, job.full, checksum)
+    write_block(job.output, index, start, stop, result, job.full, checksum,
+                confine_to=job.confine_to)
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
 
@@ -111,6 +114,7 @@ def deconvolve_zarr(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     nan_policy: str = DEFAULT_NAN_POLICY,
+    confine_to: str | Path | None = None,
 ) -> dict[str, Any]:
     """Deconvolve a zarr recording out of core into a zarr output group.
 
@@ -159,6 +163,9 @@ def deconvolve_zarr(
         Polled about every 0.5 s; returning True starts no further block, lets
         the running ones finish and raises :class:`calab.engine.Cancelled`
         (finished blocks stay valid; the output no longer changes).
+    confine_to : str or Path, optional
+        A directory no worker may read or write outside of, re-checked at every
+        access (a symbolic link swapped in mid-run fails the blocks that meet it).
 
     Returns
     -------
@@ -201,15 +208,17 @@ def deconvolve_zarr(
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
-        return _run(recording.traces, info, out, options, chunk_cells, full, resume,
-                    connection, progress, should_stop, began)
+        traces = recording.traces if confine_to is None else confine_traces(
+            recording.traces, str(confine_to))
+        return _run(traces, info, out, options, chunk_cells, full, resume,
+                    connection, progress, should_stop, began, confine_to)
 
 
 def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
          chunk_cells: int | None,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
-         began: float) -> dict[str, Any]:
+         began: float, confine_to: str | Path | None = None) -> dict[str, Any]:
     n_cells, n_time = info.shape
     cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection)
     bounds = block_bounds(n_cells, cells)
@@ -218,7 +227,8 @@ def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
               "nan_policy": options.nan_policy}
     attrs = run_attrs(options.to_params(), solver, info.as_attrs(), full, cells, len(bounds))
     done = prepare_output(out, attrs, info.shape, resume)
-    job = BlockJob(source, out, options, cells, n_cells, full)
+    job = BlockJob(source, out, options, cells, n_cells, full,
+                   None if confine_to is None else str(confine_to))
     if resume and done.any():
         verify_done_blocks(connection.get(), job, out, done)
     todo = [i for i in range(len(bounds)) if not done[i]]

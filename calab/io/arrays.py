@@ -41,6 +41,9 @@ class StoredArray:
         Storage chunk shape, when the format has one.
     """
 
+    #: A directory every read must stay under (re-checked at each read), or None.
+    confine_to: str | None = None
+
     def __init__(self, path: str, key: str | None, shape: tuple[int, ...], dtype: Any,
                  chunks: tuple[int, ...] | None = None) -> None:
         self.path = path
@@ -60,6 +63,14 @@ class StoredArray:
         """Read ``selection`` (basic slicing) from the file."""
         raise NotImplementedError
 
+    def local_path(self) -> str:
+        """The file to open now: ``path``, resolved and checked when confined."""
+        if self.confine_to is None:
+            return self.path
+        from calab.io.confined import checked_path
+
+        return checked_path(self.path, self.confine_to)
+
     def __repr__(self) -> str:
         where = self.path if self.key is None else f"{self.path}:{self.key}"
         return f"{type(self).__name__}({where!r}, shape={self.shape}, dtype={self.dtype})"
@@ -73,7 +84,7 @@ class NpyArray(StoredArray):
         super().__init__(path, None, mapped.shape, mapped.dtype)
 
     def read(self, selection: Any) -> np.ndarray:
-        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        mapped = np.load(self.local_path(), mmap_mode="r", allow_pickle=False)
         return np.array(mapped[selection])
 
 
@@ -91,7 +102,7 @@ class NpzArray(StoredArray):
         super().__init__(path, member, shape, dtype)
 
     def read(self, selection: Any) -> np.ndarray:
-        with np.load(self.path, allow_pickle=False) as archive:
+        with np.load(self.local_path(), allow_pickle=False) as archive:
             return np.asarray(archive[self.key][selection])
 
 
@@ -105,7 +116,7 @@ class HDF5Array(StoredArray):
     def read(self, selection: Any) -> np.ndarray:
         import h5py
 
-        with h5py.File(self.path, "r") as handle:
+        with h5py.File(self.local_path(), "r") as handle:
             return np.asarray(handle[self.key][selection])
 
 
@@ -121,7 +132,12 @@ class ZarrArray(StoredArray):
         """The ``zarr.Array`` itself (read-only)."""
         import zarr
 
-        return zarr.open_array(store=self.path, path=self.key or "", mode="r",
+        store: Any = self.path
+        if self.confine_to is not None:
+            from calab.io.confined import confined_store
+
+            store = confined_store(self.confine_to, self.path, read_only=True)
+        return zarr.open_array(store=store, path=self.key or "", mode="r",
                                storage_options=self.storage_options)
 
     def read(self, selection: Any) -> np.ndarray:

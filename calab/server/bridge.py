@@ -20,6 +20,7 @@ calab's own routes: ``POST /api/v1/solve`` (see :mod:`calab.server.bridge_solve`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from calab._version import __version__
-from calab.io.export import normalize_params
+from calab.errors import CalabError
+from calab.server.bodies import read_body, read_json_object
 from calab.server.bridge_session import TuningSession
 from calab.server.bridge_solve import WindowSolver, parse_solve_request
 from calab.server.bridge_upload import (
@@ -40,18 +42,15 @@ from calab.server.bridge_upload import (
     describe_upload,
     parse_upload,
 )
-from calab.server.common import (
+from calab.server.errors import ApiError, exception_handlers, json_error
+from calab.server.frames import npy_bytes
+from calab.server.middleware import (
     LOOPBACK_HOSTS,
-    ApiError,
     CorsMiddleware,
     HostCheckMiddleware,
     SecretHeaderMiddleware,
-    error_handlers,
-    json_error,
-    npy_bytes,
-    read_body,
-    read_json,
 )
+from calab.server.params import field_error, flat_params, options_from_params
 
 PROTOCOL_VERSION = 1
 SECRET_HEADER = "X-Bridge-Secret"
@@ -108,7 +107,7 @@ def bridge_app(
         Middleware(CorsMiddleware, allow_headers=("content-type", SECRET_HEADER.lower())),
         Middleware(SecretHeaderMiddleware, secret=secret, prefix="/api/", header=SECRET_HEADER),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=error_handlers())
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=exception_handlers())
     app.state.session = session
     app.state.solver = solver
     return app
@@ -140,11 +139,15 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
         return Response(npy_bytes(data), media_type="application/octet-stream")
 
     async def params(request: Request) -> Response:
-        body = await read_json(request)
-        try:
-            validated = normalize_params(body, source="request body")
-        except (KeyError, TypeError, ValueError) as error:
-            raise ApiError(400, str(error)) from None
+        flat, names = flat_params(await read_json_object(request), prefix="")
+        options = options_from_params(flat, names)
+        if session.dataset is not None:  # what tune() returns must fit the data it tuned
+            traces = session.dataset.traces
+            try:
+                options.check_recording(traces.shape[0], traces.shape[1], fs=session.dataset.fs)
+            except CalabError as exc:
+                raise field_error(exc, names) from None
+        validated = options.to_params()
         session.export(validated)
         return JSONResponse({"status": "received", "params": validated})
 
@@ -154,8 +157,11 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
 
     async def solve(request: Request) -> Response:
         dataset = dataset_or_404()
-        parsed = parse_solve_request(await read_json(request), dataset)
-        frame = await solver.submit(parsed, dataset)
+        parsed = parse_solve_request(await read_json_object(request), dataset)
+        try:
+            frame = await solver.submit(parsed, dataset)
+        except asyncio.CancelledError:  # the server is shutting down (Ctrl-C in tune())
+            return json_error(503, "the tuning session is closing")
         if frame is None:
             return json_error(409, "superseded by a newer request", request_id=parsed.request_id)
         return Response(frame, media_type="application/octet-stream")
@@ -167,7 +173,7 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
         return JSONResponse(describe_upload(arrays, name))
 
     async def dataset(request: Request) -> Response:
-        loaded = activate_upload(session, await read_json(request))
+        loaded = activate_upload(session, await read_json_object(request))
         return JSONResponse(loaded.metadata())
 
     return [

@@ -28,6 +28,9 @@ def bind_loopback(port: int | None) -> socket.socket:
                              or not 0 <= port <= 65535):
         raise ValueError(f"port={port!r} must be an integer in 0..65535 or None")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # as every server does: a port whose last connections linger in TIME_WAIT
+    # (a Ctrl-C during a request) can be listened on again at once
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((LOOPBACK, port or 0))
     except OSError as error:
@@ -58,8 +61,11 @@ class BackgroundServer:
     True
     """
 
-    def __init__(self, app: Any, port: int | None = None, *, start_timeout: float = 15.0) -> None:
+    def __init__(self, app: Any, port: int | None = None, *, start_timeout: float = 15.0,
+                 lifespan: str = "off", graceful_s: float = 1.0) -> None:
         self.app = app
+        self.lifespan = lifespan
+        self.graceful_s = graceful_s  # in-flight requests (a long solve) get this long
         self.requested_port = port
         self.start_timeout = start_timeout
         self.port: int | None = None
@@ -77,7 +83,8 @@ class BackgroundServer:
         self._sock = bind_loopback(self.requested_port)
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=5
+            self.app, log_level="warning", access_log=False, lifespan=self.lifespan,
+            timeout_keep_alive=5, timeout_graceful_shutdown=self.graceful_s
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -93,7 +100,7 @@ class BackgroundServer:
             time.sleep(0.01)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Shut uvicorn down, join its thread and close the socket."""
         if self._server is not None:
             self._server.should_exit = True

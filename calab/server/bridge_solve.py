@@ -3,7 +3,7 @@
 The page posts the current parameters, the cells on screen and the time
 window; the solver runs :func:`calab.core.deconvolve.deconvolve_matrix` on
 those windows in a single worker thread and answers with a binary frame
-(:func:`calab.server.common.encode_frame`): a JSON header with per-cell
+(:func:`calab.server.frames.encode_frame`): a JSON header with per-cell
 statistics, then the fit (reconvolution) and the activity as float32 arrays of
 shape ``(n_cells, n_window)``.
 
@@ -19,7 +19,6 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +26,13 @@ import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
 from calab.core.options import DeconvolutionOptions
-from calab.errors import CalabError
-from calab.io.export import params_to_options
+from calab.errors import CalabError, InvalidParameterError, ParameterTypeError
+from calab.server.bodies import refuse_unknown_fields
 from calab.server.bridge_session import Dataset
-from calab.server.common import ApiError, encode_frame
+from calab.server.daemon_executor import DaemonThreadExecutor
+from calab.server.errors import ApiError
+from calab.server.frames import encode_frame
+from calab.server.params import field_error, options_from_params
 
 #: Longest window solved per request (samples); keeps interaction fast.
 MAX_WINDOW_SAMPLES = 20_000
@@ -50,37 +52,57 @@ class SolveRequest:
     stop: int
 
 
+#: Fields of a solve request.
+SOLVE_FIELDS = ("request_id", "tau_rise", "tau_decay", "lambda", "filter_enabled", "rows",
+                "start", "stop")
+_SOLVE_NAMES = {"tau_rise": "tau_rise", "tau_decay": "tau_decay", "lambda_": "lambda",
+                "fs": "fs", "filter_enabled": "filter_enabled"}
+
+
 def parse_solve_request(body: Any, dataset: Dataset) -> SolveRequest:
-    """Validate the JSON body of ``POST /api/v1/solve`` (400 naming the bad field)."""
+    """Validate the JSON body of ``POST /api/v1/solve`` (4xx naming the bad field).
+
+    The kernel and sparsity go through :class:`calab.core.options.DeconvolutionOptions`
+    (the same rules as ``/params`` and the job service): a string or ``true``
+    for a time constant, or a kernel too long for the data, is refused at once.
+    """
     if not isinstance(body, dict):
         raise ApiError(400, "solve request must be a JSON object")
+    refuse_unknown_fields(body, SOLVE_FIELDS)
+    missing = [name for name in SOLVE_FIELDS[:4] + SOLVE_FIELDS[5:] if name not in body]
+    if missing:
+        raise ApiError(422, f"solve request is missing the field {missing[0]!r}",
+                       field=missing[0])
+    flat = {"fs": dataset.fs, "tau_rise": body["tau_rise"], "tau_decay": body["tau_decay"],
+            "lambda_": body["lambda"], "filter_enabled": body.get("filter_enabled", False)}
+    options = options_from_params(flat, _SOLVE_NAMES, "")
     try:
+        options.check_recording(dataset.traces.shape[0], dataset.traces.shape[1])
         request_id = _integer(body, "request_id")
-        fields = ("tau_rise", "tau_decay", "lambda", "filter_enabled")
-        options = params_to_options({"fs": dataset.fs, **{k: body[k] for k in fields if k in body}})
         rows = _rows(body.get("rows"), dataset.traces.shape[0])
         start, stop = _window(body, dataset.traces.shape[1])
     except CalabError as error:
-        raise ApiError(400, f"invalid solve request: {error}") from None
-    except KeyError as error:
-        raise ApiError(400, f"solve request is missing the field {error}") from None
+        raise field_error(error, _SOLVE_NAMES, "") from None
     except (TypeError, ValueError) as error:
-        raise ApiError(400, f"invalid solve request: {error}") from None
+        raise ApiError(422, f"invalid solve request: {error}") from None
     return SolveRequest(request_id, options, rows, start, stop)
 
 
 def _integer(body: dict, name: str) -> int:
     value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}={value!r} must be an integer")
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
+        raise ParameterTypeError(f"{name}={str(value)[:40]} must be an integer below 2**63",
+                                 argument=name)
     return value
 
 
 def _rows(value: Any, n_rows: int) -> np.ndarray:
     if not isinstance(value, list) or not value or len(value) > MAX_SOLVE_CELLS:
-        raise ValueError(f"rows must be a list of 1 to {MAX_SOLVE_CELLS} row numbers")
+        raise InvalidParameterError(
+            f"rows must be a list of 1 to {MAX_SOLVE_CELLS} row numbers", argument="rows")
     if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n_rows for v in value):
-        raise ValueError(f"rows={value[:8]!r} must be integers in 0..{n_rows - 1}")
+        raise InvalidParameterError(
+            f"rows={str(value[:8])[:80]} must be integers in 0..{n_rows - 1}", argument="rows")
     return np.asarray(value, dtype=np.int64)
 
 
@@ -99,7 +121,7 @@ class WindowSolver:
     """Solves visible cell windows in one worker thread, newest request first."""
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calab-solve")
+        self._executor = DaemonThreadExecutor("calab-solve")  # never holds up Ctrl-C
         self._latest = -1
         self._lock = threading.Lock()
         self._warm: OrderedDict[tuple, np.ndarray] = OrderedDict()

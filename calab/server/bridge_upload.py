@@ -15,11 +15,20 @@ from typing import Any
 
 import numpy as np
 
+from calab.core.options import positive_number
+from calab.server.bodies import refuse_unknown_fields
 from calab.server.bridge_session import Dataset, TuningSession, load_dataset
-from calab.server.common import ApiError, parse_npy
+from calab.server.errors import ApiError
+from calab.server.frames import parse_npy
 
 #: Largest dropped file accepted (bytes).
 MAX_UPLOAD_BYTES = 1 * 2**30
+#: Largest total size of the arrays inside a dropped ``.npz``, once inflated (bytes).
+MAX_INFLATED_BYTES = 2 * 2**30
+#: Most arrays read from one ``.npz``.
+MAX_NPZ_MEMBERS = 256
+#: Fields of ``POST /api/v1/dataset``.
+DATASET_FIELDS = ("key", "fs", "transpose")
 
 
 def parse_upload(data: bytes, name: str) -> dict[str, np.ndarray]:
@@ -37,12 +46,34 @@ def parse_upload(data: bytes, name: str) -> dict[str, np.ndarray]:
     return usable
 
 
-def _parse_npz(data: bytes, name: str) -> dict[str, np.ndarray]:
+def _parse_npz(data: bytes, name: str, limit: int = MAX_INFLATED_BYTES) -> dict[str, np.ndarray]:
+    _check_inflated_size(data, name, limit)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ApiError(400, f"{name} is a malformed .npz file: {error}") from None
+
+
+def _check_inflated_size(data: bytes, name: str, limit: int) -> None:
+    """Refuse a zip whose members declare more than ``limit`` bytes inflated (a zip bomb).
+
+    Reads only the central directory; the declared sizes are also what
+    :mod:`zipfile` enforces while inflating, so a lying header fails there.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise ApiError(400, f"{name} is a malformed .npz file: {error}") from None
+    if len(members) > MAX_NPZ_MEMBERS:
+        raise ApiError(413, f"{name} holds {len(members)} arrays; at most {MAX_NPZ_MEMBERS} "
+                       "are read")
+    inflated = sum(member.file_size for member in members)
+    if inflated > limit:
+        raise ApiError(
+            413, f"{name} inflates to {inflated / 2**30:.1f} GiB (at most "
+            f"{limit / 2**30:.1f} GiB); save fewer or smaller arrays, or subsample first")
 
 
 def _usable(array: np.ndarray) -> bool:
@@ -66,17 +97,28 @@ def activate_upload(session: TuningSession, body: Any) -> Dataset:
         raise ApiError(409, "no uploaded file is waiting; POST the file to /api/v1/upload first")
     if not isinstance(body, dict):
         raise ApiError(400, "dataset request must be a JSON object {key, fs, transpose}")
+    refuse_unknown_fields(body, DATASET_FIELDS)
     arrays = session.pending_upload
     key = body.get("key", next(iter(arrays)))
+    if not isinstance(key, str):
+        raise ApiError(422, f"key must be the name of an uploaded array (a string); "
+                       f"available: {list(arrays)}", field="key")
+    transpose = body.get("transpose", False)
+    if not isinstance(transpose, bool):
+        raise ApiError(422, f"transpose={str(transpose)[:40]} must be true or false",
+                       field="transpose")
     if key not in arrays:
-        raise ApiError(400, f"key={key!r} is not in the uploaded file; available: {list(arrays)}")
-    array = arrays[key].T if body.get("transpose") else arrays[key]
+        raise ApiError(422, f"key={key[:80]!r} is not in the uploaded file; available: "
+                       f"{list(arrays)}", field="key")
+    array = arrays[key].T if transpose else arrays[key]
+    fs = positive_number("fs", body.get("fs"))
     try:
         dataset = load_dataset(
-            array, body.get("fs"), max_cells=session.max_cells, max_minutes=session.max_minutes
+            array, fs, max_cells=session.max_cells, max_minutes=session.max_minutes
         )
     except (TypeError, ValueError) as error:
-        raise ApiError(400, f"cannot use {session.pending_name}:{key}: {error}") from None
+        raise ApiError(422, f"cannot use {session.pending_name}:{key}: {error}",
+                       field=getattr(error, "argument", None) or "fs") from None
     source = f"{session.pending_name}:{key}" if len(arrays) > 1 else session.pending_name
     dataset = Dataset(dataclasses.replace(dataset.subset, source=source), dataset.fs)
     session.set_dataset(dataset)

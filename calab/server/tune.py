@@ -107,9 +107,14 @@ class TuningRun:
         return None
 
     def close(self) -> None:
-        """Shut the server down and free its port."""
-        self.server.stop()
+        """Shut the server down and free its port (promptly, even during a solve).
+
+        The solver is closed first: queued solves are dropped and a running one
+        is left to its daemon thread, so neither the server's shutdown nor the
+        interpreter's exit waits for it.
+        """
         self.solver.close()
+        self.server.stop()
 
     def __enter__(self) -> TuningRun:
         return self.start()

@@ -340,8 +340,8 @@ def test_bad_requests_get_their_4xx_and_the_service_keeps_serving(
         ({"body": {**good, "input": "../outside.zarr"}}, 403, "input"),
         ({"body": {**good, "output": "/tmp/evil.zarr"}}, 403, "output"),
         ({"body": {**good, "input": "missing.zarr"}}, 422, "input"),
-        ({"body": {**good, "params": {**PARAMS, "tau_decay": -1}}}, 422, "params"),
-        ({"body": {**good, "params": {"fs": 30.0}}}, 422, "params"),
+        ({"body": {**good, "params": {**PARAMS, "tau_decay": -1}}}, 422, "params.tau_decay"),
+        ({"body": {**good, "params": {"fs": 30.0}}}, 422, "params.tau_rise"),
         ({"raw": json.dumps({**good, "pad": "x" * (2 << 20)}).encode(), "declare_only": True},
          413, None),
     ]

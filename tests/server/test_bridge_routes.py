@@ -13,7 +13,7 @@ from calab.core.deconvolve import deconvolve_matrix
 from calab.core.options import DeconvolutionOptions
 from calab.server.bridge import bridge_app
 from calab.server.bridge_session import TuningSession, load_dataset
-from calab.server.common import decode_frame
+from calab.server.frames import decode_frame
 
 SECRET = "test-secret-123"
 AUTH = {"X-Bridge-Secret": SECRET}
@@ -90,26 +90,26 @@ def test_params_accepts_an_export_document_and_wakes_the_caller(client, session)
 
 
 def test_params_accepts_a_flat_dict(client, session):
-    flat = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.0, "fs": 20.0}
+    flat = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.0, "fs": 30.0}
     assert client.post("/api/v1/params", headers=AUTH, json=flat).status_code == 200
     assert session.params["lambda_"] == 0.0 and session.params["filter_enabled"] is False
 
 
 @pytest.mark.parametrize(
-    ("body", "fragment"),
+    ("body", "status", "fragment"),
     [
-        (b"{not json", "malformed JSON at line 1"),
-        (b"", "empty"),
-        (b"[1, 2]", "JSON object"),
+        (b"{not json", 400, "malformed JSON at line 1"),
+        (b"", 400, "empty"),
+        (b"[1, 2]", 400, "JSON object"),
         (json.dumps({"tau_rise": 0.7, "tau_decay": 0.6, "lambda": 1, "fs": 30}).encode(),
-         "tau_r"),
-        (json.dumps({"tau_rise": 0.1, "tau_decay": 0.6, "fs": 30}).encode(), "lambda"),
-        (b"\xff\xfe", "UTF-8"),
+         422, "tau_r"),
+        (json.dumps({"tau_rise": 0.1, "tau_decay": 0.6, "fs": 30}).encode(), 422, "lambda"),
+        (b"\xff\xfe", 400, "UTF-8"),
     ],
 )
-def test_bad_params_get_400_with_a_message(client, session, body, fragment):
+def test_bad_params_get_4xx_with_a_message(client, session, body, status, fragment):
     response = client.post("/api/v1/params", headers=AUTH, content=body)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert fragment.lower() in response.json()["error"].lower()
     assert not session.exported.is_set()
 
@@ -184,9 +184,9 @@ def test_an_older_request_is_dropped_once_a_newer_one_arrived(client):
         ({"filter_enabled": "yes"}, "filter_enabled"),
     ],
 )
-def test_bad_solve_requests_get_400(client, overrides, fragment):
+def test_bad_solve_requests_get_422(client, overrides, fragment):
     response = client.post("/api/v1/solve", headers=AUTH, json=_solve_body(1, **overrides))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert fragment in response.json()["error"]
 
 
@@ -194,7 +194,8 @@ def test_solve_without_a_field_names_it(client):
     body = _solve_body(1)
     del body["tau_decay"]
     response = client.post("/api/v1/solve", headers=AUTH, json=body)
-    assert response.status_code == 400 and "tau_decay" in response.json()["error"]
+    assert response.status_code == 422 and "tau_decay" in response.json()["error"]
+    assert response.json()["field"] == "tau_decay"
 
 
 def test_upload_then_activate_a_time_first_npz(client, session, rng):
@@ -223,12 +224,13 @@ def test_malformed_uploads_get_400(client, content, fragment):
     assert fragment in response.json()["error"]
 
 
-def test_dataset_with_bad_sampling_rate_gets_400(client):
+def test_dataset_with_bad_sampling_rate_gets_422(client):
     buffer = io.BytesIO()
     np.save(buffer, np.ones((2, 50)))
     client.post("/api/v1/upload?name=a.npy", headers=AUTH, content=buffer.getvalue())
     response = client.post("/api/v1/dataset", headers=AUTH, json={"fs": -3})
-    assert response.status_code == 400 and "fs" in response.json()["error"]
+    assert response.status_code == 422 and "fs" in response.json()["error"]
+    assert response.json()["field"] == "fs"
 
 
 def test_without_data_the_data_routes_say_so():

@@ -9,7 +9,7 @@ run :func:`calab.engine.deconvolve_zarr` on a shared Dask cluster:
 - :mod:`~calab.server.jobs.submission` and :mod:`~calab.server.jobs.paths`:
   request validation and data-root confinement;
 - :mod:`~calab.server.jobs.auth`: bearer tokens (constant-time compare and the
-  size-limited JSON body come from :mod:`calab.server.common`);
+  size-limited JSON body come from :mod:`calab.server.bodies`);
 - :mod:`~calab.server.jobs.service`: ``run_service(...)``, uvicorn in the foreground.
 """
 

@@ -11,24 +11,27 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from calab._version import __version__
-from calab.server.common import ApiError, read_json
+from calab.server.bodies import read_json_object
+from calab.server.errors import ApiError, exception_handlers
 from calab.server.jobs.auth import token_matches
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.openapi import openapi_document
-from calab.server.jobs.runner import Executor, JobRunner
+from calab.server.jobs.paths import relative_text, resolve_confined, resolve_under_root
+from calab.server.jobs.runner import Executor, JobFailedError, JobRunner
 from calab.server.jobs.store import STATUSES, JobStore
-from calab.server.jobs.submission import parse_submission
+from calab.server.jobs.submission import SUBMISSION_FIELDS, parse_submission
 
 log = logging.getLogger("calab.server.jobs")
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 MAX_PAGE = 200
+#: Largest ``?offset=`` (SQLite integers are 64-bit).
+MAX_OFFSET = 2**63 - 1
 STATE_DB = "jobs.sqlite"
 
 
@@ -90,7 +93,7 @@ async def openapi(request: Request) -> Response:
 async def submit_job(request: Request) -> Response:
     service = _service(request)
     service.check_auth(request)
-    body = await read_json(request, service.max_body_bytes)
+    body = await read_json_object(request, service.max_body_bytes, allowed=SUBMISSION_FIELDS)
     job_id = await run_in_threadpool(_create_job, service, body)
     service.runner.wake()
     return JSONResponse(
@@ -108,15 +111,40 @@ def _create_job(service: JobService, body: Any) -> str:
         inspect_input=service.inspect_input,
     )
     with service.submit_lock:
-        busy = service.store.active_job_writing(submission.output)
-        if busy is not None:
-            raise JobRequestError(
-                "output", f"output={submission.output!r} is being written by job {busy}", 409
-            )
+        _refuse_overlap(service, submission)
         return service.store.create(
             submission.input, submission.dataset, submission.output,
             submission.params, submission.options,
         )
+
+
+def _refuse_overlap(service: JobService, submission: Any) -> None:
+    """409 when the new job's output meets a queued or running job's input or output.
+
+    Paths are compared resolved, so a symlinked alias of the same directory is
+    the same output.
+    """
+    new_out, new_in = submission.output_path, submission.input_path
+    for job_id, other_input, other_output in service.store.active_paths():
+        try:
+            other_out = resolve_confined("output", other_output, service.data_root)
+            other_in = resolve_confined("input", other_input, service.data_root)
+        except JobRequestError:  # that job's path changed under it; it fails on its own
+            continue
+        if _overlap(new_out, other_out) or _overlap(new_out, other_in):
+            raise JobRequestError(
+                "output", f"output={submission.output!r} is the same store as (or overlaps) a "
+                f"path of active job {job_id}; wait for it or choose another output", 409,
+            )
+        if _overlap(new_in, other_out):
+            raise JobRequestError(
+                "input", f"input={submission.input!r} is being written by active job {job_id}",
+                409,
+            )
+
+
+def _overlap(a: Path | None, b: Path) -> bool:
+    return a is not None and (a == b or a.is_relative_to(b) or b.is_relative_to(a))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -124,7 +152,7 @@ async def list_jobs(request: Request) -> Response:
     service.check_auth(request)
     query = request.query_params
     limit = _int_query(query.get("limit"), "limit", default=20, low=1, high=MAX_PAGE)
-    offset = _int_query(query.get("offset"), "offset", default=0, low=0, high=None)
+    offset = _int_query(query.get("offset"), "offset", default=0, low=0, high=MAX_OFFSET)
     status = query.get("status")
     if status is not None and status not in STATUSES:
         raise JobRequestError("status", f"status={status!r}; use one of {', '.join(STATUSES)}")
@@ -145,7 +173,9 @@ async def cancel_job(request: Request) -> Response:
     service = _service(request)
     service.check_auth(request)
     job_id = request.path_params["job_id"]
-    previous = service.store.request_cancel(job_id)
+    if job_id in service.runner.running:  # stop it even if the state disk cannot record it
+        service.runner.cancel(job_id)
+    previous = await run_in_threadpool(service.store.request_cancel, job_id)
     if previous is None:
         raise JobRequestError("job_id", f"no job with id {job_id!r}", 404)
     if previous not in ("queued", "running"):
@@ -163,40 +193,16 @@ def _job_or_404(service: JobService, job_id: str) -> dict[str, Any]:
     return job
 
 
-def _int_query(value: str | None, name: str, *, default: int, low: int, high: int | None) -> int:
+def _int_query(value: str | None, name: str, *, default: int, low: int, high: int) -> int:
     if value is None:
         return default
-    try:
+    number = None
+    if len(value) <= 20 and value.strip().lstrip("+-").isdigit():
         number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < low or (high is not None and number > high):
-        allowed = f">= {low}" if high is None else f"between {low} and {high}"
-        raise JobRequestError(name, f"{name}={value!r} must be an integer {allowed}")
+    if number is None or number < low or number > high:
+        shown = value if len(value) <= 40 else f"{value[:37]}..."
+        raise JobRequestError(name, f"{name}={shown!r} must be an integer between {low} and {high}")
     return number
-
-
-async def _request_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, JobRequestError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return JSONResponse({"error": exc.message, "field": None}, status_code=exc.status)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail, "field": None}, status_code=exc.status_code)
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        {"error": f"internal error: {type(exc).__name__}: {exc}", "field": None}, status_code=500
-    )
 
 
 def jobs_app(
@@ -295,35 +301,43 @@ def jobs_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={
-            JobRequestError: _request_error,
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            Exception: _server_error,
-        },
+        exception_handlers=exception_handlers(),
     )
     app.state.service = service
     return app
 
 
 def engine_executor(cluster: Any, data_root: Path) -> Executor:
-    """The default job executor: :func:`calab.engine.deconvolve_zarr` on the shared client."""
-    from calab.server.jobs.paths import resolve_under_root
+    """The default job executor: :func:`calab.engine.deconvolve_zarr` on the shared client.
+
+    Paths are re-checked at the start, every chunk access on the workers
+    re-checks confinement to ``data_root`` (``confine_to``), and errors and
+    results name paths relative to the data root, never the server's.
+    """
+    from calab.engine import Cancelled
 
     def execute(
         job: dict[str, Any], progress: Callable[[int, int], None], should_stop: Callable[[], bool]
     ) -> dict[str, Any]:
         from calab.engine import deconvolve_zarr
 
-        # re-check confinement: a symlink may have changed since the submission
-        _, input_path = resolve_under_root("input", job["input"], data_root)
-        _, output_path = resolve_under_root("output", job["output"], data_root)
-        options = dict(job["options"])
-        return deconvolve_zarr(
-            str(input_path), str(output_path), job["params"],
-            dataset=job["dataset"], client=cluster.client(), resume=True,
-            progress=progress, should_stop=should_stop, **options,
-        )
+        try:
+            # re-check confinement: a symlink may have changed since the submission
+            _, input_path = resolve_under_root("input", job["input"], data_root)
+            _, output_path = resolve_under_root("output", job["output"], data_root)
+            summary = deconvolve_zarr(
+                str(input_path), str(output_path), job["params"],
+                dataset=job["dataset"], client=cluster.client(), resume=True,
+                progress=progress, should_stop=should_stop, confine_to=data_root,
+                **dict(job["options"]),
+            )
+        except Cancelled:
+            raise
+        except Exception as exc:
+            message = exc.message if isinstance(exc, ApiError) else (
+                f"{type(exc).__name__}: {exc}")
+            raise JobFailedError(relative_text(message, data_root)) from exc
+        return {key: relative_text(value, data_root) if isinstance(value, str) else value
+                for key, value in summary.items()}
 
     return execute
-

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from calab.server.common import secrets_match
+from calab.server.tokens import secrets_match
 
 TOKEN_ENV = "CALAB_TOKEN"
 MIN_TOKEN_LENGTH = 16

@@ -1,10 +1,12 @@
-"""The error type of the job service: a message, the offending field, an HTTP status."""
+"""The error type of the job service: an :class:`~calab.server.errors.ApiError` naming a field."""
 
 from __future__ import annotations
 
+from calab.server.errors import ApiError
 
-class JobRequestError(Exception):
-    """A client mistake, answered with ``status`` and a JSON body naming ``field``.
+
+class JobRequestError(ApiError):
+    """A client mistake, answered with ``status`` and the one JSON error body.
 
     Parameters
     ----------
@@ -15,17 +17,11 @@ class JobRequestError(Exception):
     status : int
         The HTTP status code (4xx).
 
-    Example
-    -------
-    >>> raise JobRequestError("output", "output must end with .zarr")  # doctest: +SKIP
+    Examples
+    --------
+    >>> JobRequestError("output", "output must end with .zarr").to_json()
+    {'error': 'output must end with .zarr', 'field': 'output'}
     """
 
     def __init__(self, field: str | None, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
-
-    def to_json(self) -> dict[str, object]:
-        """The response body: ``{"error": message, "field": field}``."""
-        return {"error": self.message, "field": self.field}
+        super().__init__(status, message, field=field)

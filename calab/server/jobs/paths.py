@@ -1,15 +1,24 @@
 """Confinement of client-supplied paths to the service's data root.
 
 Clients name stores by paths relative to the data root. A path is refused when
-it is absolute, contains ``..``, or resolves (through symlinks) outside the
+it is absolute, contains ``..``, has a component longer than the file system
+allows, runs into a symlink loop, or resolves (through symlinks) outside the
 root, so a job can never read or write anything the operator did not share.
+Every message names the path as the client gave it, never the server's
+absolute path.
 """
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path, PurePosixPath
 
 from calab.server.jobs.errors import JobRequestError
+
+#: Longest file-name component (bytes), as on ext4, XFS, tmpfs and most others.
+NAME_MAX = 255
+#: Files marking a directory as a zarr store (v3, then v2).
+ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
 
 def resolve_under_root(field: str, value: object, root: Path) -> tuple[str, Path]:
@@ -36,37 +45,118 @@ def resolve_under_root(field: str, value: object, root: Path) -> tuple[str, Path
         Naming ``field``: 422 when the value is not a usable path string, 403
         when it is absolute, contains ``..`` or resolves outside ``root``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> resolve_under_root("input", "rec/a.zarr", Path("/data"))  # doctest: +SKIP
     ('rec/a.zarr', PosixPath('/data/rec/a.zarr'))
     """
     if not isinstance(value, str) or not value.strip():
         raise JobRequestError(
-            field, f"{field}={value!r} must be a non-empty path relative to the data root"
+            field, f"{field}={_show(value)} must be a non-empty path relative to the data root"
         )
     if "\x00" in value or "\\" in value:
-        raise JobRequestError(field, f"{field}={value!r} contains a NUL or backslash character")
+        raise JobRequestError(field, f"{field}={_show(value)} contains a NUL or backslash")
     relative = PurePosixPath(value)
     if relative.is_absolute() or value.startswith("~"):
         raise JobRequestError(
-            field, f"{field}={value!r} is absolute; give a path relative to the data root", 403
+            field, f"{field}={_show(value)} is absolute; give a path relative to the data root",
+            403,
         )
     if ".." in relative.parts:
         raise JobRequestError(
-            field, f"{field}={value!r} contains '..'; it must stay in the data root", 403
+            field, f"{field}={_show(value)} contains '..'; it must stay in the data root", 403
         )
     if str(relative) in ("", "."):
-        raise JobRequestError(field, f"{field}={value!r} names the data root itself")
-    resolved = (root / relative).resolve()
+        raise JobRequestError(field, f"{field}={_show(value)} names the data root itself")
+    long_parts = [p for p in relative.parts if len(p.encode("utf-8", "surrogatepass")) > NAME_MAX]
+    if long_parts:
+        raise JobRequestError(
+            field, f"{field}={_show(value)} has a name of {len(long_parts[0])} characters; "
+            f"file names hold at most {NAME_MAX} bytes",
+        )
+    resolved = resolve_confined(field, str(relative), root)
+    return str(relative), resolved
+
+
+def resolve_confined(field: str, relative: str, root: Path) -> Path:
+    """``root / relative`` with symlinks resolved, refused when it leaves ``root``."""
+    try:
+        resolved = (root / relative).resolve()
+    except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+        raise JobRequestError(
+            field, f"{field}={relative!r} runs into a symbolic-link loop") from None
+    except OSError as exc:
+        raise JobRequestError(field, os_error_message(field, relative, exc)) from None
     if not resolved.is_relative_to(root):
         raise JobRequestError(
-            field, f"{field}={value!r} leaves the data root through a symbolic link", 403
+            field, f"{field}={relative!r} leaves the data root through a symbolic link", 403
         )
-    return str(relative), resolved
+    return resolved
+
+
+def exists(field: str, relative: str, path: Path) -> bool:
+    """Whether ``path`` exists; a loop, a too-long name or a denied lookup is a 422."""
+    try:
+        path.lstat()
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            raise JobRequestError(
+                field, f"{field}={relative!r} lies under a regular file, not a directory"
+            ) from None
+        raise JobRequestError(field, os_error_message(field, relative, exc)) from None
+    return True
+
+
+def os_error_message(field: str, relative: str, exc: OSError) -> str:
+    """A client message for an ``OSError`` on ``relative`` (no server paths in it)."""
+    reasons = {
+        errno.ELOOP: "runs into a symbolic-link loop",
+        errno.ENAMETOOLONG: "is a name too long for the file system",
+        errno.ENOTDIR: "lies under a regular file, not a directory",
+        errno.EACCES: "is not accessible to the service (permission denied)",
+    }
+    reason = reasons.get(exc.errno or 0, f"cannot be used ({exc.strerror or type(exc).__name__})")
+    return f"{field}={relative!r} {reason}"
 
 
 def check_not_inside(field: str, path: Path, other: Path, what: str) -> None:
     """Refuse ``path`` when it equals or lies inside ``other`` (e.g. output inside input)."""
     if path == other or path.is_relative_to(other):
         raise JobRequestError(field, f"{field} must not be {what} or lie inside it")
+
+
+def check_output_location(relative: str, output: Path, root: Path) -> None:
+    """Refuse an output under a regular file or inside an existing zarr store.
+
+    Walks from ``output`` up to ``root``: every existing ancestor must be a
+    directory, and none (nor the output's parent chain) may be a zarr store,
+    whose data a new store inside it would corrupt.
+    """
+    for ancestor in [*output.parents]:
+        if ancestor == root or not ancestor.is_relative_to(root):
+            break
+        shown = ancestor.relative_to(root).as_posix()
+        if not exists("output", relative, ancestor):
+            continue
+        if not ancestor.is_dir():
+            raise JobRequestError(
+                "output", f"output={relative!r} lies under {shown!r}, a regular file"
+            )
+        if any((ancestor / marker).exists() for marker in ZARR_MARKERS):
+            raise JobRequestError(
+                "output", f"output={relative!r} lies inside the zarr store {shown!r}; "
+                "choose a path outside every existing store",
+            )
+
+
+def relative_text(text: str, root: Path) -> str:
+    """``text`` with the data root's absolute path replaced by nothing (paths made relative)."""
+    return text.replace(f"{root}/", "").replace(str(root), ".")
+
+
+def _show(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

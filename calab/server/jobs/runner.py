@@ -8,6 +8,7 @@ per-block completion record makes the next start resume them where they were.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from calab.server.jobs.reserve import StateDiskFullError
 from calab.server.jobs.store import JobStore
 
 log = logging.getLogger("calab.server.jobs")
@@ -23,6 +25,10 @@ log = logging.getLogger("calab.server.jobs")
 Executor = Callable[
     [dict[str, Any], Callable[[int, int], None], Callable[[], bool]], dict[str, Any]
 ]
+
+
+class JobFailedError(Exception):
+    """A job failed; the message is what the job record shows (no type name is added)."""
 
 
 class JobRunner:
@@ -67,6 +73,7 @@ class JobRunner:
         self._wakeup = threading.Condition()
         self._stopping = threading.Event()
         self._cancel_flags: set[str] = set()
+        self.running: set[str] = set()  # ids of the jobs running in this process
         self._threads: list[threading.Thread] = []
 
     def start(self) -> list[str]:
@@ -130,25 +137,46 @@ class JobRunner:
             return self._stopping.is_set() or job_id in self._cancel_flags
 
         log.info("job %s started (attempt %d)", job_id, job["attempts"])
+        self.running.add(job_id)
         try:
             summary = self.execute(job, progress, should_stop)
         except self._cancelled as exc:
-            self._on_stopped(job_id, exc)
+            self._until_recorded(self._on_stopped, job_id, exc)
         except Exception as exc:  # any failure is recorded on the job
             if should_stop():
-                self._on_stopped(job_id, exc)
+                self._until_recorded(self._on_stopped, job_id, exc)
             else:
                 log.warning("job %s failed: %s", job_id, exc)
                 log.debug("%s", traceback.format_exc())
-                self.store.finish(job_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                error = str(exc) if isinstance(exc, JobFailedError) else (
+                    f"{type(exc).__name__}: {exc}")
+                self._until_recorded(self.store.finish, job_id, "failed", error=error)
         else:
             total = summary.get("blocks_total")
             if isinstance(total, int):
-                self.store.set_progress(job_id, total, total)
-            self.store.finish(job_id, "succeeded", result=_jsonable(summary))
+                with contextlib.suppress(StateDiskFullError):  # the end below matters more
+                    self.store.set_progress(job_id, total, total)
+            self._until_recorded(self.store.finish, job_id, "succeeded",
+                                 result=_jsonable(summary))
             log.info("job %s succeeded", job_id)
         finally:
             self._cancel_flags.discard(job_id)
+            self.running.discard(job_id)
+
+    def _until_recorded(self, record: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Record a job's end, retrying each second while the state disk is full.
+
+        A job whose end is not recorded would stay "running" and hold its
+        output; on shutdown the record is left to the restart's recovery.
+        """
+        while True:
+            try:
+                record(*args, **kwargs)
+                return
+            except StateDiskFullError as exc:
+                log.error("cannot record the end of job %s: %s", args[0], exc.message)
+                if self._stopping.wait(1.0):
+                    return
 
     def _on_stopped(self, job_id: str, exc: BaseException) -> None:
         if job_id in self._cancel_flags or self.store.is_cancel_requested(job_id):

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from calab.server.jobs.reserve import StateDiskFullError, StateReserve, is_disk_full
+
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -73,6 +75,8 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
+        self.reserve = StateReserve(self.path.with_name(self.path.name + ".reserve"))
+        self.reserve.ensure()
 
     def close(self) -> None:
         """Close the database connection."""
@@ -80,6 +84,28 @@ class JobStore:
             self._db.close()
 
     # -- writes -----------------------------------------------------------------------------
+
+    def _write(self, doing: str, sql: str, args: tuple = (), *, final: bool = False) -> None:
+        """Execute a write (lock held); on a full disk release the reserve and raise.
+
+        ``final`` writes (a job's end, a cancel, a requeue) are retried once in
+        the room the reserve leaves, so no job stays "running" for want of space.
+        """
+        try:
+            self._db.execute(sql, args)
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+        released = self.reserve.release()
+        if final and released:
+            try:
+                self._db.execute(sql, args)
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc):
+                    raise
+        raise StateDiskFullError(doing)
 
     def create(
         self,
@@ -93,7 +119,10 @@ class JobStore:
         job_id = secrets.token_hex(8)
         now = time.time()
         with self._lock:
-            self._db.execute(
+            if not self.reserve.ensure():  # no new work while there is no room to record it
+                raise StateDiskFullError("no room to accept a job")
+            self._write(
+                "recording a new job",
                 "INSERT INTO jobs (id, status, input, dataset, output, params, options,"
                 " created_at, updated_at) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, input_path, dataset, output_path, json.dumps(params),
@@ -110,7 +139,8 @@ class JobStore:
             if row is None:
                 return None
             now = time.time()
-            self._db.execute(
+            self._write(
+                "starting a job",
                 "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?),"
                 " attempts = attempts + 1, updated_at = ? WHERE id = ?",
                 (now, now, row["id"]),
@@ -120,7 +150,8 @@ class JobStore:
     def set_progress(self, job_id: str, blocks_done: int, blocks_total: int) -> None:
         """Record the block counts of a running job."""
         with self._lock:
-            self._db.execute(
+            self._write(
+                "recording progress",
                 "UPDATE jobs SET blocks_done = ?, blocks_total = ?, updated_at = ? WHERE id = ?",
                 (int(blocks_done), int(blocks_total), time.time(), job_id),
             )
@@ -138,18 +169,21 @@ class JobStore:
             raise ValueError(f"status={status!r} is not a terminal status")
         now = time.time()
         with self._lock:
-            self._db.execute(
+            self._write(
+                "recording the end of a job",
                 "UPDATE jobs SET status = ?, error = ?, result = ?, finished_at = ?,"
                 " updated_at = ? WHERE id = ?",
                 (status, error, None if result is None else json.dumps(result), now, now, job_id),
+                final=True,
             )
 
     def requeue(self, job_id: str) -> None:
         """Put a running job back in the queue (service shutting down or restarting)."""
         with self._lock:
-            self._db.execute(
+            self._write(
+                "requeueing a job",
                 "UPDATE jobs SET status = 'queued', updated_at = ? WHERE id = ?",
-                (time.time(), job_id),
+                (time.time(), job_id), final=True,
             )
 
     def request_cancel(self, job_id: str) -> str | None:
@@ -164,16 +198,18 @@ class JobStore:
             if row is None:
                 return None
             if row["status"] == "queued":
-                self._db.execute(
+                self._write(
+                    "cancelling a job",
                     "UPDATE jobs SET status = 'cancelled', cancel_requested = 1,"
                     " error = 'cancelled on request', finished_at = ?, updated_at = ?"
                     " WHERE id = ?",
-                    (now, now, job_id),
+                    (now, now, job_id), final=True,
                 )
             elif row["status"] == "running":
-                self._db.execute(
+                self._write(
+                    "cancelling a job",
                     "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?",
-                    (now, job_id),
+                    (now, job_id), final=True,
                 )
             return str(row["status"])
 
@@ -184,15 +220,17 @@ class JobStore:
         """
         now = time.time()
         with self._lock:
-            self._db.execute(
+            self._write(
+                "recovering jobs",
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, updated_at = ?"
                 " WHERE status = 'running' AND cancel_requested = 1",
-                (now, now),
+                (now, now), final=True,
             )
             rows = self._db.execute("SELECT id FROM jobs WHERE status = 'running'").fetchall()
-            self._db.execute(
+            self._write(
+                "recovering jobs",
                 "UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'running'",
-                (now,),
+                (now,), final=True,
             )
         return [row["id"] for row in rows]
 
@@ -232,6 +270,14 @@ class JobStore:
                 (output_path,),
             ).fetchone()
         return None if row is None else str(row["id"])
+
+    def active_paths(self) -> list[tuple[str, str, str]]:
+        """``(id, input, output)`` of every queued or running job."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, input, output FROM jobs WHERE status IN ('queued', 'running')"
+            ).fetchall()
+        return [(str(r["id"]), str(r["input"]), str(r["output"])) for r in rows]
 
     def is_cancel_requested(self, job_id: str) -> bool:
         """Whether a cancel was requested for this job."""

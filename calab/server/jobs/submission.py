@@ -1,27 +1,37 @@
 """Validation of a job submission (the body of ``POST /api/v1/jobs``).
 
 Every check runs before a job is recorded, and every refusal names the field
-at fault, so a bad request never becomes a failed job.
+at fault, so a bad request never becomes a failed job: the parameters become
+one :class:`calab.core.options.DeconvolutionOptions` (validated once, here),
+the input is opened for its shape and the options are checked against it, and
+the output must be a new path (or an earlier calab output) outside every input.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from calab.core.options import (
-    CONSTRAINTS,
-    CONV_MODES,
     DEFAULT_CONSTRAINT,
     DEFAULT_CONV_MODE,
     DEFAULT_MAX_ITERS,
     DEFAULT_TOL,
+    DeconvolutionOptions,
+    integer_in_range,
 )
+from calab.errors import CalabError
 from calab.server.jobs.errors import JobRequestError
-from calab.server.jobs.paths import check_not_inside, resolve_under_root
+from calab.server.jobs.paths import (
+    check_not_inside,
+    check_output_location,
+    exists,
+    relative_text,
+    resolve_under_root,
+)
+from calab.server.params import FLAT_KEYS, field_error, flat_params, options_from_params
 
 SUBMISSION_FIELDS = ("input", "dataset", "output", "params", "options")
 OPTION_DEFAULTS: dict[str, Any] = {
@@ -32,8 +42,9 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "constraint": DEFAULT_CONSTRAINT,
     "tol": DEFAULT_TOL,
 }
+MAX_CHUNK_CELLS = 1_000_000
 
-# (input path, dataset or None) -> raises ValueError naming what is wrong
+# (input path, dataset or None) -> (n_cells, n_timepoints[, fs]); raises naming what is wrong
 InputInspector = Callable[[Path, "str | None"], Any]
 
 
@@ -46,6 +57,8 @@ class Submission:
     output: str
     params: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    input_path: Path | None = None
+    output_path: Path | None = None
 
 
 def parse_submission(
@@ -67,20 +80,14 @@ def parse_submission(
     reserved : tuple of Path
         Resolved directories no output may touch (the service's state dir).
     inspect_input : callable, optional
-        ``inspect_input(path, dataset)`` raising ``ValueError`` when the input
-        is not a readable 2-D array (checked at submit time, not at run time).
+        ``inspect_input(path, dataset) -> (n_cells, n_timepoints[, fs])``
+        raising when the input is not a readable 2-D array.
 
     Raises
     ------
     JobRequestError
         With the offending field: 400 for a non-object body, 403 for a path
         leaving the data root, 422 for anything else.
-
-    Example
-    -------
-    >>> parse_submission({"input": "a.zarr", "output": "b.zarr",
-    ...                   "params": {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.01,
-    ...                              "fs": 30.0}}, Path("/data"))  # doctest: +SKIP
     """
     if not isinstance(body, dict):
         raise JobRequestError(None, "the request body must be a JSON object", 400)
@@ -91,10 +98,11 @@ def parse_submission(
     for required in ("input", "output", "params"):
         if required not in body:
             raise JobRequestError(required, f"{required} is required")
+    options, extras = parse_options(body["params"], body.get("options"))
     input_rel, input_abs = resolve_under_root("input", body["input"], data_root)
     output_rel, output_abs = resolve_under_root("output", body["output"], data_root)
     dataset = _check_dataset(body.get("dataset"))
-    if not input_abs.exists():
+    if not exists("input", input_rel, input_abs):
         raise JobRequestError("input", f"input={input_rel!r} does not exist under the data root")
     if not output_rel.endswith(".zarr"):
         raise JobRequestError("output", f"output={output_rel!r} must end with '.zarr'")
@@ -102,36 +110,25 @@ def parse_submission(
     check_not_inside("input", input_abs, output_abs, "the output")
     for directory in reserved:
         check_not_inside("output", output_abs, directory, "the service's state directory")
+    check_output_location(output_rel, output_abs, data_root)
+    _check_output_usable(output_rel, output_abs, data_root)
     if inspect_input is not None:
-        try:
-            inspect_input(input_abs, dataset)
-        except (ValueError, TypeError, KeyError, OSError) as exc:
-            message = str(exc).replace(str(input_abs), input_rel)  # no server paths to clients
-            field_name = "dataset" if message.startswith("dataset=") else "input"
-            raise JobRequestError(field_name, message) from exc
-    params = parse_params(body["params"])
-    options = parse_options(body.get("options"))
-    return Submission(input_rel, dataset, output_rel, params, options)
+        _check_against_input(options, inspect_input, input_rel, input_abs, dataset, data_root)
+    return Submission(
+        input_rel, dataset, output_rel, options.to_params(),
+        {**stored_options(options), **extras}, input_abs, output_abs,
+    )
 
 
-def parse_params(value: Any) -> dict[str, Any]:
-    """Normalise ``params`` (CaTune export or flat dict) with the io layer's parser."""
-    from calab.io.export import normalize_params
+def parse_options(params: Any, value: Any) -> tuple[DeconvolutionOptions, dict[str, Any]]:
+    """Build the one validated options object from ``params`` and ``options``.
 
-    if not isinstance(value, dict):
-        raise JobRequestError("params", f"params must be a JSON object, got {_kind(value)}")
-    try:
-        params = normalize_params(value, source="params")
-    except (ValueError, TypeError, KeyError) as exc:
-        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-        raise JobRequestError("params", message) from exc
-    return {key: _plain(val) for key, val in dict(params).items()}
-
-
-def parse_options(value: Any) -> dict[str, Any]:
-    """Check the solver options and fill in their defaults."""
+    Returns the options and the engine-only settings (``full``, ``chunk_cells``).
+    Errors name the request field: ``params.tau_decay``, ``options.tol``, ...
+    """
+    flat, names = flat_params(params, "params.")
     if value is None:
-        return dict(OPTION_DEFAULTS)
+        value = {}
     if not isinstance(value, dict):
         raise JobRequestError("options", f"options must be a JSON object, got {_kind(value)}")
     unknown = sorted(set(value) - set(OPTION_DEFAULTS))
@@ -140,21 +137,55 @@ def parse_options(value: Any) -> dict[str, Any]:
         raise JobRequestError(
             f"options.{unknown[0]}", f"unknown option {unknown[0]!r}; allowed: {allowed}"
         )
-    options = {**OPTION_DEFAULTS, **value}
-    if not isinstance(options["full"], bool):
-        raise JobRequestError("options.full", f"options.full={options['full']!r} must be a boolean")
-    _check_choice("conv_mode", options["conv_mode"], CONV_MODES)
-    _check_choice("constraint", options["constraint"], CONSTRAINTS)
-    options["max_iters"] = _positive_int("max_iters", options["max_iters"])
-    if options["chunk_cells"] is not None:
-        options["chunk_cells"] = _positive_int("chunk_cells", options["chunk_cells"])
-    tol = options["tol"]
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (
-        math.isfinite(tol) and tol > 0
-    ):
-        raise JobRequestError("options.tol", f"options.tol={tol!r} must be a finite number > 0")
-    options["tol"] = float(tol)
-    return options
+    settings = {**OPTION_DEFAULTS, **value}
+    extras = {"full": settings.pop("full"), "chunk_cells": settings.pop("chunk_cells")}
+    options = options_from_params(flat, names, "options.", **settings)
+    if not isinstance(extras["full"], bool):
+        raise JobRequestError(
+            "options.full", f"options.full={extras['full']!r} must be true or false")
+    if extras["chunk_cells"] is not None:
+        try:
+            extras["chunk_cells"] = integer_in_range(
+                "options.chunk_cells", extras["chunk_cells"], 1, MAX_CHUNK_CELLS)
+        except CalabError as exc:
+            raise JobRequestError("options.chunk_cells", exc.message) from None
+    return options, extras
+
+
+def stored_options(options: DeconvolutionOptions) -> dict[str, Any]:
+    """The solver settings a job record keeps (the keys of ``options`` in a request)."""
+    settings = options.solver_settings()
+    return {key: settings[key] for key in OPTION_DEFAULTS if key in settings}
+
+
+def _check_output_usable(relative: str, output: Path, root: Path) -> None:
+    from calab.engine.outputs import check_output_usable
+
+    try:
+        check_output_usable(str(output))
+    except OSError as exc:
+        message = relative_text(str(exc), root).replace(f"output={str(output)!r}",
+                                                         f"output={relative!r}")
+        raise JobRequestError("output", message, 409 if isinstance(exc, FileExistsError) else 422
+                              ) from None
+
+
+def _check_against_input(
+    options: DeconvolutionOptions, inspect_input: InputInspector, relative: str, path: Path,
+    dataset: str | None, root: Path,
+) -> None:
+    try:
+        info = inspect_input(path, dataset)
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError) as exc:
+        message = relative_text(str(exc).replace(str(path), relative), root)
+        field_name = "dataset" if message.startswith("dataset=") else "input"
+        raise JobRequestError(field_name, message) from None
+    n_cells, n_timepoints = int(info[0]), int(info[1])
+    fs = info[2] if len(info) > 2 else None
+    try:
+        options.check_recording(n_cells, n_timepoints, fs=fs)
+    except CalabError as exc:
+        raise field_error(exc, {key: f"params.{key}" for key in FLAT_KEYS}) from None
 
 
 def _check_dataset(value: Any) -> str | None:
@@ -162,31 +193,12 @@ def _check_dataset(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip("/ "):
         raise JobRequestError("dataset", f"dataset={value!r} must be a non-empty string")
-    if ".." in value.split("/") or value.startswith("/"):
-        raise JobRequestError("dataset", f"dataset={value!r} must be a name inside the input")
+    if ".." in value.split("/") or value.startswith("/") or len(value) > 1024:
+        raise JobRequestError("dataset", f"dataset={value[:80]!r} must be a name inside the input")
     return value
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise JobRequestError(f"options.{name}", f"options.{name}={value!r}; use one of {choices}")
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise JobRequestError(
-            f"options.{name}", f"options.{name}={value!r} must be an integer >= 1"
-        )
-    return int(value)
 
 
 def _kind(value: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), type(value).__name__
     )
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars to plain Python for JSON storage."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
