@@ -25,13 +25,18 @@ LAMBDA_PER_NOISE = 3.0
 #: Segments each trace is cut into to measure how precise its estimate is.
 SEGMENTS = 4
 #: A cell counts as active when its fitted calcium std exceeds this many noise stds.
-ACTIVE_SNR = 1.0
+ACTIVE_SNR = 0.3
 #: ... and the autocovariance model explains at least this share.
 ACTIVE_R2 = 0.5
 #: Fewest active cells a reliable suggestion rests on.
 MIN_ACTIVE_CELLS = 3
 #: Shortest trace (seconds) for a reliable suggestion.
 MIN_RELIABLE_SECONDS = 60.0
+#: Largest rise / decay ratio suggested. Bursts of spikes make transients rise
+#: more slowly than the indicator does and the autocovariance cannot tell the
+#: two apart; on Spikefinder recordings a rise above ~1/8 of the decay always
+#: scored worse, while every indicator preset stays below it.
+MAX_RISE_RATIO = 0.12
 #: Used when nothing can be estimated (a typical GCaMP6-like start).
 FALLBACK_TAUS = (0.1, 0.6)
 
@@ -104,13 +109,14 @@ def suggest_params(
     reasons: list[str] = list(sample.reasons)
     fit = _fit_cells(matrix[usable], fs)
     detrended = kin.detrend(matrix[usable], fs)
-    noise, _ = _noise_and_lambda(detrended, fs, fit["tau_rise"], fit["tau_decay"])
+    noise, noise_lag = kin.difference_noise(detrended, sample.finite[usable])
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.nan_to_num(np.where(noise > 0, np.sqrt(fit["signal_var"]) / noise, 0.0))
     active = (fit["fit_r2"] >= ACTIVE_R2) & (snr >= ACTIVE_SNR)
     pooled = _pool(fit, active)
-    noise, lam_cell = _noise_and_lambda(detrended, fs, fit["tau_rise_cell"],
-                                        fit["tau_decay_cell"])
+    lam_cell = np.array([noise[i] * _lambda_factor(fit["tau_rise_cell"][i],
+                                                    fit["tau_decay_cell"][i], fs)
+                         for i in range(noise.size)])
     if active.sum() < MIN_ACTIVE_CELLS:
         reasons.append(f"only {int(active.sum())} of {int(usable.sum())} cells read show "
                        f"clear calcium transients (at least {MIN_ACTIVE_CELLS} needed)")
@@ -167,7 +173,7 @@ def _segment_variance(filtered: np.ndarray, max_lag: int,
     """Sampling variance of log(tau) per cell, from fits to separate segments."""
     n_cells, n_time = filtered.shape
     length = n_time // SEGMENTS
-    if length < 4 * max_lag:
+    if length < 2 * max_lag:
         big = np.full(n_cells, 1.0)
         return big, big
     parts = [kin.fit_autocovariance(
@@ -200,9 +206,8 @@ def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | 
         weight = np.where(active, weight, 0.0)
         fit[name + "_cell"] = np.exp(centre + weight * (logs - centre))
         pooled[name] = float(np.exp(centre))
-    cap = 0.5 * fit["tau_decay_cell"]
-    fit["tau_rise_cell"] = np.minimum(fit["tau_rise_cell"], cap)
-    pooled["tau_rise"] = min(pooled["tau_rise"], 0.5 * pooled["tau_decay"])
+    fit["tau_rise_cell"] = np.minimum(fit["tau_rise_cell"], MAX_RISE_RATIO * fit["tau_decay_cell"])
+    pooled["tau_rise"] = min(pooled["tau_rise"], MAX_RISE_RATIO * pooled["tau_decay"])
     return pooled if active.any() else None
 
 
@@ -217,16 +222,6 @@ def _robust_var(values: np.ndarray) -> float:
         return 0.0
     mad = np.median(np.abs(values - np.median(values)))
     return float((1.4826 * mad) ** 2)
-
-
-def _noise_and_lambda(detrended: np.ndarray, fs: float, tau_rise: np.ndarray,
-                      tau_decay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell noise (white-equivalent std per sample) and lambda."""
-    noise, _ = kin.difference_noise(detrended)
-    lam = np.empty(noise.size)
-    for row in range(noise.size):
-        lam[row] = noise[row] * _lambda_factor(float(tau_rise[row]), float(tau_decay[row]), fs)
-    return noise, lam
 
 
 def _lambda_factor(tau_rise: float, tau_decay: float, fs: float) -> float:

@@ -27,6 +27,7 @@ class Subsample:
     matrix: np.ndarray
     cells: np.ndarray
     usable: np.ndarray
+    finite: np.ndarray
     window: tuple[int, int]
     n_cells: int
     reasons: list[str] = field(default_factory=list)
@@ -60,8 +61,9 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
     cells = _choose_cells(traces, n_cells, int(max_cells), seed) if not one_d else np.arange(1)
     raw = traces[start:stop][None, :] if one_d else _read_rows(traces, cells, start, stop)
     matrix = np.array(raw, dtype=np.float64, copy=True)
+    finite = np.isfinite(matrix)
     usable, reasons = _clean(matrix)
-    return Subsample(matrix, cells, usable, (int(start), int(stop)), n_cells, reasons)
+    return Subsample(matrix, cells, usable, finite, (int(start), int(stop)), n_cells, reasons)
 
 
 def _shape_of(traces: Any) -> tuple[int, ...]:
@@ -130,9 +132,4 @@ def _clean(matrix: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if not usable.any():
         raise InvalidParameterError("traces: every cell read is constant; nothing to estimate "
                                     "(is this the right dataset?)", argument="traces")
-    reasons = []
-    if (counts < matrix.shape[1]).any():
-        missing = int(matrix.shape[1] * usable.size - counts.sum())
-        reasons_note = f"{missing} non-finite samples were filled by interpolation"
-        del reasons_note  # filled gaps are routine; reported in details only via 'skipped'
-    return usable, reasons
+    return usable, []

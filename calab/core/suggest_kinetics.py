@@ -26,7 +26,7 @@ RISE_RATIO_GRID = np.geomspace(0.008, 0.6, 25)
 #: Lags of the autocovariance fitted, in decay time constants of the largest decay.
 FIT_SPAN_DECAYS = 3.0
 #: Width of the moving average the autocovariance fit subtracts (seconds).
-HIGH_PASS_S = 20.0
+HIGH_PASS_S = 5.0
 #: Seconds per block of the drift-removing baseline.
 DETREND_BLOCK_S = 10.0
 #: Percentile of each block taken as its baseline.
@@ -261,7 +261,8 @@ def noise_below_mode(signal: np.ndarray) -> np.ndarray:
 MAX_NOISE_LAG = 16
 
 
-def difference_noise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def difference_noise(matrix: np.ndarray,
+                     finite: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """White-equivalent noise std per sample, robust to band-limited recordings.
 
     The median absolute difference between samples ``k`` apart measures the
@@ -271,6 +272,9 @@ def difference_noise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     The first lag where they stop growing by 10 % is taken, and the level is
     scaled by ``sqrt(k)``: band-limited noise of variance ``v`` looks to a
     slow kernel like white noise of variance ``k * v``.
+
+    ``finite`` (same shape, optional) marks the samples that were measured:
+    differences touching a filled-in sample are left out.
 
     Returns
     -------
@@ -284,14 +288,32 @@ def difference_noise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> bool(abs(noise[0] - 1) < 0.05), int(lag[0])
     (True, 1)
     """
+    if finite is not None and not finite.all():
+        gappy = ~finite.all(axis=1)
+        noise, lag = difference_noise(matrix) if (~gappy).any() else (
+            np.zeros(matrix.shape[0]), np.ones(matrix.shape[0], dtype=np.int64))
+        for row in np.flatnonzero(gappy):
+            keep = finite[row]
+            noise[row:row + 1], lag[row:row + 1] = difference_noise(matrix[row:row + 1, keep])
+        return noise, lag
     n_cells, n_time = matrix.shape
     top = max(1, min(MAX_NOISE_LAG, n_time // 8))
-    levels = np.empty((n_cells, top + 1))
-    for k in range(1, top + 2):
-        diffs = matrix[:, k:] - matrix[:, :-k]
-        mad = np.median(np.abs(diffs - np.median(diffs, axis=1, keepdims=True)), axis=1)
-        levels[:, k - 1] = mad / (0.6745 * np.sqrt(2.0))
-    growing = levels[:, 1:] > 1.1 * levels[:, :-1]
-    lag = np.where(growing.all(axis=1), top, np.argmin(growing, axis=1)) + 1
-    noise = levels[np.arange(n_cells), lag - 1] * np.sqrt(lag)
-    return noise, lag
+    scale = 1.0 / (0.6745 * np.sqrt(2.0))
+    previous = np.median(np.abs(matrix[:, 1:] - matrix[:, :-1]), axis=1) * scale
+    noise = previous.copy()
+    lag = np.ones(n_cells, dtype=np.int64)
+    open_rows = np.arange(n_cells)
+    for k in range(2, top + 2):
+        if open_rows.size == 0:
+            break
+        rows = matrix[open_rows]
+        level = np.median(np.abs(rows[:, k:] - rows[:, :-k]), axis=1) * scale
+        growing = level > 1.1 * previous[open_rows]
+        done = open_rows[~growing]
+        lag[done] = k - 1
+        noise[done] = previous[done]
+        previous[open_rows] = level
+        open_rows = open_rows[growing]
+    lag[open_rows] = top
+    noise[open_rows] = previous[open_rows]
+    return noise * np.sqrt(lag), lag
