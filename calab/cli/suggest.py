@@ -19,9 +19,13 @@ import click
               help="Most cells read.")
 @click.option("--max-seconds", type=click.FloatRange(min=1.0), default=600.0,
               show_default=True, help="Longest time window read (centred).")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False),
+              help="Also write the suggestion as a CaTune export JSON (per-cell values in "
+                   "its extra field calab_per_cell).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bool,
-            max_cells: int, max_seconds: float, as_json: bool) -> None:
+            max_cells: int, max_seconds: float, export_path: str | None,
+            as_json: bool) -> None:
     """Suggest tau_rise, tau_decay and lambda for INPUT from its own traces.
 
     Reads a subsample (cells spread over the recording, a centred time window)
@@ -43,6 +47,8 @@ def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bo
                                     max_seconds=max_seconds)
     except (ValueError, TypeError, OSError) as err:
         raise click.ClickException(str(err)) from None
+    if export_path:
+        _write_export(result, export_path)
     for warning in caught:
         if issubclass(warning.category, SuggestionWarning):
             click.echo(f"warning: {warning.message}", err=True)
@@ -52,6 +58,23 @@ def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bo
         click.echo(json.dumps(result, default=to_json_value))
     else:
         click.echo(describe(result))
+
+
+def _write_export(result: dict[str, Any], path: str) -> None:
+    import numpy as np
+
+    from calab.io.export import save_export_params
+
+    keys = ("tau_rise", "tau_decay", "lambda_")
+    arrays = {k: result[k] for k in keys if np.ndim(result[k])}
+    scalars = {k: float(np.median(result[k])) for k in keys}
+    params = {**scalars, "fs": result["fs"], "filter_enabled": result["filter_enabled"]}
+    try:
+        save_export_params(params, path, per_cell=arrays or None,
+                           metadata={"suggested": True,
+                                     "reliable": bool(result["details"]["reliable"])})
+    except (ValueError, TypeError, OSError) as err:
+        raise click.ClickException(str(err)) from None
 
 
 def describe(result: dict[str, Any]) -> str:

@@ -163,25 +163,22 @@ def _fit_cells(matrix: np.ndarray, fs: float) -> dict[str, np.ndarray]:
     first_lag = 1
     max_lag = max(max_lag, first_lag + 4)
     models = kin.autocovariance_models(fs, max_lag, first_lag, filter_acf)
-    fit = kin.fit_autocovariance(kin.autocovariance(filtered, max_lag), models)
-    fit["log_var_decay"], fit["log_var_rise"] = _segment_variance(filtered, max_lag, models)
-    return fit
-
-
-def _segment_variance(filtered: np.ndarray, max_lag: int,
-                      models: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Sampling variance of log(tau) per cell, from fits to separate segments."""
-    n_cells, n_time = filtered.shape
     length = n_time // SEGMENTS
-    if length < 2 * max_lag:
-        big = np.full(n_cells, 1.0)
-        return big, big
-    parts = [kin.fit_autocovariance(
-        kin.autocovariance(filtered[:, i * length:(i + 1) * length], max_lag), models)
-        for i in range(SEGMENTS)]
-    log_d = np.log([p["tau_decay"] for p in parts])
-    log_r = np.log([p["tau_rise"] for p in parts])
-    return log_d.var(axis=0, ddof=1) / SEGMENTS, log_r.var(axis=0, ddof=1) / SEGMENTS
+    if length < 2 * max_lag:  # too short to cut: one fit, no precision figure
+        fit = kin.fit_autocovariance(kin.autocovariance(filtered, max_lag), models)
+        fit["log_var_decay"] = fit["log_var_rise"] = np.ones(matrix.shape[0])
+        return fit
+    # The whole trace's autocovariance is the mean of its segments' (up to the
+    # few products across the cuts), so each FFT covers one segment only.
+    parts = [kin.autocovariance(filtered[:, i * length:(i + 1) * length], max_lag)
+             for i in range(SEGMENTS)]
+    fit = kin.fit_autocovariance(np.mean(parts, axis=0), models)
+    fits = [kin.fit_autocovariance(part, models) for part in parts]
+    log_d = np.log([f["tau_decay"] for f in fits])
+    log_r = np.log([f["tau_rise"] for f in fits])
+    fit["log_var_decay"] = log_d.var(axis=0, ddof=1) / SEGMENTS
+    fit["log_var_rise"] = log_r.var(axis=0, ddof=1) / SEGMENTS
+    return fit
 
 
 def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | None:

@@ -17,6 +17,7 @@ cells (rows) of an in-memory float64 matrix.
 from __future__ import annotations
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy.ndimage import uniform_filter1d
 
 #: Grid of decay time constants searched (seconds).
@@ -84,9 +85,9 @@ def autocovariance(matrix: np.ndarray, max_lag: int) -> np.ndarray:
     """
     n_time = matrix.shape[1]
     centred = matrix - matrix.mean(axis=1, keepdims=True)
-    size = 1 << int(np.ceil(np.log2(2 * n_time)))
-    spectrum = np.fft.rfft(centred, size, axis=1)
-    acov = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)
+    size = sp_fft.next_fast_len(n_time + max_lag + 1, real=True)
+    spectrum = sp_fft.rfft(centred, size, axis=1)
+    acov = sp_fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)
     return acov[:, : max_lag + 1] / n_time
 
 
