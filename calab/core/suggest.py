@@ -195,7 +195,7 @@ def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | 
         var = np.maximum(fit[var_name], 1e-6)
         if active.any():
             centre = _weighted_median(logs[active], 1.0 / var[active])
-            spread = _robust_var(logs[active]) - float(np.median(var[active]))
+            spread = _robust_var(logs[active]) - float(np.mean(var[active]))
             between = max(spread, 0.0)
         else:
             centre, between = float(np.median(logs)), 0.0

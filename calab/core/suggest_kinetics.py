@@ -74,7 +74,10 @@ def detrend(matrix: np.ndarray, fs: float) -> np.ndarray:
 
 
 def autocovariance(matrix: np.ndarray, max_lag: int) -> np.ndarray:
-    """Biased autocovariance of each mean-removed row at lags ``0..max_lag``.
+    """Autocovariance of each mean-removed row at lags ``0..max_lag``.
+
+    Each lag's sum of products is divided by the number of products
+    (``n - k``), so long lags are not shrunk towards zero.
 
     Examples
     --------
@@ -88,7 +91,7 @@ def autocovariance(matrix: np.ndarray, max_lag: int) -> np.ndarray:
     size = sp_fft.next_fast_len(n_time + max_lag + 1, real=True)
     spectrum = sp_fft.rfft(centred, size, axis=1)
     acov = sp_fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)
-    return acov[:, : max_lag + 1] / n_time
+    return acov[:, : max_lag + 1] / (n_time - np.arange(max_lag + 1))
 
 
 def kernel_autocovariance(tau_r: np.ndarray, tau_d: np.ndarray, fs: float,
@@ -122,14 +125,15 @@ def _frame_average(tau: np.ndarray, fs: float) -> np.ndarray:
     return (np.sinh(half) / half) ** 2
 
 
-def high_pass(matrix: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """Subtract a centred moving average of :data:`HIGH_PASS_S` seconds.
+def high_pass(matrix: np.ndarray, fs: float, seconds: float = HIGH_PASS_S
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract a centred moving average of ``seconds`` (default :data:`HIGH_PASS_S`).
 
     Returns the filtered traces and the autocorrelation of the filter
     (``delta - box``), which :func:`fit_autocovariance` applies to its models
     so that the filter biases nothing, it only removes slow drift.
     """
-    width = max(3, 2 * (round(HIGH_PASS_S * fs) // 2) + 1)
+    width = max(3, 2 * (round(seconds * fs) // 2) + 1)
     width = min(width, 2 * (matrix.shape[1] // 4) + 1)
     smooth = uniform_filter1d(matrix, width, axis=1, mode="reflect")
     taps = np.full(width, -1.0 / width)
