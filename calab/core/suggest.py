@@ -111,9 +111,10 @@ def suggest_params(
                             seed=seed)
     matrix, usable = sample.matrix, sample.usable
     reasons: list[str] = list(sample.reasons)
-    fit = _fit_cells(matrix[usable], fs)
     detrended = kin.detrend(matrix[usable], fs)
     noise, noise_lag = kin.difference_noise(detrended, sample.finite[usable])
+    # Band-limited noise is correlated up to about its lag: fit beyond it.
+    fit = _fit_cells(matrix[usable], fs, first_lag=int(np.median(noise_lag)))
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.nan_to_num(np.where(noise > 0, np.sqrt(fit["signal_var"]) / noise, 0.0))
     active = (fit["fit_r2"] >= ACTIVE_R2) & (snr >= ACTIVE_SNR)
@@ -159,12 +160,11 @@ def _check_fs(fs: Any) -> float:
     return value
 
 
-def _fit_cells(matrix: np.ndarray, fs: float) -> dict[str, np.ndarray]:
+def _fit_cells(matrix: np.ndarray, fs: float, first_lag: int) -> dict[str, np.ndarray]:
     """Per-cell kinetics, their precision from segments, and shrinkage to the pool."""
     filtered, filter_acf = kin.high_pass(matrix, fs)
     n_time = matrix.shape[1]
     max_lag = int(min(n_time // 4, math.ceil(kin.FIT_SPAN_DECAYS * kin.TAU_DECAY_GRID[-1] * fs)))
-    first_lag = 1
     max_lag = max(max_lag, first_lag + 4)
     models = kin.autocovariance_models(fs, max_lag, first_lag, filter_acf)
     length = n_time // SEGMENTS
