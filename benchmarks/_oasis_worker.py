@@ -19,7 +19,7 @@ def main() -> None:
     count = sum(1 for key in data.files if key.startswith("trace_"))
     for i in range(count):
         y = np.asarray(data[f"trace_{i}"], dtype=np.float64)
-        _, s, _, g, lam = deconvolve(y, penalty=1)
+        _, s, _, g, _ = deconvolve(y, penalty=1)
         out[f"activity_{i}"] = np.asarray(s, dtype=np.float64)
         out[f"g_{i}"] = np.atleast_1d(np.asarray(g, dtype=np.float64))
     np.savez(sys.argv[2], **out)

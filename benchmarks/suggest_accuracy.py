@@ -81,8 +81,8 @@ def deconvolve_cells(traces, fs, tau_r, tau_d, lam) -> list[np.ndarray]:
     n = len(traces)
     tau_r, tau_d, lam = (np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in
                          (tau_r, tau_d, lam))
-    return [calab.run_deconvolution(t, fs, float(r), float(d), float(l))
-            for t, r, d, l in zip(traces, tau_r, tau_d, lam, strict=True)]
+    return [calab.run_deconvolution(t, fs, float(r), float(d), float(penalty))
+            for t, r, d, penalty in zip(traces, tau_r, tau_d, lam, strict=True)]
 
 
 def score(traces, truths, fs, metric, tau_r, tau_d, lam) -> float:

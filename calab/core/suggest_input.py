@@ -57,7 +57,8 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
                                     argument="max_cells")
     start, stop = time_window(n_time, fs, float(max_seconds) / 60.0)
     if stop - start < MIN_SAMPLES:
-        start, stop = max(0, (n_time - MIN_SAMPLES) // 2), max(0, (n_time - MIN_SAMPLES) // 2) + MIN_SAMPLES
+        start = max(0, (n_time - MIN_SAMPLES) // 2)
+        stop = start + MIN_SAMPLES
     cells = _choose_cells(traces, n_cells, int(max_cells), seed) if not one_d else np.arange(1)
     raw = traces[start:stop][None, :] if one_d else _read_rows(traces, cells, start, stop)
     matrix = np.array(raw, dtype=np.float64, copy=True)
