@@ -33,20 +33,20 @@ def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bo
     `calab deconvolve` (`--json` prints it as one object; `details` says how
     reliable it is and which cells it rests on).
     """
+    from calab.cli.options import USER_ERRORS, user_error
     from calab.core.suggest import SuggestionWarning, suggest_params
-    from calab.io.inputs import read_traces
+    from calab.io.opener import open_recording
 
     try:
-        traces, meta = read_traces(input_path, fs=fs, dataset=dataset, lazy=True)
-        rate = fs if fs is not None else meta.get("sampling_rate_hz")
-        if rate is None:
+        recording = open_recording(input_path, fs=fs, dataset=dataset)
+        if recording.fs is None:
             raise click.UsageError(f"{input_path} records no sampling rate; pass --fs HZ")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SuggestionWarning)
-            result = suggest_params(traces, rate, per_cell=per_cell, max_cells=max_cells,
-                                    max_seconds=max_seconds)
-    except (ValueError, TypeError, OSError) as err:
-        raise click.ClickException(str(err)) from None
+            result = suggest_params(recording.traces, recording.fs, per_cell=per_cell,
+                                    max_cells=max_cells, max_seconds=max_seconds)
+    except USER_ERRORS as err:
+        raise user_error(err) from None
     if export_path:
         _write_export(result, export_path)
     for warning in caught:
@@ -74,7 +74,9 @@ def _write_export(result: dict[str, Any], path: str) -> None:
                            metadata={"suggested": True,
                                      "reliable": bool(result["details"]["reliable"])})
     except (ValueError, TypeError, OSError) as err:
-        raise click.ClickException(str(err)) from None
+        from calab.cli.options import user_error
+
+        raise user_error(err) from None
 
 
 def describe(result: dict[str, Any]) -> str:
