@@ -56,3 +56,18 @@ def test_unreliable_suggestion_warns_on_stderr(tmp_path):
     done = CliRunner().invoke(main, ["suggest", str(path), "--fs", "30"])
     assert done.exit_code == 0
     assert "UNRELIABLE" in done.output
+
+
+def test_deconvolve_params_auto(tmp_path):
+    sim, path = _recording(tmp_path, seconds=120.0)
+    out = tmp_path / "activity.npy"
+    done = CliRunner().invoke(main, ["deconvolve", str(path), "--fs", "30", "--params", "auto",
+                                     "-o", str(out), "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0.5 < summary["suggested"]["tau_decay"] / sim.tau_decay < 2.0
+    activity = np.load(out)
+    assert activity.shape == sim.traces.shape and activity.any()
+    refused = CliRunner().invoke(main, ["deconvolve", str(path), "--fs", "30", "--params",
+                                        "auto", "--lam", "1", "-o", str(out)])
+    assert refused.exit_code == 2 and "--params auto" in refused.output
