@@ -102,7 +102,7 @@ def _suggest(recording: Any, flags: tuple) -> dict[str, Any]:
 
     from calab.core.suggest import SuggestionWarning, suggest_params
 
-    _, fs, tau_rise, tau_decay, lam, filter_enabled = flags
+    _, _, tau_rise, tau_decay, lam, filter_enabled = flags
     given = [name for name, value in (("--tau-rise", tau_rise), ("--tau-decay", tau_decay),
                                       ("--lam", lam)) if value is not None]
     if given:
