@@ -4,7 +4,7 @@ Run: ``python benchmarks/engine_throughput.py [--cells 256] [--minutes 10]``
 
 Prints, on the same simulated data and cores:
 
-- in-memory ``deconvolve_matrix`` on the whole array (numba threads = cores);
+- in-memory ``deconvolve_matrix`` on the whole array (solver threads = cores);
 - ``deconvolve_zarr`` on a warm embedded cluster of one worker per core
   (target: at least 0.85x the in-memory throughput), and the same including
   cluster start-up (what ``calab deconvolve`` costs end to end);
@@ -43,6 +43,7 @@ def main() -> None:
 
 def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     from calab.core.deconvolve import deconvolve_matrix
+    from calab.core.options import DeconvolutionOptions
     from calab.engine import deconvolve_zarr
     from calab.engine.demo import TRACES, write_simulated_recording
 
@@ -53,10 +54,10 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     import zarr
 
     data = zarr.open_array(str(rec.path), path=TRACES)[:].astype(np.float64)
-    args = (rec.fs, rec.tau_rise, rec.tau_decay, params["lambda_"])
-    deconvolve_matrix(data[:2, :300], *args)  # warm the solver in this process
+    options = DeconvolutionOptions(rec.fs, rec.tau_rise, rec.tau_decay, params["lambda_"])
+    deconvolve_matrix(data[:2, :300], options)  # warm the solver in this process
     began, cpu = time.perf_counter(), tree_cpu_s()
-    deconvolve_matrix(data, *args)
+    deconvolve_matrix(data, options)
     wall = time.perf_counter() - began
     memory_rate, memory_cores = n_cells / wall, (tree_cpu_s() - cpu) / wall
     del data
@@ -82,7 +83,7 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     print(f"data: {n_cells} cells x {minutes:g} min at 30 Hz; cores: {os.cpu_count()}; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (shared machine)")
     print("cells/s, and in brackets the CPU cores the run actually got (CPU s / wall s)")
-    print(f"in memory (numba threads = cores):     {memory_rate:8.1f} cells/s "
+    print(f"in memory (solver threads = cores):     {memory_rate:8.1f} cells/s "
           f"[{memory_cores:.2f}]")
     print(f"zarr, warm cluster, {n_workers} workers:        {two:8.1f} cells/s "
           f"[{cores['warm']:.2f}] -> {two / memory_rate:.2f}x in memory (target >= 0.85)")
