@@ -4,7 +4,7 @@ Run: ``python benchmarks/engine_throughput.py [--cells 256] [--minutes 10]``
 
 Prints, on the same simulated data and cores:
 
-- in-memory ``deconvolve_matrix`` on the whole array (numba threads = cores);
+- in-memory ``deconvolve_matrix`` on the whole array (solver threads = cores);
 - ``deconvolve_zarr`` on a warm embedded cluster of one worker per core
   (target: at least 0.85x the in-memory throughput), and the same including
   cluster start-up (what ``calab deconvolve`` costs end to end);
@@ -83,7 +83,7 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     print(f"data: {n_cells} cells x {minutes:g} min at 30 Hz; cores: {os.cpu_count()}; "
           f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (shared machine)")
     print("cells/s, and in brackets the CPU cores the run actually got (CPU s / wall s)")
-    print(f"in memory (numba threads = cores):     {memory_rate:8.1f} cells/s "
+    print(f"in memory (solver threads = cores):     {memory_rate:8.1f} cells/s "
           f"[{memory_cores:.2f}]")
     print(f"zarr, warm cluster, {n_workers} workers:        {two:8.1f} cells/s "
           f"[{cores['warm']:.2f}] -> {two / memory_rate:.2f}x in memory (target >= 0.85)")

@@ -112,8 +112,8 @@ def solve(
     constants = [_typed(coefficients, phase, layout[1], dtype)
                  for phase, dtype in ((single, np.float32), (settings, np.float64))]
     while state.running_groups.size:
-        iterate(*state.arrays(), *constants, ROUND_ITERATIONS, state.valid_rows,
-                n_threads=state.n_threads)
+        iterate(state.arrays(), constants[0], constants[1], ROUND_ITERATIONS,
+                state.valid_rows, n_threads=state.n_threads)
         state.collect()
     return SolverOutput(state.finish(), state.iterations, state.converged)
 

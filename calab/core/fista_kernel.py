@@ -28,19 +28,18 @@ DOUBLE: int = _solver.DOUBLE
 
 
 def iterate(
-    Y: np.ndarray, S: np.ndarray, Z: np.ndarray, KS: np.ndarray,
-    Y32: np.ndarray, S32: np.ndarray, Z32: np.ndarray, KS32: np.ndarray,
-    iters: np.ndarray, done: np.ndarray, floats: np.ndarray, phases: np.ndarray,
-    padding: np.ndarray, groups: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
     single: tuple[np.ndarray, np.ndarray, np.ndarray],
     double: tuple[np.ndarray, np.ndarray, np.ndarray],
     n_steps: int, valid_rows: np.ndarray, n_threads: int | None = None,
 ) -> None:
     """Run up to ``n_steps`` iterations of each group in ``groups``, in place.
 
-    ``Y .. KS`` are the float64 packed arrays ``(groups, chunk_len, lanes)``,
-    ``Y32 .. KS32`` their float32 copies for the groups in the float32 phase (or
-    empty). ``single`` and ``double`` are ``(coef, settings, tables)`` in float32
+    ``arrays`` (:meth:`calab.core.fista_state.PackedState.arrays`): ``Y, S, Z, KS``,
+    the float64 packed arrays ``(groups, chunk_len, lanes)``; ``Y32, S32, Z32, KS32``,
+    their float32 copies for the groups in the float32 phase (or empty); then per
+    cell ``iters, done, floats``, per group ``phases``, per cell ``padding``, and the
+    ``groups`` to run. ``single`` and ``double`` are ``(coef, settings, tables)`` in float32
     and float64: the operator coefficients ``(g1, g2, w, alpha, beta, taps)``
     (``taps = 0`` for the untruncated kernel), the settings vector of
     :mod:`calab.core.fista_cells` and the correction tables of
@@ -48,9 +47,10 @@ def iterate(
     that hold no cell; ``valid_rows[lane]`` is the number of real samples in the
     lane's chunk (the last chunk of a cell is padded).
     """
+    y, s, z, ks, y32, s32, z32, ks32, iters, done, floats, phases, padding, groups = arrays
     with native_gate.call():
         _solver.iterate(
-            Y, S, Z, KS, Y32, S32, Z32, KS32, iters, done, floats, phases, padding,
+            y, s, z, ks, y32, s32, z32, ks32, iters, done, floats, phases, padding,
             np.ascontiguousarray(groups, dtype=np.int64), *single, *double, int(n_steps),
             valid_rows, get_num_threads() if n_threads is None else int(n_threads),
         )

@@ -77,6 +77,6 @@ def warm_up() -> None:
     """Load the compiled solver in this process with a tiny solve.
 
     Run it on every worker with ``client.run(warm_up)`` so the first real
-    block does not pay the import (about a second; nothing compiles at run time).
+    block does not pay the import (nothing compiles at run time).
     """
     solve_block(np.ones((2, 64)), DeconvolutionOptions(fs=30.0, tau_r=0.05, tau_d=0.4, lam=0.03))

@@ -31,9 +31,9 @@ void residual_pass(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, boo
         T* rows = work + GUARD * n;
         const int64_t pairs_end = L - L % 2;
         for (int64_t tau = 0; tau < pairs_end; tau += 2)
-            residual_rows<T, ONE_CELL, true>(rows, g.y, g.ks, g, sc, k.tables, tau, 2, n);
+            residual_rows<T, ONE_CELL>(rows, g.y, g.ks, g, sc, k.tables, tau, 2, n);
         if (pairs_end < L)
-            residual_rows<T, ONE_CELL, true>(rows, g.y, g.ks, g, sc, k.tables, pairs_end, 1, n);
+            residual_rows<T, ONE_CELL>(rows, g.y, g.ks, g, sc, k.tables, pairs_end, 1, n);
     }
     cell_sums(sc.partial0.data(), g.width, g.n_chunks, sc.sum0.data());
     for (int64_t c = 0; c < g.width; ++c) sc.fit[c] = 0.5 * sc.sum0[c];

@@ -86,9 +86,9 @@ void lane_weights(const Group<T>& g, Scratch<T>& sc) {
         square = err * err;                                                           \
     } while (0)
 
-// Residual of rows tau (and tau+1) from the corrected K z = conv + a1*k1 + a2*k2 (carries
-// null for the truncated operator, whose conv already holds the true K z).
-template <class T, bool ONE_CELL, bool CARRIES>
+// Residual of rows tau (and tau+1) from the corrected K z = conv + a1*k1 + a2*k2 (the
+// untruncated operator; the truncated one has its own pass, truncated.hpp).
+template <class T, bool ONE_CELL>
 void residual_rows(T* conv, const T* y, T* ks, const Group<T>& g, Scratch<T>& sc,
                    const T* tables, int64_t tau, int64_t rows, int64_t conv_stride) {
     const int64_t n = g.n_lanes, L = g.chunk_len;
@@ -102,22 +102,18 @@ void residual_rows(T* conv, const T* y, T* ks, const Group<T>& g, Scratch<T>& sc
     T* conv_a = conv + tau * conv_stride;
     const T* y_a = y + tau * n;
     T* ks_a = ks + tau * n;
-    const T a1 = CARRIES ? tables[FWD_A * L + tau] : T(0);
-    const T a2 = CARRIES ? tables[FWD_A_PREV * L + tau] : T(0);
+    const T a1 = tables[FWD_A * L + tau], a2 = tables[FWD_A_PREV * L + tau];
     if (rows == 2) {
-        const T b1 = CARRIES ? tables[FWD_A * L + tau + 1] : T(0);
-        const T b2 = CARRIES ? tables[FWD_A_PREV * L + tau + 1] : T(0);
+        const T b1 = tables[FWD_A * L + tau + 1], b2 = tables[FWD_A_PREV * L + tau + 1];
         T* conv_b = conv_a + conv_stride;
         const T* y_b = y_a + n;
         T* ks_b = ks_a + n;
         CALAB_LANES for (int64_t l = 0; l < n; ++l) {
             const T beta = ONE_CELL ? b0 : lb[l], inv = ONE_CELL ? i0 : li[l];
             const T run = ONE_CELL ? T(1) : lr[l];
-            T kz = conv_a[l], kz2 = conv_b[l], sq, sq2;
-            if (CARRIES) {
-                kz = kz + a1 * k1[l] + a2 * k2[l];
-                kz2 = kz2 + b1 * k1[l] + b2 * k2[l];
-            }
+            const T kz = conv_a[l] + a1 * k1[l] + a2 * k2[l];
+            const T kz2 = conv_b[l] + b1 * k1[l] + b2 * k2[l];
+            T sq, sq2;
             CALAB_RESIDUAL(conv_a[l], kz, y_a[l], ks_a[l], beta, inv, run, sq);
             CALAB_RESIDUAL(conv_b[l], kz2, y_b[l], ks_b[l], beta, inv, run, sq2);
             squares[l] = (squares[l] + sq) + sq2;  // the one-row order
@@ -126,8 +122,8 @@ void residual_rows(T* conv, const T* y, T* ks, const Group<T>& g, Scratch<T>& sc
         CALAB_LANES for (int64_t l = 0; l < n; ++l) {
             const T beta = ONE_CELL ? b0 : lb[l], inv = ONE_CELL ? i0 : li[l];
             const T run = ONE_CELL ? T(1) : lr[l];
-            T kz = conv_a[l], sq;
-            if (CARRIES) kz = kz + a1 * k1[l] + a2 * k2[l];
+            const T kz = conv_a[l] + a1 * k1[l] + a2 * k2[l];
+            T sq;
             CALAB_RESIDUAL(conv_a[l], kz, y_a[l], ks_a[l], beta, inv, run, sq);
             squares[l] = squares[l] + sq;
         }
