@@ -1,5 +1,13 @@
 """Bytes on disk to arrays and back.
 
+- :mod:`calab.io.opener`: ``open_recording`` and ``detect_format``, the one way
+  every command, the job service and the API open a recording; it returns a
+  :class:`calab.io.recording.Recording` whose file-backed traces
+  (:mod:`calab.io.arrays`) are read on demand and pickle as file locations.
+  :mod:`calab.io.formats` opens ``.npy``/``.npz``/tuning data/zarr/HDF5,
+  :mod:`calab.io.zarr_store` sniffs zarr stores, :mod:`calab.io.paths` checks
+  local paths and :mod:`calab.io.plain_pickle` reads pickled ``.npy`` files
+  without running code.
 - :mod:`calab.io.tuning`: ``<stem>.npy`` + ``<stem>_metadata.json`` tuning data
   (``save_for_tuning`` / ``load_tuning_data``), the format CaTune reads.
 - :mod:`calab.io.export`: CaTune export JSON (``load_export_params`` /
@@ -7,7 +15,8 @@
 - :mod:`calab.io.loaders`: CaImAn, Minian, suite2p and NWB readers (extras).
 
 This package module stays light (standard library only): it holds the two
-small file helpers every writer and reader here shares.
+small file helpers every writer and reader here shares. Nothing in
+:mod:`calab.io` imports :mod:`calab.engine` or dask.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from calab.io.json_text import load_json_text
 
 __all__ = ["json_bytes", "read_json_object", "to_json_value", "write_atomically"]
 
@@ -111,15 +122,7 @@ def read_json_object(path: str | Path, what: str = "JSON file") -> dict[str, Any
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     text = path.read_bytes().decode("utf-8", errors="replace")
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise ValueError(f"{path} is not usable JSON: it is nested too deeply") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno} "
-            f"(char {err.pos})"
-        ) from None
+    value = load_json_text(text, what=str(path))
     if not isinstance(value, dict):
         raise ValueError(
             f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}"
