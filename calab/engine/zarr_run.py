@@ -214,7 +214,7 @@ def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
     done = prepare_output(out, attrs, info.shape, resume)
     job = BlockJob(source, out, options, cells, n_cells, full)
     if resume and done.any():
-        verify_done_blocks(connection.get(), job, out, done)
+        verify_done_blocks(connection, job, out, done)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:
