@@ -26,7 +26,7 @@ from calab.core.checks import (
     positive_number,
     real_number,
 )
-from calab.errors import InvalidParameterError
+from calab.errors import InvalidParameterError, MissingFieldError, ParameterTypeError
 
 __all__ = [
     "CONSTRAINTS", "CONV_MODES", "DEFAULT_CONSTRAINT", "DEFAULT_CONV_MODE", "DEFAULT_FILTER",
@@ -147,10 +147,14 @@ class DeconvolutionOptions:
         >>> DeconvolutionOptions.from_params(p, max_iters=50).to_params()["tau_decay"]
         0.6
         """
+        if not isinstance(params, Mapping):
+            raise ParameterTypeError(
+                f"{prefix or 'params'} must be a dict with fs, tau_rise, tau_decay and "
+                f"lambda_; got {type(params).__name__}", argument=prefix or "params")
         names = {"fs": "fs", "tau_rise": "tau_r", "tau_decay": "tau_d", "lambda_": "lam"}
         missing = [key for key in names if key not in params]
         if missing:
-            raise InvalidParameterError(
+            raise MissingFieldError(
                 f"{prefix}{missing[0]} is missing; a parameter set needs "
                 "fs, tau_rise, tau_decay and lambda_",
                 argument=f"{prefix}{missing[0]}",

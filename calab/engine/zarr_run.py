@@ -189,8 +189,8 @@ def deconvolve_zarr(
     options = _resolve_options(params, max_iters=max_iters, conv_mode=conv_mode,
                                constraint=constraint, tol=tol, nan_policy=nan_policy)
     full, resume = flag("full", full), flag("resume", resume)
-    recording, info = describe_input(input, dataset)
-    options.check_recording(*info.shape, fs=recording.file_fs)
+    recording, info = describe_input(input, dataset, fs=options.fs)
+    options.check_recording(*info.shape)
     out = check_output_location(output, info.store)
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,

@@ -28,12 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from calab.errors import InvalidParameterError
 from calab.io.json_text import load_json_text
 
 __all__ = ["json_bytes", "read_json_object", "to_json_value", "write_atomically"]
 
 
-def write_atomically(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
+def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file through a temporary sibling, then rename it into place.
 
     A failure at any point (a bad value, a full disk, an interrupt) leaves
@@ -124,7 +125,8 @@ def read_json_object(path: str | Path, what: str = "JSON file") -> dict[str, Any
     text = path.read_bytes().decode("utf-8", errors="replace")
     value = load_json_text(text, what=str(path))
     if not isinstance(value, dict):
-        raise ValueError(
-            f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}"
+        raise InvalidParameterError(
+            f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}",
+            argument=str(path),
         )
     return value
