@@ -17,6 +17,9 @@ from calab.engine.outputs import read_checksums
 from calab.errors import ResumeMismatchError
 
 MAX_LISTED = 5
+#: Finished input up to this size is re-read in this process when no cluster runs yet,
+#: so resuming a small, finished run starts none; beyond it the workers read it.
+LOCAL_VERIFY_BYTES = 64 * 2**20
 
 
 def input_checksum(job: Any, index: int) -> int:
@@ -25,8 +28,11 @@ def input_checksum(job: Any, index: int) -> int:
     return block_checksum(job.source[start:stop, :])
 
 
-def verify_done_blocks(dask: Any, job: Any, output: str, done: np.ndarray) -> None:
+def verify_done_blocks(connection: Any, job: Any, output: str, done: np.ndarray) -> None:
     """Refuse to resume when the input of a finished block changed.
+
+    ``connection.get()`` gives the Dask client; ``connection.client`` is None
+    while no cluster has been started.
 
     Raises
     ------
@@ -41,8 +47,14 @@ def verify_done_blocks(dask: Any, job: Any, output: str, done: np.ndarray) -> No
             f"output={output!r} records no input checksum for its finished blocks (written "
             "by an older calab?), so a resume cannot check that the input is unchanged. "
             "Use resume=False (--no-resume) to recompute it", argument="output")
-    futures = dask.map(input_checksum, [job] * len(finished), finished, pure=False)
-    current = dask.gather(futures)
+    cells = sum(stop - start for start, stop in map(job.bounds, finished))
+    nbytes = cells * job.source.shape[1] * job.source.dtype.itemsize
+    if connection.client is None and nbytes <= LOCAL_VERIFY_BYTES:
+        current = [input_checksum(job, index) for index in finished]
+    else:
+        dask = connection.get()
+        futures = dask.map(input_checksum, [job] * len(finished), finished, pure=False)
+        current = dask.gather(futures)
     changed = [i for i, value in zip(finished, current, strict=True)
                if np.uint64(value) != recorded[i]]
     if changed:

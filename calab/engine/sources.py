@@ -20,13 +20,6 @@ from calab.io.recording import Recording
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 
 
-def is_file_backed(value: Any) -> bool:
-    """True for a :class:`Recording` or the file-backed traces of one."""
-    from calab.io.arrays import TraceArray
-
-    return isinstance(value, (Recording, TraceArray))
-
-
 def as_dask(source: Any, *, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> da.Array:
     """Wrap a file-backed ``(n_cells, n_timepoints)`` array-like into a dask array.
 

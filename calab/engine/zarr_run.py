@@ -121,10 +121,8 @@ def deconvolve_zarr(
     Parameters
     ----------
     input : str or pathlib.Path
-        Any recording :func:`calab.open_recording` reads: typically a zarr array
-        (v3 or v2) of shape ``(n_cells, n_timepoints)`` or a group holding it
-        (see ``dataset``), local or an fsspec URL; also ``.npy``, HDF5, CaImAn,
-        Minian, suite2p or NWB files, read block by block by the workers.
+        Any recording :func:`calab.open_recording` reads, typically a zarr array
+        ``(n_cells, n_timepoints)`` or a group holding it (see ``dataset``).
     output : str or pathlib.Path
         Output group: ``activity`` float32 ``(n_cells, n_timepoints)``; with
         ``full=True`` also ``baseline``, ``reconvolution``, ``iterations`` and
@@ -135,7 +133,7 @@ def deconvolve_zarr(
         Hz; ``tau_rise``, ``tau_decay`` and ``lambda_`` may be lists of one
         value per cell), a parsed CaTune export, or the path of an export JSON.
     dataset : str, optional
-        Array name inside a zarr group.
+        Array name inside a zarr group (the key, variable or series of others).
     scheduler : str, optional
         Dask scheduler address; default ``DASK_SCHEDULER_ADDRESS``, else an
         embedded ``LocalCluster`` (one single-threaded process per core).
@@ -147,11 +145,9 @@ def deconvolve_zarr(
         Also write the diagnostics.
     resume : bool
         Continue an existing output of the same run, computing only blocks not
-        marked done; a different run (parameters, input, settings) is refused.
-        Each done block records a checksum of the input values it read; a
-        resume re-reads those values on the workers and refuses an input
-        changed since (no solving, but one pass over the finished part of the
-        input). ``False`` overwrites an existing calab output.
+        marked done; a different run (parameters, input, settings) or an input
+        changed since (done blocks' input checksums are re-read on the
+        workers) is refused. ``False`` overwrites an existing calab output.
     conv_mode, max_iters, constraint, tol, nan_policy
         Solver options of :func:`calab.run_deconvolution_full`.
     n_workers, memory_limit : optional
@@ -178,12 +174,10 @@ def deconvolve_zarr(
     Raises
     ------
     FileNotFoundError, ValueError, TypeError
-        Missing input, unknown dataset, not 2-D, bad parameters, ``fs``
-        contradicting the input's own rate, an output inside the input (or
-        the input inside the output), ``resume``/``full`` not a bool.
+        Missing input, unknown dataset, not 2-D, bad parameters, ``fs`` against
+        the input's own rate, output inside the input, non-bool ``resume``.
     calab.errors.ResumeMismatchError
-        ``output`` holds a different run, or its input changed since, and
-        ``resume`` is True.
+        ``output`` holds a different run, or its input changed, and ``resume``.
     calab.engine.BlocksFailedError
         Some blocks raised (e.g. NaN in the input); the others are kept.
 
@@ -230,7 +224,7 @@ def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
     job = BlockJob(source, out, options, cells, n_cells, full,
                    None if confine_to is None else str(confine_to))
     if resume and done.any():
-        verify_done_blocks(connection.get(), job, out, done)
+        verify_done_blocks(connection, job, out, done)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:

@@ -1,5 +1,13 @@
 """Bytes on disk to arrays and back.
 
+- :mod:`calab.io.opener`: ``open_recording`` and ``detect_format``, the one way
+  every command, the job service and the API open a recording; it returns a
+  :class:`calab.io.recording.Recording` whose file-backed traces
+  (:mod:`calab.io.arrays`) are read on demand and pickle as file locations.
+  :mod:`calab.io.formats` opens ``.npy``/``.npz``/tuning data/zarr/HDF5,
+  :mod:`calab.io.zarr_store` sniffs zarr stores, :mod:`calab.io.paths` checks
+  local paths and :mod:`calab.io.plain_pickle` reads pickled ``.npy`` files
+  without running code.
 - :mod:`calab.io.tuning`: ``<stem>.npy`` + ``<stem>_metadata.json`` tuning data
   (``save_for_tuning`` / ``load_tuning_data``), the format CaTune reads.
 - :mod:`calab.io.export`: CaTune export JSON (``load_export_params`` /
@@ -7,7 +15,8 @@
 - :mod:`calab.io.loaders`: CaImAn, Minian, suite2p and NWB readers (extras).
 
 This package module stays light (standard library only): it holds the two
-small file helpers every writer and reader here shares.
+small file helpers every writer and reader here shares. Nothing in
+:mod:`calab.io` imports :mod:`calab.engine` or dask.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from calab.core.options import positive_number
+from calab.core.checks import positive_number
 from calab.errors import (
     ParameterTypeError,
     UnsupportedRecordingError,

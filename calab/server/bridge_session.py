@@ -66,7 +66,7 @@ def load_dataset(
     A path is opened with :func:`calab.open_recording`: the rate it records is
     used (``fs``, when given, must agree). Otherwise ``fs`` defaults to 30 Hz.
     """
-    from calab.core.options import positive_number
+    from calab.core.checks import positive_number
 
     if isinstance(source, (str, os.PathLike)):
         source = open_recording(source, fs=fs)

@@ -13,8 +13,11 @@ from calab.engine import deconvolve_zarr
 from calab.errors import InvalidParameterError, ParameterTypeError, ResumeMismatchError
 
 
+@pytest.mark.parametrize("where", ["here", "workers"])
 def test_input_edited_in_place_is_not_resumed_with_stale_results(recording, tmp_path,
-                                                                 dask_client):
+                                                                 dask_client, monkeypatch, where):
+    if where == "workers":  # verify on the cluster, not in this process
+        monkeypatch.setattr("calab.engine.resume.LOCAL_VERIFY_BYTES", 0)
     store, _ = recording
     out = tmp_path / "out.zarr"
     deconvolve_zarr(store, out, PARAMS, client=dask_client, chunk_cells=4)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.options import positive_number
+from calab.core.checks import positive_number
 from calab.errors import MissingDependencyError
 from calab.io.paths import locate
 from calab.io.recording import Recording, check_traces

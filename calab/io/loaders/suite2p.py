@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.options import non_negative_number
+from calab.core.checks import non_negative_number
 from calab.errors import RecordingNotFoundError, UnsupportedRecordingError
 from calab.io.arrays import NpyArray, StoredArray, TraceArray, unreadable
 from calab.io.loaders._common import check_traces, existing_path, loader_result
