@@ -1,0 +1,12 @@
+// Installs the feature modules on the core app (main.js passes its small API in).
+//
+// app: {state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
+//       loadData, windowBounds, moveWindow}
+
+import { installKernelMode } from "./kernel-mode.js";
+
+export function installFeatures(app) {
+  window.calab = window.calab || {};
+  window.calab.app = app;
+  installKernelMode(app);
+}
