@@ -143,5 +143,5 @@ def test_peak_fwhm_inverts_exactly(tau_r, tau_d):
 
 @pytest.mark.parametrize(("t_peak", "fwhm"), [(0.2, 0.4), (0.0, 1.0), (0.1, float("nan"))])
 def test_tau_from_peak_fwhm_rejects_impossible_shapes(t_peak, fwhm):
-    with pytest.raises(ValueError, match="t_peak|fwhm"):
+    with pytest.raises(ValueError, match=r"t_peak|fwhm"):
         tau_from_peak_fwhm(t_peak, fwhm)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import chromium_available, headless_browser, maybe_screenshot, set_number
-from browser_support import wait_all_fresh
+from browser_support import (
+    chromium_available,
+    headless_browser,
+    maybe_screenshot,
+    set_number,
+    wait_all_fresh,
+)
 from feature_support import new_page, number, synthetic_traces
 
 from calab.core.kernel import kernel_peak_fwhm, tau_from_peak_fwhm
@@ -79,7 +84,7 @@ def test_peak_fwhm_mode_sets_the_kernel_and_resolves(page, run):
 
     set_number(page, "fwhm-ms", "500")
     wait_all_fresh(page)
-    tau_r, tau_d = tau_from_peak_fwhm(0.150, 0.500)
+    _, tau_d = tau_from_peak_fwhm(0.150, 0.500)
     assert number(page, "tau-decay-ms") == pytest.approx(1000 * tau_d, rel=1e-5)
     # the markers sit where the kernel peaks and spans half its height
     peak_ms = float(page.get_attribute("[data-testid=kernel-peak-marker]", "data-ms"))
