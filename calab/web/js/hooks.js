@@ -1,8 +1,8 @@
 // A tiny event bus between the core app (main.js) and the feature modules.
 //
-// main.js emits: "params" (after the parameter panel is redrawn), "data" (a recording was
-// loaded), "grid" (cards were rebuilt; payload: the rows shown), "solved" (a solve answered;
-// payload: {rows, fits, activities, r2, start, stop}). Feature modules subscribe with on().
+// main.js emits "params" (after the parameter panel is redrawn) and "data" (a recording was
+// loaded); card-watch.js emits "card-fresh" (a card shows a new solution). Feature modules
+// subscribe with on().
 
 const listeners = new Map();
 

@@ -239,7 +239,6 @@ function rebuildGrid() {
   }
   if (state.focusRow === null || !keep.has(state.focusRow)) focusCell(rows[0] ?? null);
   else updateOverviewWindow();
-  emit("grid", rows);
   requestSolve(true);
 }
 
@@ -348,7 +347,6 @@ async function solveVisible() {
     card.showSolution(fits[k], activities[k], result.header.r2[k]);
     card.setState("fresh");
   });
-  emit("solved", { ...result.header, params: p, fits, activities });
   window.calab.lastSolveMs = result.header.solve_ms;
 }
 
