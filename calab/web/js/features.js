@@ -5,7 +5,11 @@
 
 import { watchCards } from "./card-watch.js";
 import { installKernelMode } from "./kernel-mode.js";
+import { MetricsTab } from "./metrics-tab.js";
 import { Pins } from "./pins.js";
+import { installSnrTiers } from "./snr-tiers.js";
+import { SpectrumTab } from "./spectrum.js";
+import { installTabs } from "./tabs.js";
 
 export function installFeatures(app) {
   window.calab = window.calab || {};
@@ -13,4 +17,8 @@ export function installFeatures(app) {
   watchCards(app);
   installKernelMode(app);
   app.pins = new Pins(app);
+  app.spectrum = new SpectrumTab(app);
+  app.metrics = new MetricsTab(app);
+  app.tabs = installTabs();
+  installSnrTiers();
 }
