@@ -35,6 +35,7 @@ import numpy as np
 from calab.core.deconvolve import deconvolve_matrix
 from calab.core.gaps import interpolate_gaps
 from calab.core.preprocess import bandpass_filter
+from calab.core.subsample import estimate_snr
 from calab.server.bridge_data import Dataset
 from calab.server.bridge_requests import (
     MAX_SOLVE_CELLS,
@@ -120,6 +121,7 @@ class WindowSolver:
         missing = ~np.isfinite(raw[:, crop])
         shown = np.where(missing, np.nan, shown[:, crop])
         header = self._header(request, dataset, shown, fit[:, crop], missing, gaps.empty)
+        header["snr"] = estimate_snr(filled[:, crop]).round(3).tolist()
         header.update(iterations=np.asarray(result.iterations).tolist(),
                       converged=np.asarray(result.converged).tolist(), margin=margin,
                       solve_ms=round(1000 * (time.perf_counter() - began), 2))

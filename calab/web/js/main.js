@@ -2,6 +2,9 @@
 
 import { Bridge } from "./bridge.js";
 import { CellCard, KernelPlot, Overview } from "./cards.js";
+import { CellList } from "./cells.js";
+import { bindExport, enterReadOnly } from "./export.js";
+import { SolveLoop } from "./solver.js";
 import { setupDrop } from "./drop.js";
 import { installFeatures } from "./features.js";
 import { emit } from "./hooks.js";
@@ -9,26 +12,27 @@ import * as P from "./params.js";
 
 const $ = (id) => document.getElementById(id);
 const HEARTBEAT_MS = 3000;
-const MAX_WINDOW_SAMPLES = 20000;  // the server's limit per solve (bridge_solve.MAX_WINDOW_SAMPLES)
+const MAX_WINDOW_SAMPLES = 20000;  // the server's limit per solve (bridge_requests.MAX_WINDOW_SAMPLES)
+const MIN_WINDOW_S = 1;
 
 const state = {
   params: { ...P.DEFAULTS },
   history: new P.History(P.DEFAULTS),
-  data: null,
-  selected: [],
-  sort: "snr",
+  data: null,        // {fs, source, totalCells, totalTime, subsetStart, subsetLength}
+  cells: null,       // CellList: which cells the grid pages through
   perPage: 6,
   page: 0,
-  focusRow: null,
+  focusCell: null,   // original index of the cell in the overview
   windowSeconds: 60,
-  windowStart: 0,
-  cards: new Map(),
-  requestId: 0,
-  pendingFrame: 0,
+  windowStart: 0,    // first sample of the window, in the whole recording
+  cards: new Map(),  // original cell index -> CellCard
+  readOnly: false,
+  uploadLimit: null,
 };
 const bridge = Bridge.fromLocation(window.location);
 let kernelPlot = null;
 let overview = null;
+let solver = null;
 
 // ---------------------------------------------------------------- messages
 let toastTimer = 0;
@@ -63,6 +67,7 @@ function renderParams() {
 
 // Apply a change; `edited` names the time constant the user moved (kept below/above the other).
 function setParams(change, { commit = true, edited = null } = {}) {
+  if (state.readOnly) { renderParams(); return; }
   const next = { ...state.params, ...change };
   if (!(next.tauRise > 0) || !(next.tauDecay > 0) || !(next.lambda >= 0)) {
     toast("Times must be > 0 ms and λ must be ≥ 0.", true);
@@ -78,7 +83,7 @@ function setParams(change, { commit = true, edited = null } = {}) {
   state.params = next;
   if (commit) state.history.commit(next);
   renderParams();
-  if (changed) requestSolve(commit);
+  if (changed) requestSolve();
 }
 
 function bindParamInputs() {
@@ -107,14 +112,14 @@ function bindParamInputs() {
   $("redo").addEventListener("click", redo);
 }
 
-function undo() { restoreFromHistory(state.history.undo()); }
-function redo() { restoreFromHistory(state.history.redo()); }
+function undo() { if (!state.readOnly) restoreFromHistory(state.history.undo()); }
+function redo() { if (!state.readOnly) restoreFromHistory(state.history.redo()); }
 
 function restoreFromHistory(params) {
   if (!params) return;
   state.params = params;
   renderParams();
-  requestSolve(true);
+  requestSolve();
 }
 
 function bindKeyboard() {
@@ -155,54 +160,44 @@ function applyParams({ tauRise, tauDecay, lambda, filter }) {
 }
 
 // ---------------------------------------------------------------- cells and window
-function orderedRows() {
-  const d = state.data;
-  const rows = [];
-  for (let r = 0; r < d.nCells; r++) if (state.selected[r]) rows.push(r);
-  if (state.sort === "snr") rows.sort((a, b) => d.snr[b] - d.snr[a] || a - b);
-  else rows.sort((a, b) => d.cellIndices[a] - d.cellIndices[b]);
-  return rows;
-}
-
-function visibleRows() {
-  const rows = orderedRows();
-  const pages = Math.max(1, Math.ceil(rows.length / state.perPage));
-  state.page = Math.min(state.page, pages - 1);
-  $("page-info").textContent = rows.length
-    ? `page ${state.page + 1} of ${pages} · ${rows.length} cells` : "no cells selected";
-  return rows.slice(state.page * state.perPage, (state.page + 1) * state.perPage);
+function visibleCells() {
+  const list = state.cells;
+  const pages = list.pageCount(state.perPage);
+  state.page = Math.min(Math.max(0, state.page), pages - 1);
+  const count = list.count();
+  $("page-info").textContent = count
+    ? `page ${state.page + 1} of ${pages} · ${count} cells` : "no cells selected";
+  return list.page(state.page, state.perPage);
 }
 
 function windowBounds() {
   const d = state.data;
   const wanted = Math.max(8, Math.round(state.windowSeconds * d.fs));
-  const length = Math.min(d.nTime, MAX_WINDOW_SAMPLES, wanted);
-  const start = Math.min(Math.max(0, state.windowStart), d.nTime - length);
+  const length = Math.min(d.totalTime, MAX_WINDOW_SAMPLES, wanted);
+  const start = Math.min(Math.max(0, Math.round(state.windowStart)), d.totalTime - length);
   state.windowStart = start;
   return [start, start + length];
 }
 
 function timeAxis(start, stop) {
-  const d = state.data;
   const x = new Float64Array(stop - start);
-  for (let i = 0; i < x.length; i++) x[i] = (d.start + start + i) / d.fs;
+  for (let i = 0; i < x.length; i++) x[i] = (start + i) / state.data.fs;
   return x;
 }
 
 function renderChips() {
   const box = $("cell-chips");
   box.innerHTML = "";
-  const d = state.data;
-  const order = [...Array(d.nCells).keys()].sort((a, b) => d.cellIndices[a] - d.cellIndices[b]);
-  for (const r of order) {
+  const list = state.cells;
+  for (const cell of [...list.known].sort((a, b) => a - b)) {
     const chip = document.createElement("button");
     chip.type = "button";
-    chip.className = "chip" + (state.selected[r] ? " on" : "");
-    chip.textContent = d.cellIndices[r];
-    chip.title = `cell ${d.cellIndices[r]} · SNR ${d.snr[r].toFixed(1)}`;
+    chip.className = "chip" + (list.hidden.has(cell) ? "" : " on");
+    chip.textContent = cell;
+    const snr = list.snr.get(cell);
+    chip.title = `cell ${cell}` + (Number.isFinite(snr) ? ` · SNR ${snr.toFixed(1)}` : "");
     chip.addEventListener("click", () => {
-      state.selected[r] = !state.selected[r];
-      chip.classList.toggle("on", state.selected[r]);
+      chip.classList.toggle("on", list.toggle(cell));
       rebuildGrid();
     });
     box.appendChild(chip);
@@ -215,82 +210,128 @@ function cardWidth() {
 }
 
 function rebuildGrid() {
-  const rows = visibleRows();
-  const keep = new Set(rows);
-  for (const [row, card] of state.cards) {
-    if (!keep.has(row)) { card.destroy(); state.cards.delete(row); }
+  const cells = visibleCells();
+  const keep = new Set(cells);
+  for (const [cell, card] of state.cards) {
+    if (!keep.has(cell)) { card.destroy(); state.cards.delete(cell); }
   }
   const grid = $("grid");
-  grid.dataset.count = String(rows.length);
-  for (const row of rows) {
-    if (!state.cards.has(row)) {
-      const d = state.data;
-      state.cards.set(row, new CellCard(row, d.cellIndices[row], d.snr[row], focusCell));
-    }
-    grid.appendChild(state.cards.get(row).element);
+  grid.dataset.count = String(cells.length);
+  for (const cell of cells) {
+    if (!state.cards.has(cell)) state.cards.set(cell, new CellCard(cell, state.cells.snr.get(cell), focusCell));
+    grid.appendChild(state.cards.get(cell).element);
   }
+  $("grid-empty").hidden = cells.length > 0;
   const width = cardWidth();
-  const [start, stop] = windowBounds();
-  const x = timeAxis(start, stop);
-  for (const row of rows) {
-    const card = state.cards.get(row);
+  for (const cell of cells) {
+    const card = state.cards.get(cell);
     if (!card.charts) card.mount(width);
-    card.showRaw(x, state.data.rows[row].subarray(start, stop));
   }
-  if (state.focusRow === null || !keep.has(state.focusRow)) focusCell(rows[0] ?? null);
+  if (state.focusCell === null || !keep.has(state.focusCell)) focusCell(cells[0] ?? null);
   else updateOverviewWindow();
-  requestSolve(true);
+  requestSolve();
 }
 
-function focusCell(row) {
-  state.focusRow = row;
-  for (const [r, card] of state.cards) card.element.classList.toggle("focused", r === row);
-  if (row === null || !overview) return;
-  const d = state.data;
-  const stride = Math.max(1, Math.floor(d.nTime / 6000));
-  const n = Math.ceil(d.nTime / stride);
-  const x = new Float64Array(n);
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) { x[i] = (d.start + i * stride) / d.fs; y[i] = d.rows[row][i * stride]; }
-  overview.show(x, y);
-  $("overview-title").textContent = `Overview · cell ${d.cellIndices[row]}`;
+function focusCell(cell) {
+  state.focusCell = cell;
+  for (const [c, card] of state.cards) card.element.classList.toggle("focused", c === cell);
+  if (cell === null || !overview) return;
+  $("overview-title").textContent = `Overview · cell ${cell} · whole recording`;
+  showOverview(cell);
+}
+
+async function showOverview(cell) {
+  let envelope;
+  try {
+    envelope = await bridge.overview(cell, Math.max(400, Math.min(4000, 2 * $("overview-plot").clientWidth)));
+  } catch (error) {
+    if (!state.readOnly) toast(`Overview of cell ${cell} failed: ${error.message}`, true);
+    return;
+  }
+  if (state.focusCell !== cell) return;
+  const { header, arrays: [[low], [high]] } = envelope;
+  const x = new Float64Array(low.length);
+  for (let i = 0; i < x.length; i++) x[i] = ((i + 0.5) * header.bin_samples) / header.fs;
+  const gaps = (v) => Array.from(v, (y) => (Number.isFinite(y) ? y : null));
+  overview.show(x, gaps(low), gaps(high));
   updateOverviewWindow();
 }
 
 function updateOverviewWindow() {
   if (!overview || !state.data) return;
   const [start, stop] = windowBounds();
-  const d = state.data;
-  overview.highlight((d.start + start) / d.fs, (d.start + stop - 1) / d.fs);
+  overview.highlight(start / state.data.fs, (stop - 1) / state.data.fs);
 }
 
 function moveWindow({ center, t0, t1 }) {
   const d = state.data;
   if (!d) return;
   if (t0 !== undefined) {
-    state.windowSeconds = Math.max(1, t1 - t0);
-    state.windowStart = Math.round(t0 * d.fs) - d.start;
-    $("window-length").value = "";
+    state.windowSeconds = Math.max(MIN_WINDOW_S, t1 - t0);
+    state.windowStart = Math.round(t0 * d.fs);
+    showWindowLength(state.windowSeconds);
   } else {
     const length = Math.round(state.windowSeconds * d.fs);
-    state.windowStart = Math.round(center * d.fs) - d.start - Math.floor(length / 2);
+    state.windowStart = Math.round(center * d.fs) - Math.floor(length / 2);
   }
   rebuildGrid();
 }
 
+// The window menu always names the current length (a drag-selected one gets its own entry).
+function showWindowLength(seconds) {
+  const select = $("window-length");
+  const preset = [...select.options].find((o) => o.value !== "custom" && Number(o.value) === seconds);
+  let custom = select.querySelector("option[value=custom]");
+  if (preset) { if (custom) custom.remove(); select.value = preset.value; return; }
+  if (!custom) {
+    custom = document.createElement("option");
+    custom.value = "custom";
+    select.appendChild(custom);
+  }
+  custom.textContent = `${Number(seconds.toPrecision(3))} s (selected)`;
+  select.value = "custom";
+}
+
+function gotoCell(event) {
+  const text = event.target.value.trim();
+  const cell = Number(text);
+  if (!state.data || text === "") return;
+  if (!Number.isInteger(cell) || cell < 0 || cell >= state.cells.total) {
+    toast(`No cell ${text}: this recording has cells 0 to ${state.cells.total - 1}.`, true);
+    return;
+  }
+  const added = !state.cells.known.includes(cell) && !state.cells.allMode;
+  state.page = state.cells.reveal(cell, state.perPage);
+  if (added) renderChips();
+  rebuildGrid();
+  focusCell(cell);
+  state.cards.get(cell)?.element.scrollIntoView({ block: "nearest" });
+}
+
 function bindCellControls() {
-  $("sort-cells").addEventListener("change", (e) => { state.sort = e.target.value; state.page = 0; rebuildGrid(); });
-  $("per-page").addEventListener("change", (e) => { state.perPage = Number(e.target.value); state.page = 0; rebuildGrid(); });
-  $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); rebuildGrid(); });
-  $("page-next").addEventListener("click", () => { state.page += 1; rebuildGrid(); });
-  const selectAll = (value) => { state.selected.fill(value); renderChips(); rebuildGrid(); };
+  $("sort-cells").addEventListener("change", (e) => {
+    if (!state.cells) return;
+    state.cells.sort = e.target.value;
+    state.page = 0;
+    rebuildGrid();
+  });
+  $("per-page").addEventListener("change", (e) => {
+    state.perPage = Number(e.target.value);
+    state.page = 0;
+    if (state.cells) rebuildGrid();
+  });
+  $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); if (state.cells) rebuildGrid(); });
+  $("page-next").addEventListener("click", () => { state.page += 1; if (state.cells) rebuildGrid(); });
+  $("cell-goto").addEventListener("change", gotoCell);
+  const selectAll = (value) => { if (!state.cells) return; state.cells.setAll(value); renderChips(); rebuildGrid(); };
   $("cells-all").addEventListener("click", () => selectAll(true));
   $("cells-none").addEventListener("click", () => selectAll(false));
   $("window-length").addEventListener("change", (e) => {
-    if (!e.target.value || !state.data) return;
+    if (!e.target.value || e.target.value === "custom" || !state.data) return;
     const [start, stop] = windowBounds();
-    const center = (state.data.start + (start + stop) / 2) / state.data.fs;
+    const center = (start + stop) / 2 / state.data.fs;
     state.windowSeconds = Number(e.target.value);
+    showWindowLength(state.windowSeconds);
     moveWindow({ center });
   });
   const pan = (direction) => {
@@ -310,66 +351,73 @@ function bindCellControls() {
 }
 
 // ---------------------------------------------------------------- solving
-function requestSolve(immediate) {
-  if (!state.data || !bridge) return;
-  for (const card of state.cards.values()) card.setState("stale");
-  if (immediate) { cancelAnimationFrame(state.pendingFrame); solveVisible(); return; }
-  cancelAnimationFrame(state.pendingFrame);
-  state.pendingFrame = requestAnimationFrame(solveVisible);
-}
-
-async function solveVisible() {
-  const rows = [...state.cards.keys()];
-  if (!rows.length) return;
+function solveSnapshot() {
+  if (!state.data || state.readOnly) return null;
+  const cells = [...state.cards.keys()];
+  if (!cells.length) return null;
   const [start, stop] = windowBounds();
   const p = state.params;
-  const id = ++state.requestId;
-  const request = {
-    request_id: id, tau_rise: p.tauRise, tau_decay: p.tauDecay, lambda: p.lambda,
-    filter_enabled: p.filter, rows, start, stop,
+  const body = {
+    tau_rise: p.tauRise, tau_decay: p.tauDecay, lambda: p.lambda, filter_enabled: p.filter,
+    cells, start, stop,
   };
-  for (const card of state.cards.values()) card.setState("solving");
-  let result;
-  try {
-    result = await bridge.solve(request);
-  } catch (error) {
-    if (id === state.requestId) {
-      for (const card of state.cards.values()) card.setState("stale");
-      toast(`Solve failed: ${error.message}`, true);
-    }
-    return;
-  }
-  if (!result || id !== state.requestId) return;  // superseded by a newer request
-  const [fits, activities] = result.arrays;
-  result.header.rows.forEach((row, k) => {
-    const card = state.cards.get(row);
-    if (!card) return;
-    card.showSolution(fits[k], activities[k], result.header.r2[k]);
-    card.setState("fresh");
+  return { key: JSON.stringify(body), body };
+}
+
+function requestSolve() {
+  if (!state.data || !solver || state.readOnly) return;
+  for (const card of state.cards.values()) card.setState("stale");
+  solver.request();
+}
+
+function solveSent(snap) {
+  for (const cell of snap.body.cells) state.cards.get(cell)?.setState("solving");
+}
+
+function solveResult(result, snap, isLatest) {
+  const [fits, activities, traces] = result.arrays;
+  const h = result.header;
+  const x = timeAxis(h.start, h.stop);
+  h.cell_indices.forEach((cell, k) => {
+    const card = state.cards.get(cell);
+    if (!card || !card.charts) return;
+    card.showSolution(x, traces[k], fits[k], activities[k], {
+      r2: h.r2[k], missing: h.missing[k], longestGap: h.longest_gap_s[k],
+      empty: h.no_finite_values[k], filtered: h.filter_enabled, snr: h.snr ? h.snr[k] : NaN,
+    });
+    card.setState(isLatest ? "fresh" : "stale");
   });
-  window.calab.lastSolveMs = result.header.solve_ms;
+  window.calab.lastSolveMs = h.solve_ms;
+  window.calab.solves += 1;
+}
+
+function solveFailed(error, snap) {
+  if (state.readOnly) return;
+  for (const cell of snap.body.cells) state.cards.get(cell)?.setState("error");
+  toast(`Solve failed: ${error.message}`, true);
 }
 
 // ---------------------------------------------------------------- data
 async function loadData() {
-  const [metadata, traces] = await Promise.all([bridge.metadata(), bridge.traces()]);
+  const metadata = await bridge.metadata();
   for (const card of state.cards.values()) card.destroy();
   state.cards.clear();
   state.data = {
-    rows: traces.rows, nCells: traces.shape[0], nTime: traces.shape[1],
-    fs: metadata.sampling_rate_hz, cellIndices: metadata.cell_indices, snr: metadata.snr,
-    start: metadata.start_sample || 0, source: metadata.source || "",
-    totalCells: metadata.total_cells || traces.shape[0],
-    totalTime: metadata.total_timepoints || traces.shape[1],
+    fs: metadata.sampling_rate_hz, source: metadata.source || "",
+    totalCells: metadata.total_cells || metadata.num_cells,
+    totalTime: metadata.total_timepoints || metadata.num_timepoints,
+    subsetStart: metadata.start_sample || 0, subsetLength: metadata.num_timepoints,
   };
-  state.selected = new Array(state.data.nCells).fill(true);
-  state.windowStart = 0;
-  state.focusRow = null;
+  state.cells = new CellList(metadata);
+  state.cells.sort = $("sort-cells").value;
+  $("cell-goto").max = String(state.data.totalCells - 1);
+  $("sort-all-option").textContent = `All ${state.data.totalCells} cells, by index`;
+  state.windowStart = state.data.subsetStart;
+  state.page = 0;
+  state.focusCell = null;
   const d = state.data;
-  const subset = d.nCells < d.totalCells || d.nTime < d.totalTime
-    ? ` · showing ${d.nCells} cells, ${(d.nTime / d.fs / 60).toFixed(1)} min` : "";
-  $("dataset-info").textContent =
-    `${d.source} · ${d.totalCells} cells × ${d.totalTime} samples @ ${d.fs} Hz${subset}`;
+  $("dataset-info").textContent = `${d.source} · ${d.totalCells} cells × ${d.totalTime} samples `
+    + `(${formatDuration(d.totalTime / d.fs)}) @ ${d.fs} Hz`;
   document.body.classList.add("has-data");
   $("overview-box").hidden = false;
   if (!overview) overview = new Overview($("overview-plot"), moveWindow);
@@ -379,34 +427,15 @@ async function loadData() {
   rebuildGrid();
 }
 
+function formatDuration(seconds) {
+  return seconds >= 120 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(1)} s`;
+}
+
 // ---------------------------------------------------------------- export
 function currentExport() {
   const d = state.data;
   return P.exportDocument(state.params, d ? d.fs : 30, {
     source: d ? d.source : "", numCells: d ? d.totalCells : 0, numTimepoints: d ? d.totalTime : 0,
-  });
-}
-
-function bindExport() {
-  $("export-python").addEventListener("click", async () => {
-    if (!bridge) { toast("Not connected to Python; use Download instead.", true); return; }
-    try {
-      await bridge.sendParams(currentExport());
-      document.body.dataset.exported = "true";
-      toast("Parameters sent to Python. You can close this tab.");
-    } catch (error) {
-      toast(`Export failed: ${error.message}`, true);
-    }
-  });
-  $("export-download").addEventListener("click", () => {
-    const blob = new Blob([JSON.stringify(currentExport(), null, 2)], { type: "application/json" });
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = P.downloadName();
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   });
 }
 
@@ -430,15 +459,29 @@ function startHeartbeat() {
   }
 }
 
+function exported() {
+  state.readOnly = true;
+  if (solver) solver.stop();
+}
+
 async function main() {
-  window.calab = { state, lastSolveMs: null };
+  window.calab = { state, lastSolveMs: null, solves: 0 };
   kernelPlot = new KernelPlot($("kernel-plot"));
   bindParamInputs();
   bindKeyboard();
   bindCellControls();
-  bindExport();
+  bindExport({ bridge, currentExport, hasData: () => state.data !== null, toast, onExported: exported });
   renderParams();
-  setupDrop({ bridge, currentFs: () => (state.data ? state.data.fs : 30), onLoaded: loadData, toast });
+  setupDrop({
+    bridge, currentFs: () => (state.data ? state.data.fs : 30), onLoaded: loadData, toast,
+    maxBytes: () => state.uploadLimit,
+  });
+  if (bridge) {
+    solver = new SolveLoop({
+      bridge, snapshot: solveSnapshot, onSent: solveSent, onResult: solveResult, onError: solveFailed,
+    });
+    window.calab.session = solver.session;
+  }
   installFeatures({ state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
     loadData, windowBounds, moveWindow });
   if (!bridge) {
@@ -449,7 +492,9 @@ async function main() {
   startHeartbeat();
   try {
     const status = await bridge.status();
-    if (status.has_data) await loadData();
+    state.uploadLimit = status.upload_limit_bytes ?? null;
+    if (status.state === "exported") enterReadOnly("Parameters were already exported from this session; the page is read-only.");
+    else if (status.has_data) await loadData();
   } catch (error) {
     toast(`Could not load traces: ${error.message}`, true);
   }

@@ -29,7 +29,8 @@ export class SpectrumTab {
     const { bridge, state } = this.app;
     if (!bridge || !state.data) return;
     const p = state.params;
-    const cell = Number($("spectrum-cell").value || state.data.cellIndices[0]);
+    const first = document.querySelector("[data-testid=cell-card]");
+    const cell = Number($("spectrum-cell").value || (first ? first.dataset.cellIndex : 0));
     const query = `cell=${cell}&tau_rise=${p.tauRise}&tau_decay=${p.tauDecay}`;
     const box = $("panel-spectrum");
     box.dataset.state = "loading";
