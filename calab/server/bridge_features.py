@@ -41,8 +41,10 @@ from calab.server.common import ApiError, read_json
 MAX_FEATURE_SAMPLES = 20_000
 #: Per-cell lines listed in a drop validation summary (the totals cover every cell).
 MAX_SUMMARY_CELLS = 200
+#: The demo recording: raw-fluorescence-like units (F = 100 + 20 dF/F), one spike ~ 4 units.
 DEMO_DEFAULTS = {
     "num_cells": 24, "duration_s": 180.0, "fs": 30.0, "indicator": "gcamp6f", "seed": 7,
+    "snr": 6.0, "dc_offset": 100.0, "scale": 20.0,
 }
 NO_UPLOAD = "no uploaded file is waiting; POST the file to /api/v1/upload first"
 

@@ -4,6 +4,8 @@
 //       loadData, windowBounds, moveWindow}
 
 import { watchCards } from "./card-watch.js";
+import { Demo } from "./demo.js";
+import { installDropValidation } from "./drop-validate.js";
 import { installKernelMode } from "./kernel-mode.js";
 import { MetricsTab } from "./metrics-tab.js";
 import { Pins } from "./pins.js";
@@ -21,4 +23,8 @@ export function installFeatures(app) {
   app.metrics = new MetricsTab(app);
   app.tabs = installTabs();
   installSnrTiers();
+  if (app.bridge) {
+    installDropValidation(app);
+    app.demo = new Demo(app);
+  }
 }
