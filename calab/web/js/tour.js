@@ -8,7 +8,7 @@ const STEPS = [
     text: "Set rise and decay times (or peak time and FWHM) until the orange fit follows the transients' rise and fall. The kernel plot shows the shape, with its peak and FWHM marked." },
   { target: "#lambda", title: "3 · Choose the sparsity",
     text: "λ trades detail for sparsity: raise it until noise no longer produces activity, but keep real events. ↑ ↓ nudge it." },
-  { target: "#grid", title: "4 · Check the residuals",
+  { target: "#grid .chart-residual|#grid", title: "4 · Check the residuals",
     text: "The bottom band of each card is trace minus fit. It should look like noise; transient-shaped bumps left there mean the kernel or λ is off." },
   { target: "#cell-goto, #sort-cells", title: "5 · Look at other cells",
     text: "Page through cells, sort them by SNR, go to any cell by its index; the Metrics tab lists R², sparsity and event rate for every loaded cell." },
@@ -48,7 +48,7 @@ export class Tour {
     this.step = Math.max(0, step);
     const s = STEPS[this.step];
     document.querySelectorAll(".tour-target").forEach((e) => e.classList.remove("tour-target"));
-    const target = document.querySelector(s.target);
+    const target = s.target.split("|").map((query) => document.querySelector(query)).find(Boolean);
     if (target) {
       target.classList.add("tour-target");
       target.scrollIntoView({ block: "nearest" });
@@ -67,15 +67,14 @@ export class Tour {
   // Beside the target when there is room, else at the bottom right.
   place(target) {
     const box = this.box;
-    box.style.left = ""; box.style.top = "";
+    for (const side of ["left", "top", "right", "bottom"]) box.style[side] = "";
     if (!target) return;
     const r = target.getBoundingClientRect();
     const w = box.offsetWidth; const h = box.offsetHeight;
     let left = r.right + 12;
     if (left + w > window.innerWidth - 8) left = Math.max(8, r.left - w - 12);
     const top = Math.min(Math.max(8, r.top), window.innerHeight - h - 8);
-    box.style.left = `${left}px`;
-    box.style.top = `${top}px`;
+    Object.assign(box.style, { left: `${left}px`, top: `${top}px`, right: "auto", bottom: "auto" });
   }
 
   finish(outcome) {
