@@ -34,6 +34,7 @@ from starlette.staticfiles import StaticFiles
 
 from calab._version import __version__
 from calab.io.export import normalize_params
+from calab.server.bridge_features import feature_routes
 from calab.server.bridge_requests import parse_overview_query, parse_solve_request
 from calab.server.bridge_session import TuningSession
 from calab.server.bridge_solve import WindowSolver
@@ -106,6 +107,7 @@ def bridge_app(
     """
     solver = solver or WindowSolver()
     routes = _api_routes(session, solver, upload_limit)
+    routes += feature_routes(session)  # metrics, spectrum, demo, drop summary
     if web_root is not None:
         routes.append(Mount("/", app=StaticFiles(directory=str(web_root), html=True)))
     middleware = [

@@ -6,6 +6,8 @@ import { CellList } from "./cells.js";
 import { bindExport, enterReadOnly } from "./export.js";
 import { SolveLoop } from "./solver.js";
 import { setupDrop } from "./drop.js";
+import { installFeatures } from "./features.js";
+import { emit } from "./hooks.js";
 import * as P from "./params.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +62,8 @@ function renderParams() {
   const kernel = P.sampledKernel(p.tauRise, p.tauDecay, state.data ? state.data.fs : 30);
   if (kernelPlot) kernelPlot.update(kernel.t, kernel.h);
   $("undo").disabled = !state.history.canUndo;
+  $("redo").disabled = !state.history.canRedo;
+  emit("params", state.params);
 }
 
 // Apply a change; `edited` names the time constant the user moved (kept below/above the other).
@@ -109,20 +113,27 @@ function bindParamInputs() {
   slider("lambda-slider", (v) => ({ lambda: P.tidy(P.sliderToLambda(v)) }), null);
   $("filter-enabled").addEventListener("change", (event) => setParams({ filter: event.target.checked }));
   $("undo").addEventListener("click", undo);
+  $("redo").addEventListener("click", redo);
 }
 
-function undo() {
-  const previous = state.readOnly ? null : state.history.undo();
-  if (!previous) return;
-  state.params = previous;
+function undo() { if (!state.readOnly) restoreFromHistory(state.history.undo()); }
+function redo() { if (!state.readOnly) restoreFromHistory(state.history.redo()); }
+
+function restoreFromHistory(params) {
+  if (!params) return;
+  state.params = params;
   renderParams();
   requestSolve();
 }
 
 function bindKeyboard() {
   document.addEventListener("keydown", (event) => {
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
-      if (event.target.tagName !== "INPUT") { event.preventDefault(); undo(); }
+    const key = event.key.toLowerCase();
+    if ((event.ctrlKey || event.metaKey) && (key === "z" || key === "y")) {
+      if (event.target.tagName !== "INPUT") {
+        event.preventDefault();
+        if (key === "y" || event.shiftKey) redo(); else undo();
+      }
       return;
     }
     if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName)) return;
@@ -143,6 +154,13 @@ function bindKeyboard() {
     }
     setParams(change, { edited: "tauRise" in change ? "rise" : "decay" });
   });
+}
+
+// Set all three parameters at once (a snapshot, a resumed export, a suggestion) as one undo step.
+function applyParams({ tauRise, tauDecay, lambda, filter }) {
+  const change = { tauRise, tauDecay, lambda };
+  if (filter !== undefined) change.filter = filter;
+  setParams(change, { edited: "decay" });
 }
 
 // ---------------------------------------------------------------- cells and window
@@ -411,6 +429,7 @@ async function loadData() {
   if (!overview) overview = new Overview($("overview-plot"), moveWindow);
   renderChips();
   renderParams();
+  emit("data", state.data);
   rebuildGrid();
 }
 
@@ -470,6 +489,8 @@ async function main() {
     window.calab.session = solver.session;
     window.calab.solver = solver;
   }
+  installFeatures({ state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
+    loadData, windowBounds, moveWindow });
   if (!bridge) {
     setConnected(false, "no bridge in the URL");
     toast("Open this app with `calab tune` or `calab app` to connect it to Python.", true);

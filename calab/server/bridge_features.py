@@ -1,0 +1,248 @@
+"""The tuning app's feature routes: per-cell metrics, spectra, demo data, drop validation.
+
+==================================  ===============================================
+``POST /api/v1/metrics``            per loaded cell: SNR, R², fit SNR, sparsity and
+                                    event rate for ``{tau_rise, tau_decay, lambda,
+                                    filter_enabled}`` over the loaded window
+``GET  /api/v1/spectrum?cell=N``    Welch periodogram of cell ``N`` (original index),
+                                    the mean over loaded cells, the filter's passband
+                                    (``&tau_rise=&tau_decay=``, seconds)
+``POST /api/v1/demo``               load simulated GCaMP6f traces (``calab.simulate``)
+``GET  /api/v1/demo/truth``         their true spikes and kernel
+``POST /api/v1/upload/summary``     shape, range and NaN/inf counts per cell of the
+                                    pending dropped array ``{key, transpose}``
+==================================  ===============================================
+
+Registered by :func:`calab.server.bridge.bridge_app` with :func:`feature_routes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from calab.core.deconvolve import deconvolve_matrix
+from calab.core.fit_quality import fit_figures, power_spectrum
+from calab.core.gaps import interpolate_gaps
+from calab.core.kernel import kernel_spec
+from calab.core.preprocess import bandpass_filter, filter_cutoffs
+from calab.core.simulate import simulate
+from calab.core.validation import check_lambda
+from calab.server.bridge_data import Dataset, load_dataset
+from calab.server.bridge_session import TuningSession
+from calab.server.common import ApiError, read_json
+
+#: Longest stretch of the loaded window used for metrics and spectra (samples, centred).
+MAX_FEATURE_SAMPLES = 20_000
+#: Per-cell lines listed in a drop validation summary (the totals cover every cell).
+MAX_SUMMARY_CELLS = 200
+#: The demo recording: raw-fluorescence-like units (F = 100 + 20 dF/F), one spike ~ 4 units.
+DEMO_DEFAULTS = {
+    "num_cells": 24, "duration_s": 180.0, "fs": 30.0, "indicator": "gcamp6f", "seed": 7,
+    "snr": 6.0, "dc_offset": 100.0, "scale": 20.0,
+}
+NO_UPLOAD = "no uploaded file is waiting; POST the file to /api/v1/upload first"
+
+
+def feature_routes(session: TuningSession) -> list[Route]:
+    """The routes above, sharing ``session`` with the rest of the bridge."""
+    demo: dict[str, Any] = {}
+
+    def dataset_or_404() -> Dataset:
+        if session.dataset is None:
+            raise ApiError(404, "no traces loaded yet; drop a file or load the demo data")
+        return session.dataset
+
+    async def metrics(request: Request) -> Response:
+        dataset, body = dataset_or_404(), await read_json(request)
+        params = _solve_params(body, dataset.fs)
+        figures = await asyncio.to_thread(loaded_cell_metrics, dataset, *params)
+        return JSONResponse(figures)
+
+    async def spectrum(request: Request) -> Response:
+        dataset = dataset_or_404()
+        cell, tau_rise, tau_decay = _spectrum_query(request.query_params, dataset)
+        answer = await asyncio.to_thread(cell_spectrum, dataset, cell, tau_rise, tau_decay)
+        return JSONResponse(answer)
+
+    async def load_demo(request: Request) -> Response:
+        body = await read_json(request) if await request.body() else {}
+        dataset, sim = await asyncio.to_thread(demo_dataset, body, session.max_cells)
+        session.set_dataset(dataset)
+        demo.update(dataset=dataset, sim=sim)
+        return JSONResponse(dataset.metadata())
+
+    async def demo_truth(request: Request) -> Response:
+        dataset = dataset_or_404()
+        if demo.get("dataset") is not dataset:
+            raise ApiError(404, "the data shown are not the demo data; no ground truth is known")
+        return JSONResponse(ground_truth(demo["sim"], dataset))
+
+    async def upload_summary(request: Request) -> Response:
+        if session.pending_upload is None:
+            raise ApiError(409, NO_UPLOAD)
+        body = await read_json(request)
+        arrays = session.pending_upload
+        key = body.get("key", next(iter(arrays))) if isinstance(body, dict) else None
+        if key not in arrays:
+            raise ApiError(400, f"key={key!r} is not in the file; available: {list(arrays)}")
+        array = np.atleast_2d(arrays[key])
+        array = array.T if body.get("transpose") else array
+        return JSONResponse(await asyncio.to_thread(validation_summary, array))
+
+    return [
+        Route("/api/v1/metrics", metrics, methods=["POST"]),
+        Route("/api/v1/spectrum", spectrum, methods=["GET"]),
+        Route("/api/v1/demo", load_demo, methods=["POST"]),
+        Route("/api/v1/demo/truth", demo_truth, methods=["GET"]),
+        Route("/api/v1/upload/summary", upload_summary, methods=["POST"]),
+    ]
+
+
+def _solve_params(body: Any, fs: float) -> tuple[float, float, float, bool]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "metrics request must be a JSON object {tau_rise, tau_decay, lambda}")
+    try:
+        tau_rise, tau_decay = float(body["tau_rise"]), float(body["tau_decay"])
+        kernel_spec(tau_rise, tau_decay, fs)
+        lam = check_lambda(body["lambda"], name="lambda")
+    except KeyError as error:
+        raise ApiError(400, f"metrics request is missing the field {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ApiError(400, f"invalid metrics request: {error}") from None
+    filter_enabled = body.get("filter_enabled", False)
+    if not isinstance(filter_enabled, bool):
+        raise ApiError(400, f"filter_enabled={filter_enabled!r} must be true or false")
+    return tau_rise, tau_decay, lam, filter_enabled
+
+
+def _spectrum_query(query: Any, dataset: Dataset) -> tuple[int, float, float]:
+    try:
+        cell = int(query.get("cell", dataset.subset.cell_indices[0]))
+        tau_rise, tau_decay = float(query.get("tau_rise", 0.1)), float(query.get("tau_decay", 0.6))
+        kernel_spec(tau_rise, tau_decay, dataset.fs)
+    except (TypeError, ValueError) as error:
+        raise ApiError(400, f"invalid spectrum query: {error}") from None
+    if not 0 <= cell < dataset.total_cells:
+        raise ApiError(400, f"cell={cell} must be in 0..{dataset.total_cells - 1}")
+    return cell, tau_rise, tau_decay
+
+
+def _loaded_window(dataset: Dataset) -> tuple[int, int]:
+    """Centred stretch of at most MAX_FEATURE_SAMPLES of the loaded window (recording samples)."""
+    s = dataset.subset
+    n = s.traces.shape[1]
+    length = min(n, MAX_FEATURE_SAMPLES)
+    start = s.start + (n - length) // 2
+    return start, start + length
+
+
+def loaded_cell_metrics(
+    dataset: Dataset, tau_rise: float, tau_decay: float, lam: float, filter_enabled: bool
+) -> dict[str, Any]:
+    """Solve every loaded cell over the loaded window and describe each fit."""
+    start, stop = _loaded_window(dataset)
+    s = dataset.subset
+    filled, _ = interpolate_gaps(dataset.read_window(s.cell_indices, start, stop))
+    result = deconvolve_matrix(filled, dataset.fs, tau_rise, tau_decay, lam,
+                               filter_enabled=filter_enabled)
+    shown = bandpass_filter(filled, tau_rise, tau_decay, dataset.fs) if filter_enabled else filled
+    fit = shown - (filled - result.reconvolution)
+    figures = fit_figures(shown, fit, result.activity, dataset.fs)
+    cells = []
+    for k, cell in enumerate(s.cell_indices):
+        cells.append({
+            "cell_index": int(cell),
+            "snr": _finite(s.snr[k]),
+            "r2": _finite(figures["r2"][k]),
+            "fit_snr": _finite(figures["snr"][k]),
+            "sparsity": _finite(figures["sparsity"][k]),
+            "event_rate_hz": _finite(figures["event_rate"][k]),
+        })
+    return {"start": start, "stop": stop, "seconds": (stop - start) / dataset.fs, "cells": cells}
+
+
+def cell_spectrum(dataset: Dataset, cell: int, tau_rise: float, tau_decay: float) -> dict[str, Any]:
+    """Periodogram of one cell, the mean over loaded cells, and the filter's passband."""
+    start, stop = _loaded_window(dataset)
+    loaded, _ = interpolate_gaps(dataset.read_window(dataset.subset.cell_indices, start, stop))
+    chosen, _ = interpolate_gaps(dataset.read_window(np.array([cell]), start, stop))
+    freqs, power = power_spectrum(loaded, dataset.fs)
+    _, cell_power = power_spectrum(chosen, dataset.fs)
+    high_pass, low_pass = filter_cutoffs(tau_rise, tau_decay, dataset.fs)
+    return {
+        "cell_index": cell,
+        "freqs_hz": freqs.tolist(),
+        "cell_power": cell_power[0].tolist(),
+        "mean_power": power.mean(axis=0).tolist(),
+        "passband_hz": [high_pass, low_pass],
+        "seconds": (stop - start) / dataset.fs,
+    }
+
+
+def demo_dataset(body: Any, max_cells: int) -> tuple[Dataset, Any]:
+    """Simulated traces as a dataset, with the simulation (the ground truth)."""
+    options = {**DEMO_DEFAULTS, **(body if isinstance(body, dict) else {})}
+    unknown = set(options) - set(DEMO_DEFAULTS)
+    if unknown:
+        raise ApiError(400, f"unknown demo options {sorted(unknown)}; use {sorted(DEMO_DEFAULTS)}")
+    try:
+        sim = simulate(**options)
+    except (TypeError, ValueError) as error:
+        raise ApiError(400, f"invalid demo options: {error}") from None
+    dataset = load_dataset(sim.traces, sim.fs, max_cells=max_cells)
+    label = (f"demo: {options['num_cells']} simulated {options['indicator']} cells "
+             f"(calab.simulate, seed {options['seed']})")
+    return dataset.with_source(label), sim
+
+
+def ground_truth(sim: Any, dataset: Dataset) -> dict[str, Any]:
+    """True kernel and spike frames of the loaded cells of a demo dataset."""
+    spikes = {}
+    for cell in dataset.subset.cell_indices:
+        frames = np.flatnonzero(sim.spikes[cell])
+        spikes[str(int(cell))] = {"frames": frames.tolist(),
+                                  "counts": sim.spikes[cell, frames].astype(int).tolist()}
+    return {"tau_rise": sim.tau_rise, "tau_decay": sim.tau_decay, "fs": sim.fs, "spikes": spikes}
+
+
+def validation_summary(array: np.ndarray) -> dict[str, Any]:
+    """What a dropped ``(cells, time)`` array holds and what loading will do about bad values."""
+    data = np.asarray(array)
+    floating = np.issubdtype(data.dtype, np.floating)
+    nan = np.isnan(data).sum(axis=1) if floating else np.zeros(data.shape[0], int)
+    inf = np.isinf(data).sum(axis=1) if floating else np.zeros(data.shape[0], int)
+    finite = data[np.isfinite(data)] if floating else data.ravel()
+    n_time = data.shape[1]
+    bad = np.flatnonzero(nan + inf)
+    cells = [{"cell": int(c), "nan": int(nan[c]), "inf": int(inf[c]),
+              "action": _action(int(nan[c] + inf[c]), n_time)} for c in bad[:MAX_SUMMARY_CELLS]]
+    return {
+        "shape": [int(data.shape[0]), int(n_time)],
+        "dtype": str(data.dtype),
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "nan_total": int(nan.sum()),
+        "inf_total": int(inf.sum()),
+        "cells_with_gaps": int(bad.size),
+        "cells_without_data": int(np.count_nonzero(nan + inf == n_time)),
+        "cells": cells,
+        "cells_listed": len(cells),
+    }
+
+
+def _action(missing: int, n_time: int) -> str:
+    if missing == n_time:
+        return "no finite sample: this cell is skipped"
+    return (f"{missing} missing samples bridged by straight lines for the fit, "
+            "left blank in the plot")
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return round(value, 6) if np.isfinite(value) else None
