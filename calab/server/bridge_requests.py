@@ -36,6 +36,7 @@ class SolveRequest:
     ``cells`` are original indices, ``start:stop`` samples of the recording;
     ``offset`` is what the client's coordinates add to them (the subset's start
     for a ``rows`` request, else 0) and ``rows`` the subset rows it named, if any.
+    ``draft`` asks for a quick solve to a looser tolerance (while a slider moves).
     """
 
     request_id: int
@@ -50,6 +51,7 @@ class SolveRequest:
     margin: int | None = None
     rows: np.ndarray | None = None
     offset: int = 0
+    draft: bool = False
 
 
 def parse_solve_request(body: Any, dataset: Dataset) -> SolveRequest:
@@ -76,6 +78,9 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
     filter_enabled = body.get("filter_enabled", False)
     if not isinstance(filter_enabled, bool):
         raise TypeError(f"filter_enabled={filter_enabled!r} must be true or false")
+    draft = body.get("draft", False)
+    if not isinstance(draft, bool):
+        raise TypeError(f"draft={draft!r:.80} must be true or false")
     margin = body.get("margin")
     if margin is not None:
         margin = _integer(body, "margin")
@@ -91,7 +96,7 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
         start, stop = _window(body, dataset.traces.shape[1])
     return SolveRequest(request_id, session, tau_rise, tau_decay, lam, filter_enabled,
                         np.asarray(cells, dtype=np.int64), start + offset, stop + offset,
-                        margin, rows, offset)
+                        margin, rows, offset, draft)
 
 
 def _integer(body: dict, name: str) -> int:

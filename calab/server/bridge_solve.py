@@ -18,7 +18,9 @@ values when it returns, so a drag never builds a queue.
 
 The last activity of each cell window is kept to warm-start the next solve
 (``warm_start=``); while a slider is dragged the window does not change, so
-every solve after the first starts from the previous solution.
+every solve after the first starts from the previous solution. Requests sent
+during a drag say ``"draft": true`` and are solved to :data:`DRAFT_TOL`; the
+final solve after release starts from the last draft.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ __all__ = ["MAX_SOLVE_CELLS", "MAX_WINDOW_SAMPLES", "SolveRequest", "WindowSolve
            "parse_solve_request", "solve_margin"]
 
 _WARM_CACHE_SIZE = 256
+#: Relative tolerance of draft solves (sent while a slider moves): about a tenth of the
+#: iterations of a full solve, and a fit within a few percent of the converged one; the
+#: full solve after release then starts from it and needs few iterations.
+DRAFT_TOL = 1e-3
 _SESSIONS_KEPT = 256
 
 
@@ -105,6 +111,8 @@ class WindowSolver:
         filled, gaps = interpolate_gaps(raw)
         keys = [(id(dataset), int(c), lo, hi, request.filter_enabled) for c in request.cells]
         options: dict[str, Any] = {"filter_enabled": request.filter_enabled}
+        if request.draft:
+            options["tol"] = DRAFT_TOL
         warm = self._warm_start(keys)
         if warm is not None:
             options["warm_start"] = warm
@@ -137,6 +145,7 @@ class WindowSolver:
             "start": request.start - request.offset,
             "stop": request.stop - request.offset,
             "filter_enabled": request.filter_enabled,
+            "draft": request.draft,
             "r2": fit_quality(shown, fit).round(4).tolist(),
             "missing": missing.sum(axis=1).tolist(),
             "longest_gap_s": [round(_longest(m) / dataset.fs, 3) for m in missing],

@@ -28,6 +28,7 @@ const state = {
   cards: new Map(),  // original cell index -> CellCard
   readOnly: false,
   uploadLimit: null,
+  dragging: false,   // a slider is moving: solves are drafts until it is released
 };
 const bridge = Bridge.fromLocation(window.location);
 let kernelPlot = null;
@@ -100,7 +101,10 @@ function bindParamInputs() {
   number("tau-decay-ms", "tauDecay", 1000, "decay");
   number("lambda", "lambda", 1, null);
   const slider = (id, toValue, edited) => {
-    const apply = (commit) => (event) => setParams(toValue(Number(event.target.value)), { commit, edited });
+    const apply = (commit) => (event) => {
+      state.dragging = !commit;
+      setParams(toValue(Number(event.target.value)), { commit, edited });
+    };
     $(id).addEventListener("input", apply(false));
     $(id).addEventListener("change", apply(true));
   };
@@ -351,7 +355,7 @@ function bindCellControls() {
 }
 
 // ---------------------------------------------------------------- solving
-function solveSnapshot() {
+function solveSnapshot({ final = false } = {}) {
   if (!state.data || state.readOnly) return null;
   const cells = [...state.cards.keys()];
   if (!cells.length) return null;
@@ -361,7 +365,9 @@ function solveSnapshot() {
     tau_rise: p.tauRise, tau_decay: p.tauDecay, lambda: p.lambda, filter_enabled: p.filter,
     cells, start, stop,
   };
-  return { key: JSON.stringify(body), body };
+  const key = JSON.stringify(body);
+  body.draft = state.dragging && !final;
+  return { key, body };
 }
 
 function requestSolve() {
@@ -385,7 +391,7 @@ function solveResult(result, snap, isLatest) {
       r2: h.r2[k], missing: h.missing[k], longestGap: h.longest_gap_s[k],
       empty: h.no_finite_values[k], filtered: h.filter_enabled, snr: h.snr ? h.snr[k] : NaN,
     });
-    card.setState(isLatest ? "fresh" : "stale");
+    card.setState(isLatest && !h.draft ? "fresh" : "stale");
   });
   window.calab.lastSolveMs = h.solve_ms;
   window.calab.solves += 1;
@@ -481,6 +487,7 @@ async function main() {
       bridge, snapshot: solveSnapshot, onSent: solveSent, onResult: solveResult, onError: solveFailed,
     });
     window.calab.session = solver.session;
+    window.calab.solver = solver;
   }
   installFeatures({ state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
     loadData, windowBounds, moveWindow });

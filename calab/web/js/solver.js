@@ -15,7 +15,8 @@ export function newSessionId() {
 }
 
 export class SolveLoop {
-  // snapshot(): {key, body} for the current view, or null when there is nothing to solve.
+  // snapshot({final}): {key, body} for the current view, or null when there is nothing to
+  // solve; body.draft asks for a quick solve (while dragging) unless final is true.
   // onSent(snap), onResult(result, snap, isLatest), onError(error, snap) update the cards.
   constructor({ bridge, snapshot, onSent, onResult, onError }) {
     this.bridge = bridge;
@@ -26,6 +27,7 @@ export class SolveLoop {
     this.session = newSessionId();
     this.requestId = 0;
     this.dirty = false;
+    this.refine = false;
     this.running = false;
     this.stopped = false;
     this.sent = 0;
@@ -51,7 +53,8 @@ export class SolveLoop {
     try {
       while (this.dirty && !this.stopped) {
         this.dirty = false;
-        const snap = this.snapshot();
+        const snap = this.snapshot({ final: this.refine });
+        this.refine = false;
         if (!snap) break;
         const outcome = await this.send(snap);
         if (outcome === "refused") {
@@ -81,7 +84,10 @@ export class SolveLoop {
     }
     if (this.stopped) return "stopped";
     if (!result) { this.refused += 1; return "refused"; }
-    this.onResult(result, snap, this.isLatest(snap));
+    const latest = this.isLatest(snap);
+    this.onResult(result, snap, latest);
+    // a draft for the values now shown (the slider paused or was released): refine it
+    if (latest && snap.body.draft) { this.refine = true; this.dirty = true; }
     return "solved";
   }
 }
