@@ -50,7 +50,18 @@ NO_UPLOAD = "no uploaded file is waiting; POST the file to /api/v1/upload first"
 
 
 def feature_routes(session: TuningSession) -> list[Route]:
-    """The routes above, sharing ``session`` with the rest of the bridge."""
+    """The feature routes of the bridge, sharing ``session`` with the other routes.
+
+    Parameters
+    ----------
+    session : TuningSession
+        The session whose dataset, pending upload and limits the routes use.
+
+    Returns
+    -------
+    list of starlette.routing.Route
+        The five routes listed in the module docstring.
+    """
     demo: dict[str, Any] = {}
 
     def dataset_or_404() -> Dataset:
@@ -145,7 +156,25 @@ def _loaded_window(dataset: Dataset) -> tuple[int, int]:
 def loaded_cell_metrics(
     dataset: Dataset, tau_rise: float, tau_decay: float, lam: float, filter_enabled: bool
 ) -> dict[str, Any]:
-    """Solve every loaded cell over the loaded window and describe each fit."""
+    """Solve every loaded cell over the loaded window and describe each fit.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The session's recording; its first subset is what "loaded" means.
+    tau_rise, tau_decay, lam : float
+        Kernel time constants (s) and sparsity.
+    filter_enabled : bool
+        Fit the bandpass-filtered traces (the figures then describe that fit).
+
+    Returns
+    -------
+    dict
+        ``{"start", "stop"}`` (recording samples), ``"seconds"`` and ``"cells"``:
+        one ``{cell_index, snr, r2, fit_snr, sparsity, event_rate_hz}`` per
+        loaded cell (None for a figure that is not finite); see
+        :func:`calab.core.fit_quality.fit_figures`.
+    """
     start, stop = _loaded_window(dataset)
     s = dataset.subset
     filled, _ = interpolate_gaps(dataset.read_window(s.cell_indices, start, stop))
@@ -168,7 +197,23 @@ def loaded_cell_metrics(
 
 
 def cell_spectrum(dataset: Dataset, cell: int, tau_rise: float, tau_decay: float) -> dict[str, Any]:
-    """Periodogram of one cell, the mean over loaded cells, and the filter's passband."""
+    """Periodogram of one cell, the mean over loaded cells, and the filter's passband.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The session's recording.
+    cell : int
+        Original index of the cell (any cell of the recording).
+    tau_rise, tau_decay : float
+        Kernel time constants (s) that set the filter's cut-offs.
+
+    Returns
+    -------
+    dict
+        ``freqs_hz``, ``cell_power``, ``mean_power`` (lists of equal length),
+        ``passband_hz`` ``[high_pass, low_pass]``, ``cell_index`` and ``seconds``.
+    """
     start, stop = _loaded_window(dataset)
     loaded, _ = interpolate_gaps(dataset.read_window(dataset.subset.cell_indices, start, stop))
     chosen, _ = interpolate_gaps(dataset.read_window(np.array([cell]), start, stop))
@@ -186,7 +231,21 @@ def cell_spectrum(dataset: Dataset, cell: int, tau_rise: float, tau_decay: float
 
 
 def demo_dataset(body: Any, max_cells: int) -> tuple[Dataset, Any]:
-    """Simulated traces as a dataset, with the simulation (the ground truth)."""
+    """Simulated traces as a dataset, with the simulation (the ground truth).
+
+    Parameters
+    ----------
+    body : dict or None
+        Overrides of :data:`DEMO_DEFAULTS` (any of its keys).
+    max_cells : int
+        Most cells loaded first.
+
+    Returns
+    -------
+    tuple
+        ``(dataset, simulation)``: a :class:`Dataset` labelled ``"demo: ..."`` and
+        the :class:`calab.core.simulate.SimulationResult`.
+    """
     options = {**DEMO_DEFAULTS, **(body if isinstance(body, dict) else {})}
     unknown = set(options) - set(DEMO_DEFAULTS)
     if unknown:
@@ -202,7 +261,21 @@ def demo_dataset(body: Any, max_cells: int) -> tuple[Dataset, Any]:
 
 
 def ground_truth(sim: Any, dataset: Dataset) -> dict[str, Any]:
-    """True kernel and spike frames of the loaded cells of a demo dataset."""
+    """True kernel and spike frames of the loaded cells of a demo dataset.
+
+    Parameters
+    ----------
+    sim : SimulationResult
+        The simulation behind ``dataset``.
+    dataset : Dataset
+        The demo dataset (its loaded cells are described).
+
+    Returns
+    -------
+    dict
+        ``tau_rise``, ``tau_decay``, ``fs`` and ``spikes``: per cell index (a
+        string), the ``frames`` holding spikes and their ``counts``.
+    """
     spikes = {}
     for cell in dataset.subset.cell_indices:
         frames = np.flatnonzero(sim.spikes[cell])
@@ -212,7 +285,27 @@ def ground_truth(sim: Any, dataset: Dataset) -> dict[str, Any]:
 
 
 def validation_summary(array: np.ndarray) -> dict[str, Any]:
-    """What a dropped ``(cells, time)`` array holds and what loading will do about bad values."""
+    """What a dropped ``(cells, time)`` array holds and what loading will do about bad values.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        The dropped array, already in the chosen layout (cells x time).
+
+    Returns
+    -------
+    dict
+        ``shape``, ``dtype``, ``min`` and ``max`` of the finite values, totals
+        ``nan_total``, ``inf_total``, ``cells_with_gaps``, ``cells_without_data``,
+        and ``cells``: ``{cell, nan, inf, action}`` for the first
+        :data:`MAX_SUMMARY_CELLS` cells with bad values.
+
+    Examples
+    --------
+    >>> summary = validation_summary(np.array([[1.0, np.nan, 3.0], [2.0, 2.0, 2.0]]))
+    >>> summary["shape"], summary["nan_total"], summary["cells"][0]["action"][:27]
+    ([2, 3], 1, '1 missing samples bridged b')
+    """
     data = np.asarray(array)
     floating = np.issubdtype(data.dtype, np.floating)
     nan = np.isnan(data).sum(axis=1) if floating else np.zeros(data.shape[0], int)
