@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calab.core.validation import check_time_constants
+from calab.errors import InvalidParameterError
 
 # ln(1e6): the kernel is cut where exp(-t/tau_d) has fallen to 1e-6.
 KERNEL_SPAN = 13.8155
@@ -198,8 +199,9 @@ def tau_from_peak_fwhm(t_peak: float, fwhm: float) -> tuple[float, float]:
 
     Raises
     ------
-    ValueError
-        Non-positive or non-finite values, or a FWHM too narrow for the peak time.
+    calab.errors.InvalidParameterError
+        (a ``ValueError``) Non-positive or non-finite values, or a FWHM too
+        narrow or too wide for the peak time.
 
     Examples
     --------
@@ -209,13 +211,16 @@ def tau_from_peak_fwhm(t_peak: float, fwhm: float) -> tuple[float, float]:
     """
     for name, value in (("t_peak", t_peak), ("fwhm", fwhm)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name}={value!r} must be a finite number of seconds > 0")
+            raise InvalidParameterError(
+                f"{name}={value!r} must be a finite number of seconds > 0", argument=name
+            )
     ratio = fwhm / t_peak
     lo, hi = math.log(1.0 + 1e-6), math.log(1e6)
     if not _shape_ratio(math.exp(lo)) < ratio < _shape_ratio(math.exp(hi)):
-        raise ValueError(
+        raise InvalidParameterError(
             f"fwhm={fwhm!r} s must be between {MIN_FWHM_PEAK_RATIO} and "
-            f"{_shape_ratio(math.exp(hi)):.0f} times t_peak={t_peak!r} s"
+            f"{_shape_ratio(math.exp(hi)):.0f} times t_peak={t_peak!r} s",
+            argument="fwhm",
         )
     for _ in range(_BISECTIONS):
         mid = 0.5 * (lo + hi)

@@ -30,9 +30,10 @@ from calab.core.deconvolve import deconvolve_matrix
 from calab.core.fit_quality import fit_figures, power_spectrum
 from calab.core.gaps import interpolate_gaps
 from calab.core.kernel import kernel_spec
+from calab.core.options import DeconvolutionOptions
 from calab.core.preprocess import bandpass_filter, filter_cutoffs
 from calab.core.simulate import simulate
-from calab.core.validation import check_lambda
+from calab.errors import CalabError
 from calab.server.bridge_data import Dataset, load_dataset
 from calab.server.bridge_session import TuningSession
 from calab.server.common import ApiError, read_json
@@ -118,18 +119,15 @@ def feature_routes(session: TuningSession) -> list[Route]:
 def _solve_params(body: Any, fs: float) -> tuple[float, float, float, bool]:
     if not isinstance(body, dict):
         raise ApiError(400, "metrics request must be a JSON object {tau_rise, tau_decay, lambda}")
+    params = {"fs": fs, **{k: body[k] for k in ("tau_rise", "tau_decay") if k in body},
+              "filter_enabled": body.get("filter_enabled", False)}
+    if "lambda" in body:
+        params["lambda_"] = body["lambda"]
     try:
-        tau_rise, tau_decay = float(body["tau_rise"]), float(body["tau_decay"])
-        kernel_spec(tau_rise, tau_decay, fs)
-        lam = check_lambda(body["lambda"], name="lambda")
-    except KeyError as error:
-        raise ApiError(400, f"metrics request is missing the field {error}") from None
-    except (TypeError, ValueError) as error:
+        options = DeconvolutionOptions.from_params(params)
+    except CalabError as error:
         raise ApiError(400, f"invalid metrics request: {error}") from None
-    filter_enabled = body.get("filter_enabled", False)
-    if not isinstance(filter_enabled, bool):
-        raise ApiError(400, f"filter_enabled={filter_enabled!r} must be true or false")
-    return tau_rise, tau_decay, lam, filter_enabled
+    return float(options.tau_r), float(options.tau_d), float(options.lam), options.filter_enabled
 
 
 def _spectrum_query(query: Any, dataset: Dataset) -> tuple[int, float, float]:
