@@ -94,9 +94,18 @@ def test_peak_fwhm_mode_sets_the_kernel_and_resolves(page, run):
     assert bar["x"] < marker["x"] < bar["x"] + bar["width"]
     maybe_screenshot(page, "tune-kernel-peak-fwhm.png")
 
-    set_number(page, "fwhm-ms", "200")  # narrower than 2.45 x the peak time: impossible
-    assert "FWHM must be between" in page.text_content("[data-testid=toast]")
-    assert number(page, "fwhm-ms") == pytest.approx(500.0, rel=1e-5)
+    # narrower than 2.45 x the peak time: the FWHM typed is kept, the peak time moves
+    set_number(page, "fwhm-ms", "200")
+    assert "Peak time set to" in page.text_content("[data-testid=toast]")
+    assert number(page, "fwhm-ms") == pytest.approx(200.0, rel=1e-5)
+    assert number(page, "t-peak-ms") == pytest.approx(200.0 / (2.4464 * 1.01), rel=1e-4)
+    set_number(page, "t-peak-ms", "300")  # and the other way round
+    assert number(page, "t-peak-ms") == pytest.approx(300.0, rel=1e-5)
+    assert number(page, "fwhm-ms") == pytest.approx(300.0 * 2.4464 * 1.01, rel=1e-4)
+    wait_all_fresh(page)
+    set_number(page, "t-peak-ms", "-5")  # no kernel peaks before its onset
+    assert "must be numbers > 0" in page.text_content("[data-testid=toast]")
+    assert number(page, "t-peak-ms") == pytest.approx(300.0, rel=1e-5)
 
     page.reload()  # the mode is remembered
     page.wait_for_selector("body[data-ready=true]")

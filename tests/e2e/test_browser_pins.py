@@ -89,3 +89,25 @@ def test_pin_compare_and_restore(browser):
         assert items.count() == 1
         context.close()
         assert page.js_errors == []
+
+
+def test_a_pin_taken_while_solving_fills_in_when_the_cards_are_fresh(browser):
+    dataset = load_dataset(synthetic_traces(22, n_cells=4, seconds=60.0), 30.0)
+    with TuningRun(dataset) as run:
+        context, page = new_page(browser)
+        page.goto(run.url)
+        wait_all_fresh(page, 120_000)
+        states = set_number(page, "tau-decay-ms", "350")
+        assert "fresh" not in states
+        page.click("[data-testid=pin]")  # at once, before the new solution arrives
+        assert page.locator("[data-testid=pinned-item]").count() == 1
+        wait_all_fresh(page)
+        page.wait_for_function(
+            "() => Object.keys(window.calab.app.pins.pins[0].cells).length === 4")
+        pinned = page.evaluate("window.calab.app.pins.pins[0].params.tauDecay")
+        assert pinned == 0.35
+        page.wait_for_function(
+            "() => Math.abs(document.querySelector('[data-testid=pinned-item] [data-metric=r2]')"
+            ".dataset.value) < 1e-9")
+        context.close()
+        assert page.js_errors == []

@@ -1,7 +1,7 @@
 // Kernel set as rise/decay time constants or as peak time/FWHM, with markers on the kernel plot.
 
 import { on, onDraw } from "./hooks.js";
-import { peakFwhm, tauFromPeakFwhm } from "./kernel-shape.js";
+import { MAX_FWHM_PEAK_RATIO, MIN_FWHM_PEAK_RATIO, peakFwhm, tauFromPeakFwhm } from "./kernel-shape.js";
 import { formatNumber } from "./params.js";
 
 const $ = (id) => document.getElementById(id);
@@ -28,8 +28,10 @@ export function installKernelMode(app) {
       if (event.target.value.trim() === "" || !Number.isFinite(value)) {
         throw new RangeError(`Not a number: "${event.target.value}"`);
       }
+      const note = keepFeasible(wanted, key);
       const { tauRise, tauDecay } = tauFromPeakFwhm(wanted.peakTime, wanted.fwhm);
       app.setParams({ tauRise, tauDecay });
+      if (note) app.toast(note);
     } catch (error) {
       app.toast(error.message, true);
       render(app.state.params);
@@ -48,6 +50,23 @@ export function installKernelMode(app) {
   on("params", render);
   render(app.state.params);
   return { setMode: applyMode };
+}
+
+// Keep the edited value and move the other one into the range a double exponential allows
+// (FWHM between 2.45 and 50,000 times the peak time), as rise is kept below decay.
+function keepFeasible(wanted, edited) {
+  if (!(wanted.peakTime > 0) || !(wanted.fwhm > 0)) return null;  // tauFromPeakFwhm says why
+  const lo = MIN_FWHM_PEAK_RATIO * 1.01;
+  const hi = MAX_FWHM_PEAK_RATIO * 0.99;
+  const ratio = wanted.fwhm / wanted.peakTime;
+  if (ratio >= lo && ratio <= hi) return null;
+  const target = ratio < lo ? lo : hi;
+  if (edited === "peakTime") {
+    wanted.fwhm = wanted.peakTime * target;
+    return `FWHM set to ${formatNumber(wanted.fwhm * 1000, 4)} ms: it must lie between 2.45 and 50,000 times the peak time.`;
+  }
+  wanted.peakTime = wanted.fwhm / target;
+  return `Peak time set to ${formatNumber(wanted.peakTime * 1000, 4)} ms: the FWHM must lie between 2.45 and 50,000 times it.`;
 }
 
 // DOM markers over the kernel plot: a line at the peak time and a bar across the FWHM.

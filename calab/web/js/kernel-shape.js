@@ -4,6 +4,7 @@
 const BISECTIONS = 100;
 export const MIN_FWHM_PEAK_RATIO = 2.4464;  // the limit tauRise -> tauDecay (alpha function)
 const LOG_K_RANGE = [Math.log(1 + 1e-6), Math.log(1e6)];
+export const MAX_FWHM_PEAK_RATIO = 50172;  // at tauDecay / tauRise = 1e6
 
 function bisect(h, level, lo, hi, rising) {
   for (let i = 0; i < BISECTIONS; i++) {

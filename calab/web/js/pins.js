@@ -5,7 +5,7 @@ import { freshCards } from "./card-watch.js";
 import { on, emit } from "./hooks.js";
 import { cellMetrics, meanMetrics } from "./metrics.js";
 import { addPainter, strokeCurve } from "./overlay.js";
-import { formatNumber } from "./params.js";
+import { formatNumber, sameParams } from "./params.js";
 
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#7048e8", "#0ca678", "#d6336c", "#1098ad", "#f59f00", "#495057"];
@@ -25,13 +25,11 @@ export class Pins {
     on("data", () => { this.current.clear(); this.render(); });
   }
 
+  // Pins the parameters now; the fits of cards still solving join when they turn fresh.
   pinNow(name) {
-    const shown = freshCards(this.app);
-    if (!shown.length) { this.app.toast("Nothing to pin yet: wait until the cards are fresh.", true); return null; }
+    if (!this.app.state.data) { this.app.toast("Nothing to pin yet: load traces first.", true); return null; }
     const cells = {};
-    for (const c of shown) {
-      cells[c.cellIndex] = { ...decimate(c.x, c.fit), metrics: cellMetrics(c.x, c.trace, c.fit, c.activity) };
-    }
+    for (const c of freshCards(this.app)) cells[c.cellIndex] = snapshot(c);
     const id = this.nextId++;
     const pin = { id, name: name || `Pin ${id}`, color: COLORS[(id - 1) % COLORS.length],
       params: { ...this.app.state.params }, cells, visible: true };
@@ -44,6 +42,11 @@ export class Pins {
 
   cardFresh(content) {
     this.current.set(content.cellIndex, cellMetrics(content.x, content.trace, content.fit, content.activity));
+    for (const pin of this.pins) {  // a pin taken while this card was solving
+      if (!pin.cells[content.cellIndex] && sameParams(pin.params, this.app.state.params)) {
+        pin.cells[content.cellIndex] = snapshot(content);
+      }
+    }
     this.attach(content.card);
     cancelAnimationFrame(this.frame);
     this.frame = requestAnimationFrame(() => this.render());
@@ -141,6 +144,10 @@ export class Pins {
     this.nextId = Math.max(0, ...this.pins.map((pin) => pin.id || 0)) + 1;
     this.refresh();
   }
+}
+
+function snapshot(c) {
+  return { ...decimate(c.x, c.fit), metrics: cellMetrics(c.x, c.trace, c.fit, c.activity) };
 }
 
 function decimate(x, fit) {
