@@ -57,3 +57,21 @@ export class CellList {
     this.hidden = visible ? new Set() : new Set(this.known);
   }
 }
+
+// One toggle chip per listed cell (by original index); onToggle() after a click.
+export function renderCellChips(box, list, onToggle) {
+  box.innerHTML = "";
+  for (const cell of [...list.known].sort((a, b) => a - b)) {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip" + (list.hidden.has(cell) ? "" : " on");
+    chip.textContent = cell;
+    const snr = list.snr.get(cell);
+    chip.title = `cell ${cell}` + (Number.isFinite(snr) ? ` · SNR ${snr.toFixed(1)}` : "");
+    chip.addEventListener("click", () => {
+      chip.classList.toggle("on", list.toggle(cell));
+      onToggle();
+    });
+    box.appendChild(chip);
+  }
+}

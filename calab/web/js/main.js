@@ -1,19 +1,18 @@
 // CaTune web app (calab): parameters, cell cards, real-time solving through the bridge.
 
 import { Bridge } from "./bridge.js";
-import { CellCard, KernelPlot, Overview } from "./cards.js";
-import { CellList } from "./cells.js";
+import { CellCard, KernelPlot } from "./cards.js";
+import { CellList, renderCellChips } from "./cells.js";
 import { bindExport, enterReadOnly } from "./export.js";
+import { setConnected, startHeartbeat } from "./connection.js";
 import { SolveLoop } from "./solver.js";
+import { TimeWindow } from "./timewindow.js";
 import { setupDrop } from "./drop.js";
 import { installFeatures } from "./features.js";
 import { emit } from "./hooks.js";
 import * as P from "./params.js";
 
 const $ = (id) => document.getElementById(id);
-const HEARTBEAT_MS = 3000;
-const MAX_WINDOW_SAMPLES = 20000;  // the server's limit per solve (bridge_requests.MAX_WINDOW_SAMPLES)
-const MIN_WINDOW_S = 1;
 
 const state = {
   params: { ...P.DEFAULTS },
@@ -32,8 +31,8 @@ const state = {
 };
 const bridge = Bridge.fromLocation(window.location);
 let kernelPlot = null;
-let overview = null;
 let solver = null;
+const view = new TimeWindow({ state, bridge, toast: (...a) => toast(...a), onChange: () => rebuildGrid() });
 
 // ---------------------------------------------------------------- messages
 let toastTimer = 0;
@@ -174,38 +173,8 @@ function visibleCells() {
   return list.page(state.page, state.perPage);
 }
 
-function windowBounds() {
-  const d = state.data;
-  const wanted = Math.max(8, Math.round(state.windowSeconds * d.fs));
-  const length = Math.min(d.totalTime, MAX_WINDOW_SAMPLES, wanted);
-  const start = Math.min(Math.max(0, Math.round(state.windowStart)), d.totalTime - length);
-  state.windowStart = start;
-  return [start, start + length];
-}
-
-function timeAxis(start, stop) {
-  const x = new Float64Array(stop - start);
-  for (let i = 0; i < x.length; i++) x[i] = (start + i) / state.data.fs;
-  return x;
-}
-
 function renderChips() {
-  const box = $("cell-chips");
-  box.innerHTML = "";
-  const list = state.cells;
-  for (const cell of [...list.known].sort((a, b) => a - b)) {
-    const chip = document.createElement("button");
-    chip.type = "button";
-    chip.className = "chip" + (list.hidden.has(cell) ? "" : " on");
-    chip.textContent = cell;
-    const snr = list.snr.get(cell);
-    chip.title = `cell ${cell}` + (Number.isFinite(snr) ? ` · SNR ${snr.toFixed(1)}` : "");
-    chip.addEventListener("click", () => {
-      chip.classList.toggle("on", list.toggle(cell));
-      rebuildGrid();
-    });
-    box.appendChild(chip);
-  }
+  renderCellChips($("cell-chips"), state.cells, () => rebuildGrid());
 }
 
 function cardWidth() {
@@ -232,69 +201,18 @@ function rebuildGrid() {
     if (!card.charts) card.mount(width);
   }
   if (state.focusCell === null || !keep.has(state.focusCell)) focusCell(cells[0] ?? null);
-  else updateOverviewWindow();
+  else view.highlight();
   requestSolve();
 }
 
 function focusCell(cell) {
   state.focusCell = cell;
   for (const [c, card] of state.cards) card.element.classList.toggle("focused", c === cell);
-  if (cell === null || !overview) return;
-  $("overview-title").textContent = `Overview · cell ${cell} · whole recording`;
-  showOverview(cell);
+  view.showCell(cell);
 }
 
-async function showOverview(cell) {
-  let envelope;
-  try {
-    envelope = await bridge.overview(cell, Math.max(400, Math.min(4000, 2 * $("overview-plot").clientWidth)));
-  } catch (error) {
-    if (!state.readOnly) toast(`Overview of cell ${cell} failed: ${error.message}`, true);
-    return;
-  }
-  if (state.focusCell !== cell) return;
-  const { header, arrays: [[low], [high]] } = envelope;
-  const x = new Float64Array(low.length);
-  for (let i = 0; i < x.length; i++) x[i] = ((i + 0.5) * header.bin_samples) / header.fs;
-  const gaps = (v) => Array.from(v, (y) => (Number.isFinite(y) ? y : null));
-  overview.show(x, gaps(low), gaps(high));
-  updateOverviewWindow();
-}
-
-function updateOverviewWindow() {
-  if (!overview || !state.data) return;
-  const [start, stop] = windowBounds();
-  overview.highlight(start / state.data.fs, (stop - 1) / state.data.fs);
-}
-
-function moveWindow({ center, t0, t1 }) {
-  const d = state.data;
-  if (!d) return;
-  if (t0 !== undefined) {
-    state.windowSeconds = Math.max(MIN_WINDOW_S, t1 - t0);
-    state.windowStart = Math.round(t0 * d.fs);
-    showWindowLength(state.windowSeconds);
-  } else {
-    const length = Math.round(state.windowSeconds * d.fs);
-    state.windowStart = Math.round(center * d.fs) - Math.floor(length / 2);
-  }
-  rebuildGrid();
-}
-
-// The window menu always names the current length (a drag-selected one gets its own entry).
-function showWindowLength(seconds) {
-  const select = $("window-length");
-  const preset = [...select.options].find((o) => o.value !== "custom" && Number(o.value) === seconds);
-  let custom = select.querySelector("option[value=custom]");
-  if (preset) { if (custom) custom.remove(); select.value = preset.value; return; }
-  if (!custom) {
-    custom = document.createElement("option");
-    custom.value = "custom";
-    select.appendChild(custom);
-  }
-  custom.textContent = `${Number(seconds.toPrecision(3))} s (selected)`;
-  select.value = "custom";
-}
+const windowBounds = () => view.bounds();
+const moveWindow = (choice) => view.move(choice);
 
 function gotoCell(event) {
   const text = event.target.value.trim();
@@ -330,27 +248,11 @@ function bindCellControls() {
   const selectAll = (value) => { if (!state.cells) return; state.cells.setAll(value); renderChips(); rebuildGrid(); };
   $("cells-all").addEventListener("click", () => selectAll(true));
   $("cells-none").addEventListener("click", () => selectAll(false));
-  $("window-length").addEventListener("change", (e) => {
-    if (!e.target.value || e.target.value === "custom" || !state.data) return;
-    const [start, stop] = windowBounds();
-    const center = (start + stop) / 2 / state.data.fs;
-    state.windowSeconds = Number(e.target.value);
-    showWindowLength(state.windowSeconds);
-    moveWindow({ center });
-  });
-  const pan = (direction) => {
-    if (!state.data) return;
-    const [start, stop] = windowBounds();
-    state.windowStart = start + direction * Math.round((stop - start) * 0.8);
-    rebuildGrid();
-  };
-  $("window-prev").addEventListener("click", () => pan(-1));
-  $("window-next").addEventListener("click", () => pan(1));
+  view.bind();
   new ResizeObserver(() => {
     const width = cardWidth();
     for (const card of state.cards.values()) card.resize(width);
-    if (overview) overview.resize($("overview-plot").clientWidth);
-    updateOverviewWindow();
+    view.resize();
   }).observe($("grid"));
 }
 
@@ -383,7 +285,7 @@ function solveSent(snap) {
 function solveResult(result, snap, isLatest) {
   const [fits, activities, traces] = result.arrays;
   const h = result.header;
-  const x = timeAxis(h.start, h.stop);
+  const x = view.axis(h.start, h.stop);
   h.cell_indices.forEach((cell, k) => {
     const card = state.cards.get(cell);
     if (!card || !card.charts) return;
@@ -426,7 +328,7 @@ async function loadData() {
     + `(${formatDuration(d.totalTime / d.fs)}) @ ${d.fs} Hz`;
   document.body.classList.add("has-data");
   $("overview-box").hidden = false;
-  if (!overview) overview = new Overview($("overview-plot"), moveWindow);
+  view.ensureOverview();
   renderChips();
   renderParams();
   emit("data", state.data);
@@ -443,26 +345,6 @@ function currentExport() {
   return P.exportDocument(state.params, d ? d.fs : 30, {
     source: d ? d.source : "", numCells: d ? d.totalCells : 0, numTimepoints: d ? d.totalTime : 0,
   });
-}
-
-// ---------------------------------------------------------------- connection
-function setConnected(connected, text) {
-  const box = $("connection");
-  box.dataset.connected = String(connected);
-  box.querySelector(".text").textContent = text;
-}
-
-function startHeartbeat() {
-  const report = (ok) => setConnected(ok, ok ? "connected to calab" : "calab server unreachable");
-  try {
-    const worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), { type: "module" });
-    worker.onmessage = (event) => report(event.data.ok);
-    worker.postMessage({ url: `${bridge.baseUrl}/api/v1/heartbeat`, secret: bridge.secret, intervalMs: HEARTBEAT_MS });
-  } catch (_) {  // no module workers: beat from the page itself
-    const beat = () => bridge.heartbeat().then(() => report(true), () => report(false));
-    beat();
-    setInterval(beat, HEARTBEAT_MS);
-  }
 }
 
 function exported() {
@@ -496,7 +378,7 @@ async function main() {
     toast("Open this app with `calab tune` or `calab app` to connect it to Python.", true);
     return;
   }
-  startHeartbeat();
+  startHeartbeat(bridge);
   try {
     const status = await bridge.status();
     state.uploadLimit = status.upload_limit_bytes ?? null;
