@@ -12,6 +12,7 @@ reduces a whole cell to a min/max envelope for the overview plot.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,7 +27,11 @@ from calab.engine.reading import (
     read_rows,
     subset_of_array,
 )
+from calab.io.opener import open_recording
+from calab.io.recording import Recording
 
+#: Sampling rate assumed for arrays and files that record none, when no fs is given.
+DEFAULT_FS = 30.0
 #: Cell windows kept in memory (each at most a solve window plus its margins).
 WINDOW_CACHE_ENTRIES = 512
 #: Whole-cell overviews kept in memory.
@@ -175,7 +180,7 @@ class _quiet_nan_warnings:  # noqa: N801 - used as a context manager
 
 def load_dataset(
     source: Any,
-    fs: float,
+    fs: float | None,
     *,
     cells: Any = None,
     max_cells: int = 64,
@@ -185,10 +190,12 @@ def load_dataset(
 
     Parameters
     ----------
-    source : array-like or str or pathlib.Path
-        What :func:`calab.engine.reading.open_trace_array` opens.
-    fs : float
-        Sampling rate in Hz (> 0).
+    source : array-like, Recording, str or pathlib.Path
+        What :func:`calab.engine.reading.open_trace_array` opens; a path is
+        opened with :func:`calab.open_recording`.
+    fs : float or None
+        Sampling rate in Hz (> 0). The rate a file records is used (``fs``, when
+        given, must agree); otherwise ``fs`` defaults to 30 Hz.
     cells : sequence of int, optional
         Original indices of the cells shown first.
     max_cells, max_minutes : int, float
@@ -206,9 +213,13 @@ def load_dataset(
     >>> dataset.read_window(np.array([3]), 2, 5).tolist()
     [[32.0, 33.0, 34.0]]
     """
-    from calab.core.validation import check_positive
+    from calab.core.options import positive_number
 
-    fs = check_positive("fs", fs)
+    if isinstance(source, (str, os.PathLike)):
+        source = open_recording(source, fs=fs)
+    if isinstance(source, Recording) and source.fs is not None:
+        fs = source.with_fs(fs).fs
+    fs = positive_number("fs", DEFAULT_FS if fs is None else fs)
     if isinstance(max_cells, bool) or not isinstance(max_cells, (int, np.integer)) or max_cells < 1:
         raise ValueError(f"max_cells={max_cells!r} must be an integer >= 1")
     array, description, closer = open_trace_array(source)

@@ -176,8 +176,9 @@ def loaded_cell_metrics(
     start, stop = _loaded_window(dataset)
     s = dataset.subset
     filled, _ = interpolate_gaps(dataset.read_window(s.cell_indices, start, stop))
-    result = deconvolve_matrix(filled, dataset.fs, tau_rise, tau_decay, lam,
-                               filter_enabled=filter_enabled)
+    options = DeconvolutionOptions(fs=dataset.fs, tau_r=tau_rise, tau_d=tau_decay, lam=lam,
+                                   filter_enabled=filter_enabled)
+    result = deconvolve_matrix(filled, options)
     shown = bandpass_filter(filled, tau_rise, tau_decay, dataset.fs) if filter_enabled else filled
     fit = shown - (filled - result.reconvolution)
     figures = fit_figures(shown, fit, result.activity, dataset.fs)

@@ -36,6 +36,7 @@ import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
 from calab.core.gaps import interpolate_gaps
+from calab.core.options import DeconvolutionOptions
 from calab.core.preprocess import bandpass_filter
 from calab.core.subsample import estimate_snr
 from calab.server.bridge_data import Dataset
@@ -109,20 +110,15 @@ class WindowSolver:
         hi = min(dataset.total_timepoints, request.stop + margin)
         raw = dataset.read_window(request.cells, lo, hi)
         filled, gaps = interpolate_gaps(raw)
-        keys = [(id(dataset), int(c), lo, hi, request.filter_enabled) for c in request.cells]
-        options: dict[str, Any] = {"filter_enabled": request.filter_enabled}
+        options = request.options
+        keys = [(id(dataset), int(c), lo, hi, options.filter_enabled) for c in request.cells]
         if request.draft:
-            options["tol"] = DRAFT_TOL
-        warm = self._warm_start(keys)
-        if warm is not None:
-            options["warm_start"] = warm
-        result = deconvolve_matrix(
-            filled, dataset.fs, request.tau_rise, request.tau_decay, request.lam, **options
-        )
+            options = options.with_changes(tol=DRAFT_TOL)
+        result = deconvolve_matrix(filled, options, warm_start=self._warm_start(keys))
         self._remember(keys, result.activity)
         shown = filled
-        if request.filter_enabled:
-            shown = bandpass_filter(filled, request.tau_rise, request.tau_decay, dataset.fs)
+        if options.filter_enabled:
+            shown = bandpass_filter(filled, float(options.tau_r), float(options.tau_d), dataset.fs)
         # what was fitted minus its residual: with the filter off this is the reconvolution
         fit = shown - (filled - result.reconvolution)
         crop = slice(request.start - lo, request.stop - lo)
@@ -144,7 +140,7 @@ class WindowSolver:
             "cell_indices": request.cells.tolist(),
             "start": request.start - request.offset,
             "stop": request.stop - request.offset,
-            "filter_enabled": request.filter_enabled,
+            "filter_enabled": request.options.filter_enabled,
             "draft": request.draft,
             "r2": fit_quality(shown, fit).round(4).tolist(),
             "missing": missing.sum(axis=1).tolist(),
@@ -172,8 +168,9 @@ class WindowSolver:
     def warm_up(self, fs: float = 30.0) -> None:
         """Compile the solver in the background so the first real solve is fast."""
         signal = np.sin(np.linspace(0, 20, 300))[None, :] + 1.0
-        self._executor.submit(deconvolve_matrix, signal, fs, 0.1, 0.6, 0.5)
-        self._executor.submit(deconvolve_matrix, signal, fs, 0.1, 0.6, 0.5, filter_enabled=True)
+        options = DeconvolutionOptions(fs=fs, tau_r=0.1, tau_d=0.6, lam=0.5)
+        self._executor.submit(deconvolve_matrix, signal, options)
+        self._executor.submit(deconvolve_matrix, signal, options.with_changes(filter_enabled=True))
 
     def close(self) -> None:
         """Stop the worker thread (pending requests are cancelled)."""
