@@ -354,3 +354,34 @@ def _npy_bytes(array) -> list[int]:
     buffer = io.BytesIO()
     np.save(buffer, array)
     return list(buffer.getvalue())
+
+
+# JS: for every chart of every card, the y tick labels' vertical extent (CSS px) relative to
+# the chart's own canvas; a label sticking out of its canvas collides with the band above/below.
+Y_LABELS_JS = """
+() => {
+  const out = [];
+  for (const card of window.calab.state.cards.values()) {
+    for (const [name, u] of Object.entries(card.charts)) {
+      const axis = u.axes[1];
+      const font = parseFloat(axis.font[0]) || 10;
+      for (const value of axis._splits || []) {
+        const y = u.bbox.top / devicePixelRatio + u.valToPos(value, 'y');
+        out.push([name, y - font / 2, y + font / 2, u.height]);
+      }
+    }
+  }
+  return out;
+}
+"""
+
+
+def test_tick_labels_stay_inside_their_plot_band(context):
+    with TuningRun(load_dataset(recording(11, n_cells=4, seconds=60.0), 30.0)) as run:
+        page = context.new_page()
+        page.goto(run.url)
+        wait_all_fresh(page)
+        labels = page.evaluate(Y_LABELS_JS)
+    assert len(labels) > 12  # every chart of every card has labelled ticks
+    outside = [label for label in labels if label[1] < 0 or label[2] > label[3]]
+    assert outside == [], outside
