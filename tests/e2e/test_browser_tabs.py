@@ -128,3 +128,27 @@ def test_snr_badges_are_coloured_by_tier(opened):
         assert tier == expected
         assert colour != "rgba(0, 0, 0, 0)"
     assert len({t for _, t, _ in tiers}) >= 2  # the synthetic cells span tiers
+
+
+def test_card_metrics_in_javascript_match_python(opened):
+    from calab.core.fit_quality import fit_figures
+
+    page, _run = opened
+    rng = np.random.default_rng(5)
+    trace = rng.normal(size=600) + 3.0
+    fit = 0.6 * trace + rng.normal(scale=0.1, size=600)
+    activity = np.where(rng.random(600) < 0.05, rng.random(600), 0.0)
+    activity[100:104] = 0.5  # one event over four samples counts once
+    got = page.evaluate(
+        """async ([trace, fit, activity]) => {
+            const M = await import('./js/metrics.js');
+            const x = trace.map((_, i) => i / 30);
+            return M.cellMetrics(x, trace, fit, activity);
+        }""",
+        [trace.tolist(), fit.tolist(), activity.tolist()],
+    )
+    expected = fit_figures(trace[None], fit[None], activity[None], fs=30.0)
+    assert got["r2"] == pytest.approx(expected["r2"][0], rel=1e-9)
+    assert got["snr"] == pytest.approx(expected["snr"][0], rel=1e-9)
+    assert got["sparsity"] == pytest.approx(expected["sparsity"][0], rel=1e-12)
+    assert got["eventRate"] == pytest.approx(expected["event_rate"][0], rel=1e-12)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from calab.core.fit_quality import fit_figures
 from calab.core.preprocess import filter_cutoffs
 from calab.server.bridge import bridge_app
 from calab.server.bridge_session import TuningSession, load_dataset
@@ -108,14 +107,3 @@ def test_upload_summary_counts_bad_values_per_cell():
     assert summary["cells"][0]["action"].startswith("2 missing samples bridged")
     assert "skipped" in summary["cells"][1]["action"]
 
-
-def test_fit_figures_match_their_definitions(rng):
-    trace = rng.normal(size=(2, 500))
-    fit = 0.5 * trace
-    activity = np.zeros((2, 500))
-    activity[:, [10, 11, 50]] = 1.0
-    figures = fit_figures(trace, fit, activity, fs=10.0)
-    assert figures["r2"] == pytest.approx(0.75)
-    assert figures["snr"] == pytest.approx(1.0)
-    assert figures["sparsity"] == pytest.approx(1 - 3 / 500)
-    assert figures["event_rate"] == pytest.approx(2 / 50.0)  # two runs in 50 s
