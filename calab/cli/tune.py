@@ -45,10 +45,13 @@ def _emit(params: dict[str, Any] | None) -> None:
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 @click.option("--timeout", type=float, default=None, help="Give up after S seconds.")
-@click.option("--cells", "max_cells", type=int, default=64, show_default=True,
-              help="Most cells shown (chosen across the SNR range).")
+@click.option("--cells", "cells", type=str, default=None, metavar="LIST",
+              help="Cells shown first, by original index, e.g. 3,17,40-60 "
+                   "(default: chosen across the SNR range). All cells stay reachable.")
+@click.option("--max-cells", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Most cells chosen automatically when --cells is not given.")
 def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
-         timeout: float | None, max_cells: int) -> None:
+         timeout: float | None, cells: str | None, max_cells: int) -> None:
     """Tune kernel and sparsity on INPUT in the browser; print the parameters as JSON.
 
     INPUT is anything calab.open_recording reads: a .npy or .npz file, a
@@ -60,8 +63,15 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
     from calab.server.tune import tune as run_tune
 
     source, fs = _resolve_input(input_path, fs)
+    if cells is not None:
+        from calab.core.subsample import parse_cell_spec
+
+        try:
+            cells = parse_cell_spec(cells)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--cells") from None
     params = run_tune(source, fs=fs, timeout=timeout, port=port,
-                      open_browser=not no_browser, max_cells=max_cells)
+                      open_browser=not no_browser, cells=cells, max_cells=max_cells)
     _emit(params)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calab.core.options import KERNEL_SPAN, time_constants
+from calab.errors import InvalidParameterError
 
 __all__ = ["KERNEL_SPAN", "KernelSpec", "build_kernel", "compute_lipschitz", "kernel_length",
            "kernel_spec", "tau_to_ar2"]
@@ -142,3 +143,117 @@ def compute_lipschitz(kernel: np.ndarray) -> float:
 def _raw_kernel(d: float, r: float, length: int) -> np.ndarray:
     i = np.arange(length, dtype=np.float64)
     return d**i - r**i
+
+
+# --- peak time and FWHM of the continuous kernel exp(-t/tau_d) - exp(-t/tau_r) ----------
+#: FWHM / peak-time ratio of the limit tau_r -> tau_d (the alpha function t*exp(-t/tau)).
+MIN_FWHM_PEAK_RATIO = 2.4464
+_BISECTIONS = 100
+
+
+def kernel_peak_fwhm(tau_rise: float, tau_decay: float) -> tuple[float, float]:
+    """Peak time and full width at half maximum of the continuous kernel.
+
+    The kernel is ``h(t) = exp(-t/tau_decay) - exp(-t/tau_rise)``. Its peak is
+    at ``t_peak = ln(tau_decay/tau_rise) * tau_decay*tau_rise/(tau_decay - tau_rise)``;
+    the two half-maximum crossings are found by bisection on either side.
+
+    Parameters
+    ----------
+    tau_rise, tau_decay : float
+        Time constants in seconds, ``0 < tau_rise < tau_decay``.
+
+    Returns
+    -------
+    tuple of float
+        ``(t_peak, fwhm)`` in seconds.
+
+    Examples
+    --------
+    >>> t_peak, fwhm = kernel_peak_fwhm(0.1, 0.6)
+    >>> round(t_peak, 6), round(fwhm, 6)
+    (0.215011, 0.693801)
+    """
+    tau_r, tau_d, _ = time_constants(tau_rise, tau_decay, 1.0)
+    return _peak_fwhm(tau_r, tau_d)
+
+
+def tau_from_peak_fwhm(t_peak: float, fwhm: float) -> tuple[float, float]:
+    """Rise and decay time constants of the kernel with a given peak time and FWHM.
+
+    The inverse of :func:`kernel_peak_fwhm`. The shape depends only on the
+    ratio ``k = tau_decay/tau_rise``, and ``fwhm/t_peak`` grows with ``k``, so
+    ``k`` is found by bisection on ``log k`` and the time scale follows.
+
+    Parameters
+    ----------
+    t_peak, fwhm : float
+        Peak time and full width at half maximum, in seconds;
+        ``fwhm/t_peak`` must exceed 2.4464 (the limit ``tau_rise -> tau_decay``).
+
+    Returns
+    -------
+    tuple of float
+        ``(tau_rise, tau_decay)`` in seconds.
+
+    Raises
+    ------
+    calab.errors.InvalidParameterError
+        (a ``ValueError``) Non-positive or non-finite values, or a FWHM too
+        narrow or too wide for the peak time.
+
+    Examples
+    --------
+    >>> tau_r, tau_d = tau_from_peak_fwhm(0.215011, 0.693801)
+    >>> round(tau_r, 4), round(tau_d, 4)
+    (0.1, 0.6)
+    """
+    for name, value in (("t_peak", t_peak), ("fwhm", fwhm)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise InvalidParameterError(
+                f"{name}={value!r} must be a finite number of seconds > 0", argument=name
+            )
+    ratio = fwhm / t_peak
+    lo, hi = math.log(1.0 + 1e-6), math.log(1e6)
+    if not _shape_ratio(math.exp(lo)) < ratio < _shape_ratio(math.exp(hi)):
+        raise InvalidParameterError(
+            f"fwhm={fwhm!r} s must be between {MIN_FWHM_PEAK_RATIO} and "
+            f"{_shape_ratio(math.exp(hi)):.0f} times t_peak={t_peak!r} s",
+            argument="fwhm",
+        )
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if _shape_ratio(math.exp(mid)) < ratio:
+            lo = mid
+        else:
+            hi = mid
+    k = math.exp(0.5 * (lo + hi))
+    unit_peak, _ = _peak_fwhm(1.0, k)
+    tau_rise = t_peak / unit_peak
+    return tau_rise, k * tau_rise
+
+
+def _shape_ratio(k: float) -> float:
+    peak, width = _peak_fwhm(1.0, k)
+    return width / peak
+
+
+def _peak_fwhm(tau_r: float, tau_d: float) -> tuple[float, float]:
+    def h(t: float) -> float:
+        return math.exp(-t / tau_d) - math.exp(-t / tau_r)
+
+    t_peak = math.log(tau_d / tau_r) * tau_d * tau_r / (tau_d - tau_r)
+    half = 0.5 * h(t_peak)
+    before = _bisect(h, half, 0.0, t_peak, rising=True)
+    after = _bisect(h, half, t_peak, t_peak + 40.0 * tau_d, rising=False)
+    return t_peak, after - before
+
+
+def _bisect(h, level: float, lo: float, hi: float, *, rising: bool) -> float:
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if (h(mid) < level) == rising:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)

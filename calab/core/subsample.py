@@ -169,11 +169,18 @@ def candidate_rows(n_cells: int, chunk_rows: int, max_candidates: int) -> np.nda
 def check_cell_indices(cells: object, n_cells: int) -> np.ndarray:
     """Validate an explicit choice of cells; return sorted unique int64 indices.
 
+    ``cells`` is a sequence of integers or a text such as ``"3,17,40-60"``
+    (see :func:`parse_cell_spec`).
+
     Examples
     --------
     >>> check_cell_indices([4, 0, 4], 10)
     array([0, 4])
+    >>> check_cell_indices("1,3-5", 10)
+    array([1, 3, 4, 5])
     """
+    if isinstance(cells, str):
+        cells = parse_cell_spec(cells)
     array = np.asarray(cells)
     if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.integer):
         raise ValueError(
@@ -185,3 +192,39 @@ def check_cell_indices(cells: object, n_cells: int) -> np.ndarray:
             f"cells={cells!r} contains {bad[:5].tolist()}; allowed indices are 0..{n_cells - 1}"
         )
     return np.unique(array).astype(np.int64)
+
+
+def parse_cell_spec(text: str, limit: int = 100_000) -> list[int]:
+    """Cell indices from a text like ``"3,17,40-60"`` (ranges include both ends).
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated integers ``>= 0`` and inclusive ranges ``a-b``.
+    limit : int, optional
+        Most indices the text may name.
+
+    Returns
+    -------
+    list of int
+        In the order written (duplicates kept; :func:`check_cell_indices` sorts).
+
+    Examples
+    --------
+    >>> parse_cell_spec("3, 17, 40-43")
+    [3, 17, 40, 41, 42, 43]
+    """
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        lo, dash, hi = part.partition("-")
+        if not lo.strip().isdigit() or (dash and not hi.strip().isdigit()):
+            raise ValueError(
+                f"cells={text!r}: {part!r} is not an index or a range; write e.g. 3,17,40-60"
+            )
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if last < first:
+            raise ValueError(f"cells={text!r}: the range {part!r} runs backwards")
+        if len(out) + last - first + 1 > limit:
+            raise ValueError(f"cells={text!r} names more than {limit} cells")
+        out.extend(range(first, last + 1))
+    return out

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from calab.core.gaps import interpolate_gaps
 from calab.core.subsample import (
     candidate_rows,
     check_cell_indices,
@@ -105,33 +106,72 @@ def read_tuning_subset(
         raise ValueError(f"max_cells={max_cells!r} must be an integer >= 1")
     array, description, closer = open_trace_array(source)
     try:
-        return _read_subset(array, description, fs, cells, int(max_cells), max_minutes,
-                            candidate_bytes)
+        return subset_of_array(array, description, fs, cells=cells, max_cells=int(max_cells),
+                               max_minutes=max_minutes, candidate_bytes=candidate_bytes)
     finally:
         closer()
 
 
-def _read_subset(array, description, fs, cells, max_cells, max_minutes, candidate_bytes):
+def subset_of_array(
+    array: Any,
+    description: str,
+    fs: float,
+    *,
+    cells: Any = None,
+    max_cells: int = 64,
+    max_minutes: float = 10.0,
+    candidate_bytes: int = CANDIDATE_BYTES,
+) -> TuningSubset:
+    """:func:`read_tuning_subset` of an array already opened by :func:`open_trace_array`.
+
+    The caller keeps the array open (the tuning bridge reads other cells and
+    windows from it later). Cells with some missing (NaN/inf) samples are kept;
+    only cells without a single finite sample are passed over when choosing
+    automatically.
+
+    Examples
+    --------
+    >>> data = np.random.default_rng(1).normal(size=(20, 300))
+    >>> data[:, 5] = np.nan  # one missing sample in every cell
+    >>> subset_of_array(data, "demo", 30.0, max_cells=4).cell_indices.shape
+    (4,)
+    """
     n_cells, n_time = array.shape
     start, stop = time_window(n_time, fs, max_minutes)
     if cells is not None:
         rows = check_cell_indices(cells, n_cells)
         traces = read_rows(array, rows, start, stop)
-        return TuningSubset(traces, rows, start, n_cells, n_time, estimate_snr(traces),
-                            description)
+        return TuningSubset(traces, rows, start, n_cells, n_time,
+                            estimate_snr(interpolate_gaps(traces)[0]), description)
     itemsize = np.dtype(array.dtype).itemsize
     budget_rows = max(max_cells, candidate_bytes // max(1, (stop - start) * itemsize))
     rows = candidate_rows(n_cells, _chunk_rows(array), int(budget_rows))
     block = read_rows(array, rows, start, stop, dtype=None)
-    finite = np.isfinite(block).all(axis=1)
-    if not finite.any():
-        raise ValueError(f"traces from {description} contain no cell without NaN/inf values")
-    rows, block = rows[finite], block[finite]
+    probe = _finite_probe(block, description)
+    rows, block, probe = rows[probe.usable], block[probe.usable], probe.filled[probe.usable]
     offset = max(0, (block.shape[1] - SNR_PROBE_SAMPLES) // 2)
-    snr = estimate_snr(block[:, offset : offset + SNR_PROBE_SAMPLES])
+    snr = estimate_snr(probe[:, offset : offset + SNR_PROBE_SAMPLES])
     chosen = spread_over_range(snr, max_cells)
     traces = np.asarray(block[chosen], dtype=np.float64)
     return TuningSubset(traces, rows[chosen], start, n_cells, n_time, snr[chosen], description)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    usable: np.ndarray
+    filled: np.ndarray
+
+
+def _finite_probe(block: np.ndarray, description: str) -> _Probe:
+    """Rows with at least one finite sample, and the block with its gaps filled."""
+    finite = np.isfinite(block).all(axis=1)
+    if finite.all():
+        return _Probe(finite, block)
+    filled, report = interpolate_gaps(block)
+    usable = ~report.empty
+    if not usable.any():
+        raise ValueError(f"traces from {description} contain no finite value in any cell")
+    return _Probe(usable, filled)
 
 
 def read_rows(

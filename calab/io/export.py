@@ -7,7 +7,8 @@ An export (schema 1.0.0 to 1.2.0) looks like::
       "catune_version": "0.9.0",
       "export_date": "2026-11-24T10:00:00Z",
       "parameters": {"tau_rise_s": 0.1, "tau_decay_s": 0.6, "lambda": 1.0,
-                     "sampling_rate_hz": 30.0, "filter_enabled": false},
+                     "sampling_rate_hz": 30.0, "filter_enabled": false,
+                     "t_peak_s": 0.215, "fwhm_s": 0.694},
       "ar2_coefficients": {"g1": ..., "g2": ..., "decayRoot": ..., "riseRoot": ..., "dt": ...},
       "formulation": {"model": "FISTA with double-exponential kernel"},
       "metadata": {...}
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from calab._version import __version__
-from calab.core.kernel import tau_to_ar2
+from calab.core.kernel import kernel_peak_fwhm, tau_to_ar2
 from calab.core.options import (
     DeconvolutionOptions,
     flag,
@@ -235,14 +236,21 @@ def _per_cell_block(per_cell: Mapping[str, Any]) -> dict[str, list[float]]:
 
 
 def export_document(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """The CaTune export object (schema 1.2.0) for a validated flat parameter dict."""
+    """The CaTune export object (schema 1.2.0) for a validated flat parameter dict.
+
+    Besides the parameters it carries the kernel's peak time ``t_peak_s`` and
+    full width at half maximum ``fwhm_s`` (seconds, of the continuous kernel;
+    see :func:`calab.core.kernel.kernel_peak_fwhm`); readers ignore them.
+    """
     tau_rise, tau_decay, fs = params["tau_rise"], params["tau_decay"], params["fs"]
     g1, g2, decay_root, rise_root = tau_to_ar2(tau_rise, tau_decay, fs)
+    t_peak, fwhm = kernel_peak_fwhm(tau_rise, tau_decay)
+    parameters = {EXPORT_FIELDS[key]: params[key] for key in PARAM_KEYS}
     return {
         "schema_version": EXPORT_SCHEMA_VERSION,
         "catune_version": f"calab-{__version__}",
         "export_date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "parameters": {EXPORT_FIELDS[key]: params[key] for key in PARAM_KEYS},
+        "parameters": {**parameters, "t_peak_s": t_peak, "fwhm_s": fwhm},
         "ar2_coefficients": {
             "g1": g1, "g2": g2, "decayRoot": decay_root, "riseRoot": rise_root, "dt": 1.0 / fs,
         },

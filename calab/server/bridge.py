@@ -14,6 +14,7 @@ Protocol v1 (every ``/api/v1/*`` route needs the ``X-Bridge-Secret`` header):
 ==========================  =====================================================
 
 calab's own routes: ``POST /api/v1/solve`` (see :mod:`calab.server.bridge_solve`),
+``GET /api/v1/overview?cell=N&points=P`` (a min/max envelope of one whole cell),
 ``POST /api/v1/upload`` and ``POST /api/v1/dataset`` (see
 :mod:`calab.server.bridge_upload`). The web app itself is served at ``/``.
 """
@@ -34,16 +35,19 @@ from starlette.staticfiles import StaticFiles
 from calab._version import __version__
 from calab.errors import CalabError
 from calab.server.bodies import read_body, read_json_object
+from calab.server.bridge_features import feature_routes
+from calab.server.bridge_requests import parse_overview_query, parse_solve_request
 from calab.server.bridge_session import TuningSession
-from calab.server.bridge_solve import WindowSolver, parse_solve_request
+from calab.server.bridge_solve import WindowSolver
 from calab.server.bridge_upload import (
     MAX_UPLOAD_BYTES,
     activate_upload,
     describe_upload,
     parse_upload,
+    too_large_message,
 )
 from calab.server.errors import ApiError, exception_handlers, json_error
-from calab.server.frames import npy_bytes
+from calab.server.frames import encode_frame, npy_bytes
 from calab.server.middleware import (
     LOOPBACK_HOSTS,
     CorsMiddleware,
@@ -100,6 +104,7 @@ def bridge_app(
     """
     solver = solver or WindowSolver()
     routes = _api_routes(session, solver, upload_limit)
+    routes += feature_routes(session)  # metrics, spectrum, demo, drop summary
     if web_root is not None:
         routes.append(Mount("/", app=StaticFiles(directory=str(web_root), html=True)))
     middleware = [
@@ -125,7 +130,7 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
         )
 
     async def status(request: Request) -> Response:
-        return JSONResponse(session.status())
+        return JSONResponse({**session.status(), "upload_limit_bytes": upload_limit})
 
     async def metadata(request: Request) -> Response:
         return JSONResponse(dataset_or_404().metadata())
@@ -163,12 +168,31 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
         except asyncio.CancelledError:  # the server is shutting down (Ctrl-C in tune())
             return json_error(503, "the tuning session is closing")
         if frame is None:
-            return json_error(409, "superseded by a newer request", request_id=parsed.request_id)
+            return json_error(409, "superseded by a newer request of the same session",
+                              request_id=parsed.request_id, session=parsed.session)
         return Response(frame, media_type="application/octet-stream")
+
+    async def overview(request: Request) -> Response:
+        dataset = dataset_or_404()
+        cell, points = parse_overview_query(request.query_params, dataset)
+        loop = asyncio.get_running_loop()
+        size, low, high = await loop.run_in_executor(None, dataset.overview, cell, points)
+        header = {"cell": cell, "bin_samples": size, "fs": dataset.fs,
+                  "total_timepoints": dataset.total_timepoints}
+        return Response(encode_frame(header, [low[None], high[None]]),
+                        media_type="application/octet-stream")
 
     async def upload(request: Request) -> Response:
         name = request.query_params.get("name", "dropped file")[:200]
-        arrays = parse_upload(await read_body(request, upload_limit), name)
+        try:
+            body = await read_body(request, upload_limit)
+        except ApiError as error:
+            if error.status != 413:
+                raise
+            declared = request.headers.get("content-length", "")
+            size = int(declared) if declared.isdigit() else None
+            raise ApiError(413, too_large_message(name, size, upload_limit)) from None
+        arrays = parse_upload(body, name)
         session.pending_upload, session.pending_name = arrays, name
         return JSONResponse(describe_upload(arrays, name))
 
@@ -184,6 +208,7 @@ def _api_routes(session: TuningSession, solver: WindowSolver, upload_limit: int)
         Route("/api/v1/params", params, methods=["POST"]),
         Route("/api/v1/heartbeat", heartbeat, methods=["POST"]),
         Route("/api/v1/solve", solve, methods=["POST"]),
+        Route("/api/v1/overview", overview, methods=["GET"]),
         Route("/api/v1/upload", upload, methods=["POST"]),
         Route("/api/v1/dataset", dataset, methods=["POST"]),
     ]

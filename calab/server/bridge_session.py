@@ -7,7 +7,6 @@ a lock, and the export is signalled with a :class:`threading.Event`.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,68 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from calab.engine.reading import TuningSubset, read_tuning_subset
-from calab.io.opener import open_recording
-from calab.io.recording import Recording
+from calab.server.bridge_data import DEFAULT_FS, Dataset, load_dataset
 
-#: Sampling rate assumed for arrays and files that record none, when no fs is given.
-DEFAULT_FS = 30.0
+__all__ = ["DEFAULT_FS", "HEARTBEAT_TIMEOUT_S", "Dataset", "TuningSession", "load_dataset"]
+
 #: The page posts a heartbeat every 3 s; this long without one means it is gone.
 HEARTBEAT_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """The subset of a recording being tuned, with its sampling rate (Hz)."""
-
-    subset: TuningSubset
-    fs: float
-
-    @property
-    def traces(self) -> np.ndarray:
-        """``(n_cells, n_window)`` float64 traces of the shown cells."""
-        return self.subset.traces
-
-    def metadata(self) -> dict[str, Any]:
-        """The ``/api/v1/metadata`` document (protocol fields first, then calab's)."""
-        s = self.subset
-        return {
-            "sampling_rate_hz": self.fs,
-            "num_cells": int(s.traces.shape[0]),
-            "num_timepoints": int(s.traces.shape[1]),
-            "cell_indices": [int(i) for i in s.cell_indices],
-            "snr": [round(float(v), 3) for v in s.snr],
-            "start_sample": int(s.start),
-            "total_cells": int(s.total_cells),
-            "total_timepoints": int(s.total_timepoints),
-            "source": s.source,
-        }
-
-
-def load_dataset(
-    source: Any,
-    fs: float | None,
-    *,
-    cells: Any = None,
-    max_cells: int = 64,
-    max_minutes: float = 10.0,
-) -> Dataset:
-    """Read the tuning subset of ``source``; see :func:`calab.engine.reading.read_tuning_subset`.
-
-    A path is opened with :func:`calab.open_recording`: the rate it records is
-    used (``fs``, when given, must agree). Otherwise ``fs`` defaults to 30 Hz.
-    """
-    from calab.core.checks import positive_number
-
-    if isinstance(source, (str, os.PathLike)):
-        source = open_recording(source, fs=fs)
-    if isinstance(source, Recording) and source.fs is not None:
-        fs = source.with_fs(fs).fs
-    fs = positive_number("fs", DEFAULT_FS if fs is None else fs)
-    subset = read_tuning_subset(
-        source, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes
-    )
-    return Dataset(subset, fs)
 
 
 @dataclass
@@ -122,8 +65,10 @@ class TuningSession:
     def set_dataset(self, dataset: Dataset) -> None:
         """Replace the data shown (a dropped file)."""
         with self._lock:
-            self.dataset = dataset
+            previous, self.dataset = self.dataset, dataset
             self.pending_upload = None
+        if previous is not None and previous is not dataset:
+            previous.close()
 
     def status(self) -> dict[str, Any]:
         """The ``/api/v1/status`` document."""

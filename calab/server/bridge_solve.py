@@ -1,16 +1,26 @@
 """Real-time solving of the cells the page shows, off the event loop.
 
-The page posts the current parameters, the cells on screen and the time
-window; the solver runs :func:`calab.core.deconvolve.deconvolve_matrix` on
-those windows in a single worker thread and answers with a binary frame
+The page posts the current parameters, the cells on screen (original indices)
+and the time window; the solver reads that window plus a margin on each side
+from the recording (:meth:`calab.server.bridge_data.Dataset.read_window`),
+runs :func:`calab.core.deconvolve.deconvolve_matrix` in a single worker thread,
+crops the margins away and answers with a binary frame
 (:func:`calab.server.frames.encode_frame`): a JSON header with per-cell
-statistics, then the fit (reconvolution) and the activity as float32 arrays of
-shape ``(n_cells, n_window)``.
+statistics, then the fit, the activity and the trace that was fitted (the
+bandpass-filtered trace when the filter is on), float32, ``(n_cells, n_window)``.
 
-Requests carry an increasing ``request_id``; a newer id supersedes every older
-one, which is then dropped (HTTP 409) without being solved, so dragging a
-slider never builds a queue. The last activity of each cell window is kept to
-warm-start the next solve (``warm_start=``), which roughly halves its iterations.
+Requests carry a ``session`` (one per page load) and an increasing
+``request_id``; within a session a newer id supersedes every older one, which
+is then dropped (HTTP 409) without being solved. Pages in other tabs, or the
+same tab after a reload, have their own session and never supersede each
+other. The page keeps at most one request in flight and sends the newest
+values when it returns, so a drag never builds a queue.
+
+The last activity of each cell window is kept to warm-start the next solve
+(``warm_start=``); while a slider is dragged the window does not change, so
+every solve after the first starts from the previous solution. Requests sent
+during a drag say ``"draft": true`` and are solved to :data:`DRAFT_TOL`; the
+final solve after release starts from the last draft.
 """
 
 from __future__ import annotations
@@ -19,102 +29,49 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.gaps import interpolate_gaps
 from calab.core.options import DeconvolutionOptions
-from calab.errors import CalabError, InvalidParameterError, ParameterTypeError
-from calab.server.bodies import refuse_unknown_fields
-from calab.server.bridge_session import Dataset
+from calab.core.preprocess import bandpass_filter
+from calab.core.subsample import estimate_snr
+from calab.server.bridge_data import Dataset
+from calab.server.bridge_requests import (
+    MAX_SOLVE_CELLS,
+    MAX_WINDOW_SAMPLES,
+    SolveRequest,
+    parse_solve_request,
+)
 from calab.server.daemon_executor import DaemonThreadExecutor
-from calab.server.errors import ApiError
 from calab.server.frames import encode_frame
-from calab.server.params import field_error, options_from_params
 
-#: Longest window solved per request (samples); keeps interaction fast.
-MAX_WINDOW_SAMPLES = 20_000
-#: Most cells solved per request.
-MAX_SOLVE_CELLS = 64
+__all__ = ["MAX_SOLVE_CELLS", "MAX_WINDOW_SAMPLES", "SolveRequest", "WindowSolver",
+           "parse_solve_request", "solve_margin"]
+
 _WARM_CACHE_SIZE = 256
+#: Relative tolerance of draft solves (sent while a slider moves): about a tenth of the
+#: iterations of a full solve, and a fit within a few percent of the converged one; the
+#: full solve after release then starts from it and needs few iterations.
+DRAFT_TOL = 1e-3
+_SESSIONS_KEPT = 256
 
 
-@dataclass(frozen=True)
-class SolveRequest:
-    """A validated solve request; ``rows`` index the dataset, ``start:stop`` its window."""
+def solve_margin(window: int, fs: float) -> int:
+    """Samples solved beyond each edge of a ``window``-sample view (edge effects).
 
-    request_id: int
-    options: DeconvolutionOptions
-    rows: np.ndarray
-    start: int
-    stop: int
+    A quarter of the window, at least 2 s and at most 5 s of samples: the
+    activity just inside the edges is then not pulled by the missing context,
+    and the margin stays the same while a slider moves (so warm starts apply).
 
-
-#: Fields of a solve request.
-SOLVE_FIELDS = ("request_id", "tau_rise", "tau_decay", "lambda", "filter_enabled", "rows",
-                "start", "stop")
-_SOLVE_NAMES = {"tau_rise": "tau_rise", "tau_decay": "tau_decay", "lambda_": "lambda",
-                "fs": "fs", "filter_enabled": "filter_enabled"}
-
-
-def parse_solve_request(body: Any, dataset: Dataset) -> SolveRequest:
-    """Validate the JSON body of ``POST /api/v1/solve`` (4xx naming the bad field).
-
-    The kernel and sparsity go through :class:`calab.core.options.DeconvolutionOptions`
-    (the same rules as ``/params`` and the job service): a string or ``true``
-    for a time constant, or a kernel too long for the data, is refused at once.
+    Examples
+    --------
+    >>> solve_margin(1800, 30.0), solve_margin(30, 30.0)
+    (150, 60)
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "solve request must be a JSON object")
-    refuse_unknown_fields(body, SOLVE_FIELDS)
-    missing = [name for name in SOLVE_FIELDS[:4] + SOLVE_FIELDS[5:] if name not in body]
-    if missing:
-        raise ApiError(422, f"solve request is missing the field {missing[0]!r}",
-                       field=missing[0])
-    flat = {"fs": dataset.fs, "tau_rise": body["tau_rise"], "tau_decay": body["tau_decay"],
-            "lambda_": body["lambda"], "filter_enabled": body.get("filter_enabled", False)}
-    options = options_from_params(flat, _SOLVE_NAMES, "")
-    try:
-        options.check_recording(dataset.traces.shape[0], dataset.traces.shape[1])
-        request_id = _integer(body, "request_id")
-        rows = _rows(body.get("rows"), dataset.traces.shape[0])
-        start, stop = _window(body, dataset.traces.shape[1])
-    except CalabError as error:
-        raise field_error(error, _SOLVE_NAMES, "") from None
-    except (TypeError, ValueError) as error:
-        raise ApiError(422, f"invalid solve request: {error}") from None
-    return SolveRequest(request_id, options, rows, start, stop)
-
-
-def _integer(body: dict, name: str) -> int:
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
-        raise ParameterTypeError(f"{name}={str(value)[:40]} must be an integer below 2**63",
-                                 argument=name)
-    return value
-
-
-def _rows(value: Any, n_rows: int) -> np.ndarray:
-    if not isinstance(value, list) or not value or len(value) > MAX_SOLVE_CELLS:
-        raise InvalidParameterError(
-            f"rows must be a list of 1 to {MAX_SOLVE_CELLS} row numbers", argument="rows")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n_rows for v in value):
-        raise InvalidParameterError(
-            f"rows={str(value[:8])[:80]} must be integers in 0..{n_rows - 1}", argument="rows")
-    return np.asarray(value, dtype=np.int64)
-
-
-def _window(body: dict, n_time: int) -> tuple[int, int]:
-    start, stop = _integer(body, "start"), _integer(body, "stop")
-    if not 0 <= start < stop <= n_time:
-        raise ValueError(
-            f"window start={start}, stop={stop} must satisfy 0 <= start < stop <= {n_time}"
-        )
-    if stop - start > MAX_WINDOW_SAMPLES:
-        raise ValueError(f"window of {stop - start} samples exceeds {MAX_WINDOW_SAMPLES}")
-    return start, stop
+    return round(min(5.0 * fs, max(2.0 * fs, 0.25 * window)))
 
 
 class WindowSolver:
@@ -122,74 +79,128 @@ class WindowSolver:
 
     def __init__(self) -> None:
         self._executor = DaemonThreadExecutor("calab-solve")  # never holds up Ctrl-C
-        self._latest = -1
+        self._latest: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._warm: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
-    def _is_superseded(self, request_id: int) -> bool:
+    def _is_superseded(self, request: SolveRequest) -> bool:
         with self._lock:
-            return request_id < self._latest
+            return request.request_id < self._latest.get(request.session, -1)
 
     async def submit(self, request: SolveRequest, dataset: Dataset) -> bytes | None:
-        """Solve in the worker thread; None when a newer request superseded this one."""
+        """Solve in the worker thread; None when a newer request of its session came first."""
         with self._lock:
-            self._latest = max(self._latest, request.request_id)
+            latest = self._latest.pop(request.session, -1)
+            self._latest[request.session] = max(latest, request.request_id)
+            while len(self._latest) > _SESSIONS_KEPT:
+                self._latest.popitem(last=False)
+        if self._is_superseded(request):
+            return None
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._solve, request, dataset)
 
     def _solve(self, request: SolveRequest, dataset: Dataset) -> bytes | None:
-        if self._is_superseded(request.request_id):
+        if self._is_superseded(request):
             return None
         began = time.perf_counter()
-        raw = dataset.traces[request.rows, request.start : request.stop]
-        keys = [self._key(dataset, row, request) for row in request.rows]
-        result = deconvolve_matrix(raw, request.options, warm_start=self._warm_start(keys))
+        margin = request.margin
+        if margin is None:
+            margin = solve_margin(request.stop - request.start, dataset.fs)
+        lo = max(0, request.start - margin)
+        hi = min(dataset.total_timepoints, request.stop + margin)
+        raw = dataset.read_window(request.cells, lo, hi)
+        filled, gaps = interpolate_gaps(raw)
+        options = request.options
+        keys = [(id(dataset), int(c), lo, hi, options.filter_enabled) for c in request.cells]
+        if request.draft:
+            options = options.with_changes(tol=DRAFT_TOL)
+        result = deconvolve_matrix(filled, options, warm_start=self._warm_start(keys))
         self._remember(keys, result.activity)
-        header = {
-            "request_id": request.request_id,
-            "rows": request.rows.tolist(),
-            "cell_indices": dataset.subset.cell_indices[request.rows].tolist(),
-            "start": request.start,
-            "stop": request.stop,
-            "r2": _fit_quality(raw, result.reconvolution).round(4).tolist(),
-            "iterations": np.asarray(result.iterations).tolist(),
-            "converged": np.asarray(result.converged).tolist(),
-            "solve_ms": round(1000 * (time.perf_counter() - began), 2),
-        }
-        return encode_frame(header, [result.reconvolution, result.activity])
+        shown = filled
+        if options.filter_enabled:
+            shown = bandpass_filter(filled, float(options.tau_r), float(options.tau_d), dataset.fs)
+        # what was fitted minus its residual: with the filter off this is the reconvolution
+        fit = shown - (filled - result.reconvolution)
+        crop = slice(request.start - lo, request.stop - lo)
+        missing = ~np.isfinite(raw[:, crop])
+        shown = np.where(missing, np.nan, shown[:, crop])
+        header = self._header(request, dataset, shown, fit[:, crop], missing, gaps.empty)
+        header["snr"] = estimate_snr(filled[:, crop]).round(3).tolist()
+        header.update(iterations=np.asarray(result.iterations).tolist(),
+                      converged=np.asarray(result.converged).tolist(), margin=margin,
+                      solve_ms=round(1000 * (time.perf_counter() - began), 2))
+        return encode_frame(header, [fit[:, crop], result.activity[:, crop], shown])
 
     @staticmethod
-    def _key(dataset: Dataset, row: int, request: SolveRequest) -> tuple:
-        return (id(dataset), int(row), request.start, request.stop,
-                request.options.filter_enabled)
+    def _header(request: SolveRequest, dataset: Dataset, shown: np.ndarray, fit: np.ndarray,
+                missing: np.ndarray, empty: np.ndarray) -> dict[str, Any]:
+        header: dict[str, Any] = {
+            "request_id": request.request_id,
+            "session": request.session,
+            "cell_indices": request.cells.tolist(),
+            "start": request.start - request.offset,
+            "stop": request.stop - request.offset,
+            "filter_enabled": request.options.filter_enabled,
+            "draft": request.draft,
+            "r2": fit_quality(shown, fit).round(4).tolist(),
+            "missing": missing.sum(axis=1).tolist(),
+            "longest_gap_s": [round(_longest(m) / dataset.fs, 3) for m in missing],
+            "no_finite_values": empty.tolist(),
+        }
+        if request.rows is not None:
+            header["rows"] = request.rows.tolist()
+        return header
 
     def _warm_start(self, keys: list[tuple]) -> np.ndarray | None:
-        if not all(k in self._warm for k in keys):
-            return None
-        return np.stack([self._warm[k] for k in keys])
+        with self._lock:
+            if not all(k in self._warm for k in keys):
+                return None
+            return np.stack([self._warm[k] for k in keys])
 
     def _remember(self, keys: list[tuple], activity: np.ndarray) -> None:
-        for key, row in zip(keys, activity, strict=True):
-            self._warm[key] = row
-            self._warm.move_to_end(key)
-        while len(self._warm) > _WARM_CACHE_SIZE:
-            self._warm.popitem(last=False)
+        with self._lock:
+            for key, row in zip(keys, activity, strict=True):
+                self._warm[key] = row
+                self._warm.move_to_end(key)
+            while len(self._warm) > _WARM_CACHE_SIZE:
+                self._warm.popitem(last=False)
 
     def warm_up(self, fs: float = 30.0) -> None:
         """Compile the solver in the background so the first real solve is fast."""
         signal = np.sin(np.linspace(0, 20, 300))[None, :] + 1.0
         options = DeconvolutionOptions(fs=fs, tau_r=0.1, tau_d=0.6, lam=0.5)
         self._executor.submit(deconvolve_matrix, signal, options)
+        self._executor.submit(deconvolve_matrix, signal, options.with_changes(filter_enabled=True))
 
     def close(self) -> None:
         """Stop the worker thread (pending requests are cancelled)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _fit_quality(raw: np.ndarray, fit: np.ndarray) -> np.ndarray:
-    """Per-cell R^2 of the fit: ``1 - var(raw - fit) / var(raw)``."""
-    total = raw.var(axis=1)
-    residual = (raw - fit).var(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(total > 0, 1.0 - residual / total, 0.0)
+def _longest(flags: np.ndarray) -> int:
+    if not flags.any():
+        return 0
+    padded = np.concatenate(([0], flags.astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[0::2]).max())
+
+
+def fit_quality(trace: np.ndarray, fit: np.ndarray) -> np.ndarray:
+    """Per-cell R² of a fit to the trace it was fitted to, on the finite samples.
+
+    ``1 - var(trace - fit) / var(trace)``; 0 for a flat or empty trace.
+
+    Examples
+    --------
+    >>> trace = np.array([[0.0, 1.0, 0.0, 1.0]])
+    >>> fit_quality(trace, trace).tolist(), fit_quality(trace, np.full((1, 4), 0.5)).tolist()
+    ([1.0], [0.0])
+    """
+    finite = np.isfinite(trace) & np.isfinite(fit)
+    r2 = np.zeros(trace.shape[0])
+    for row in range(trace.shape[0]):
+        t, f = trace[row, finite[row]], fit[row, finite[row]]
+        total = t.var() if t.size > 1 else 0.0
+        if total > 0:
+            r2[row] = 1.0 - (t - f).var() / total
     return np.nan_to_num(r2)

@@ -8,7 +8,6 @@ of them with the confirmed sampling rate and orientation.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import zipfile
 from typing import Any
@@ -21,14 +20,29 @@ from calab.server.bridge_session import Dataset, TuningSession, load_dataset
 from calab.server.errors import ApiError
 from calab.server.frames import parse_npy
 
-#: Largest dropped file accepted (bytes).
-MAX_UPLOAD_BYTES = 1 * 2**30
 #: Largest total size of the arrays inside a dropped ``.npz``, once inflated (bytes).
 MAX_INFLATED_BYTES = 2 * 2**30
 #: Most arrays read from one ``.npz``.
 MAX_NPZ_MEMBERS = 256
 #: Fields of ``POST /api/v1/dataset``.
 DATASET_FIELDS = ("key", "fs", "transpose")
+
+#: Largest dropped file accepted (bytes): more is not worth reading into a browser tab;
+#: ``calab tune FILE`` opens any size lazily instead.
+MAX_UPLOAD_BYTES = 512 * 2**20
+
+
+def too_large_message(name: str, size: int | None, limit: int) -> str:
+    """What to tell the user about a file too large to drop, and what to do instead.
+
+    Examples
+    --------
+    >>> too_large_message("big.npy", 1_300_000_000, 512 * 2**20)[:44]
+    'big.npy is 1.3 GB, more than a browser tab r'
+    """
+    what = f"{size / 1e9:.1f} GB" if size is not None else "too large"
+    return (f"{name} is {what}, more than a browser tab reads (limit {limit / 2**20:.0f} MB). "
+            f"Open it from a terminal instead, read lazily: calab tune {name} --fs HZ")
 
 
 def parse_upload(data: bytes, name: str) -> dict[str, np.ndarray]:
@@ -120,6 +134,6 @@ def activate_upload(session: TuningSession, body: Any) -> Dataset:
         raise ApiError(422, f"cannot use {session.pending_name}:{key}: {error}",
                        field=getattr(error, "argument", None) or "fs") from None
     source = f"{session.pending_name}:{key}" if len(arrays) > 1 else session.pending_name
-    dataset = Dataset(dataclasses.replace(dataset.subset, source=source), dataset.fs)
+    dataset = dataset.with_source(source)
     session.set_dataset(dataset)
     return dataset

@@ -22,6 +22,7 @@ from calab.server.bridge import bridge_app
 from calab.server.bridge_server import BackgroundServer
 from calab.server.bridge_session import Dataset, TuningSession, load_dataset
 from calab.server.bridge_solve import WindowSolver
+from calab.server.bridge_upload import MAX_UPLOAD_BYTES
 
 logger = logging.getLogger("calab.tune")
 _POLL_S = 0.1
@@ -46,6 +47,8 @@ class TuningRun:
         Where the web app lives; by default the copy this server serves at ``/``.
     max_cells, max_minutes : int, float
         Subsampling limits for dropped files.
+    upload_limit : int, optional
+        Largest dropped file accepted, in bytes.
 
     Attributes
     ----------
@@ -64,11 +67,13 @@ class TuningRun:
         app_url: str | None = None,
         max_cells: int = 64,
         max_minutes: float = 10.0,
+        upload_limit: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.session = TuningSession(dataset, max_cells=max_cells, max_minutes=max_minutes)
         self.secret = secrets.token_urlsafe(32)
         self.solver = WindowSolver()
-        app = bridge_app(self.session, secret=self.secret, solver=self.solver)
+        app = bridge_app(self.session, secret=self.secret, solver=self.solver,
+                         upload_limit=upload_limit)
         self.server = BackgroundServer(app, port=port)
         self.app_url = app_url
         self.url = ""
@@ -115,6 +120,8 @@ class TuningRun:
         """
         self.solver.close()
         self.server.stop()
+        if self.session.dataset is not None:
+            self.session.dataset.close()
 
     def __enter__(self) -> TuningRun:
         return self.start()
@@ -160,8 +167,10 @@ def tune(
         Address of a CaTune-compatible app; default: the app served by the bridge.
     open_browser : bool, optional
         Open the link in the default browser (it is printed to stderr either way).
-    cells : sequence of int, optional
-        Keyword-only. Original indices of the cells to show.
+    cells : sequence of int or str, optional
+        Keyword-only. Original indices of the cells to show first, e.g.
+        ``[3, 17]`` or ``"3,17,40-60"``; every other cell stays reachable in
+        the app (its cell list pages through all of them).
     max_cells : int, optional
         Keyword-only. Most cells chosen automatically (default 64).
     max_minutes : float, optional

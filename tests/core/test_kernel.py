@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import calab
-from calab.core.kernel import build_kernel, compute_lipschitz, kernel_spec, tau_to_ar2
+from calab.core.kernel import (
+    build_kernel,
+    compute_lipschitz,
+    kernel_peak_fwhm,
+    kernel_spec,
+    tau_from_peak_fwhm,
+    tau_to_ar2,
+)
 
 CASES = [
     (0.1, 0.6, 30.0),
@@ -120,3 +127,21 @@ def test_bad_time_constants(args, error, fragment):
         with pytest.raises(error) as info:
             function(*args)
         assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(("tau_r", "tau_d"), [(0.1, 0.6), (0.005, 0.15), (0.18, 1.5), (0.3, 0.31)])
+def test_peak_fwhm_inverts_exactly(tau_r, tau_d):
+    t_peak, fwhm = kernel_peak_fwhm(tau_r, tau_d)
+    t = np.linspace(0, 30 * tau_d, 2_000_001)
+    h = np.exp(-t / tau_d) - np.exp(-t / tau_r)
+    above = t[h >= h.max() / 2]
+    assert t_peak == pytest.approx(t[h.argmax()], abs=2e-5 * tau_d)
+    assert fwhm == pytest.approx(above[-1] - above[0], abs=4e-5 * tau_d)
+    back = tau_from_peak_fwhm(t_peak, fwhm)
+    assert back == pytest.approx((tau_r, tau_d), rel=1e-6)
+
+
+@pytest.mark.parametrize(("t_peak", "fwhm"), [(0.2, 0.4), (0.0, 1.0), (0.1, float("nan"))])
+def test_tau_from_peak_fwhm_rejects_impossible_shapes(t_peak, fwhm):
+    with pytest.raises(ValueError, match=r"t_peak|fwhm"):
+        tau_from_peak_fwhm(t_peak, fwhm)

@@ -73,3 +73,49 @@ def maybe_screenshot(page, name: str) -> None:
     if os.environ.get("CALAB_DOC_SCREENSHOTS") == "1":
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(DOC_IMAGES / name), full_page=False)
+
+
+# JS: move the decay slider with `input` events at `hz` for `ms` (and, when `minRefreshes` is
+# given, on until every card was redrawn that often, at most 20 s), then release it (`change`).
+# Returns per-card refresh counts during the drag, the requests the page sent, and the time
+# from release until every card is fresh.
+DRAG_JS = """
+async ({ ms, hz, first, minRefreshes = 0 }) => {
+  const slider = document.getElementById('tau-decay-slider');
+  const cards = () => [...document.querySelectorAll('[data-testid=cell-card]')];
+  const count = () => cards().map((c) => Number(c.dataset.refreshes || 0));
+  const before = count();
+  const sentBefore = window.calab.solver ? window.calab.solver.sent : 0;
+  const dims = [];
+  let k = 0;
+  const began = performance.now();
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      slider.value = String(first + k);
+      slider.dispatchEvent(new Event('input', { bubbles: true }));
+      k += 1;
+      if (k % 10 === 0) {
+        const chart = cards()[0].querySelector('.chart');
+        dims.push([cards()[0].dataset.state, Number(getComputedStyle(chart).opacity)]);
+      }
+      const elapsed = performance.now() - began;
+      const enough = count().every((n, i) => n - before[i] >= minRefreshes);
+      if ((elapsed >= ms && enough) || elapsed >= 20000) { clearInterval(timer); resolve(); }
+    }, 1000 / hz);
+  });
+  const dragMs = performance.now() - began;
+  const during = count().map((n, i) => n - before[i]);
+  const released = performance.now();
+  slider.dispatchEvent(new Event('change', { bubbles: true }));
+  await (""" + ALL_FRESH_JS + """)();
+  return { events: k, dragMs, during, settleMs: performance.now() - released, dims,
+           sent: (window.calab.solver ? window.calab.solver.sent : 0) - sentBefore };
+}
+"""
+
+
+def load_slack() -> float:
+    """How much slower than a quiet machine this one is now (>= 1): the 1-minute load
+    average per core. Timing assertions of the browser tests scale their bounds by it;
+    the benchmark reports the raw figures instead."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))

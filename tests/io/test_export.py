@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import calab
-from calab.core.kernel import tau_to_ar2
+from calab.core.kernel import kernel_peak_fwhm, tau_to_ar2
 from calab.io.export import (
     MissingFieldError,
     load_export_params,
@@ -112,7 +112,11 @@ def test_save_round_trip_and_layout(tmp_path):
     assert before <= date.replace(tzinfo=dt.UTC) <= dt.datetime.now(dt.UTC)
     assert list(document["parameters"]) == [
         "tau_rise_s", "tau_decay_s", "lambda", "sampling_rate_hz", "filter_enabled",
+        "t_peak_s", "fwhm_s",
     ]
+    t_peak, fwhm = kernel_peak_fwhm(0.4, 1.8)
+    assert document["parameters"]["t_peak_s"] == t_peak
+    assert document["parameters"]["fwhm_s"] == fwhm
     g1, g2, d, r = tau_to_ar2(0.4, 1.8, 15.0)
     assert document["ar2_coefficients"] == {
         "g1": g1, "g2": g2, "decayRoot": d, "riseRoot": r, "dt": 1 / 15.0,
@@ -123,6 +127,7 @@ def test_save_round_trip_and_layout(tmp_path):
 
 @pytest.mark.parametrize("case", sorted(EXPECTED_CASES))
 def test_written_export_matches_catune_file_byte_for_byte(tmp_path, case):
+    """Byte-identical to CaTune 0.9.0 apart from the added t_peak_s and fwhm_s."""
     reference = REFERENCE_DIR / case / "export.json"
     if not reference.is_file():
         pytest.skip("shared reference cases not present")
@@ -130,8 +135,11 @@ def test_written_export_matches_catune_file_byte_for_byte(tmp_path, case):
     path = save_export_params(load_export_params(reference), tmp_path / "e.json",
                               metadata=document["metadata"])
     ours = json.loads(path.read_text())
+    t_peak, fwhm = kernel_peak_fwhm(document["parameters"]["tau_rise_s"],
+                                    document["parameters"]["tau_decay_s"])
     expected = {**document, "catune_version": ours["catune_version"],
-                "export_date": ours["export_date"]}
+                "export_date": ours["export_date"],
+                "parameters": {**document["parameters"], "t_peak_s": t_peak, "fwhm_s": fwhm}}
     assert path.read_text() == json.dumps(expected, indent=2)
 
 

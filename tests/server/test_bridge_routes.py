@@ -148,16 +148,17 @@ def test_cors_and_private_network_preflight(client):
 
 def _solve_body(number, **overrides):
     body = {"request_id": number, "tau_rise": 0.1, "tau_decay": 0.6, "lambda": 0.5,
-            "filter_enabled": False, "rows": [0, 2, 4], "start": 300, "stop": 1200}
+            "filter_enabled": False, "rows": [0, 2, 4], "start": 300, "stop": 1200, "margin": 0}
     return {**body, **overrides}
 
 
 def test_solve_returns_the_core_solution_as_float32_frame(client, traces):
     response = client.post("/api/v1/solve", headers=AUTH, json=_solve_body(1))
     assert response.status_code == 200, response.text
-    header, (fit, activity) = decode_frame(response.content)
+    header, (fit, activity, fitted) = decode_frame(response.content)
     assert header["request_id"] == 1 and header["cell_indices"] == [0, 2, 4]
-    assert fit.shape == activity.shape == (3, 900) and fit.dtype == np.float32
+    assert fit.shape == activity.shape == fitted.shape == (3, 900) and fit.dtype == np.float32
+    np.testing.assert_allclose(fitted, traces[[0, 2, 4], 300:1200], rtol=1e-6)
     expected = deconvolve_matrix(traces[[0, 2, 4], 300:1200],
                                  DeconvolutionOptions(30.0, 0.1, 0.6, 0.5))
     np.testing.assert_allclose(activity, expected.activity, rtol=1e-5, atol=1e-5)

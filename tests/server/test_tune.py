@@ -256,7 +256,7 @@ def test_cli_tune_reads_a_zarr_store_and_its_sampling_rate(tmp_path, rng):
     array[:] = rng.normal(size=(300, 500)).astype(np.float32)
     array.attrs["sampling_rate_hz"] = 12.5
     process = subprocess.Popen(
-        [*CALAB, "tune", str(store), "--no-browser", "--timeout", "60", "--cells", "5"],
+        [*CALAB, "tune", str(store), "--no-browser", "--timeout", "60", "--max-cells", "5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

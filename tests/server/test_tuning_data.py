@@ -102,8 +102,31 @@ def test_bad_sources_fail_clearly(source, error, fragment):
         read_tuning_subset(source, 30.0)
 
 
-def test_cells_with_nan_are_skipped_when_choosing(recording):
+def test_cells_with_some_nan_are_kept_and_empty_cells_skipped(recording):
     data = recording[:10].copy()
     data[4, 1000] = np.nan
+    data[6, :] = np.nan
     subset = read_tuning_subset(data, 30.0)
-    assert 4 not in subset.cell_indices.tolist() and len(subset.cell_indices) == 9
+    assert 4 in subset.cell_indices.tolist() and 6 not in subset.cell_indices.tolist()
+    assert len(subset.cell_indices) == 9 and np.isfinite(subset.snr).all()
+
+
+def test_one_nan_in_every_cell_does_not_reject_the_recording(recording):
+    data = recording[:10].copy()
+    data[np.arange(10), np.arange(10) * 7 + 900] = np.nan
+    subset = read_tuning_subset(data, 30.0, max_cells=5)
+    assert len(subset.cell_indices) == 5
+
+
+def test_a_recording_without_finite_values_is_refused(recording):
+    with pytest.raises(ValueError, match="no finite value"):
+        read_tuning_subset(np.full((3, 100), np.nan), 30.0)
+
+
+def test_parse_cell_spec_and_its_errors():
+    from calab.core.subsample import parse_cell_spec
+
+    assert parse_cell_spec("3,17,40-42") == [3, 17, 40, 41, 42]
+    for bad, fragment in [("3,x", "'x' is not an index"), ("9-2", "backwards"), ("", "not an")]:
+        with pytest.raises(ValueError, match=fragment):
+            parse_cell_spec(bad)

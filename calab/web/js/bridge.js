@@ -55,7 +55,8 @@ export class Bridge {
     return parseNpy(await response.arrayBuffer());
   }
 
-  // Returns {header, arrays: [fit, activity]} (Float32Array rows) or null when superseded.
+  // Returns {header, arrays: [fit, activity, fitted trace]} (Float32Array rows), or null when
+  // the server refused it as superseded by a newer request of the same session.
   async solve(request) {
     try {
       const response = await this.request("/api/v1/solve", { method: "POST", json: request });
@@ -64,6 +65,12 @@ export class Bridge {
       if (error instanceof BridgeError && error.status === 409) return null;
       throw error;
     }
+  }
+
+  // Min/max envelope of one whole cell: {header: {bin_samples, fs, ...}, arrays: [[low], [high]]}.
+  async overview(cell, points) {
+    const response = await this.request(`/api/v1/overview?cell=${cell}&points=${points}`);
+    return decodeFrame(await response.arrayBuffer());
   }
 
   upload(name, bytes) {

@@ -1,4 +1,6 @@
-// Cell cards: raw trace with the fit, deconvolved activity and residual, per shown cell.
+// Cell cards: the fitted trace with the fit, deconvolved activity and residual, per shown cell.
+// The trace comes from the server with each solve: the raw window, or the bandpass-filtered
+// one when the filter is on (what the fit was fitted to). Missing samples (NaN) are gaps.
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 
@@ -18,21 +20,42 @@ function chartOptions(width, height, series, { xAxis = false, label = "" } = {})
     legend: { show: false },
     cursor: { sync: { key: SYNC_KEY }, drag: { x: false, y: false }, points: { show: false } },
     scales: { x: { time: false } },
-    padding: [4, 8, 0, 0],
+    padding: [9, 8, xAxis ? 0 : 7, 0],
     axes: [
       { show: xAxis, size: xAxis ? 28 : 0, stroke: "#6b7785", font: "11px system-ui",
-        grid: { stroke: "#eef1f4" }, ticks: { stroke: "#dde2e7" },
-        values: (u, vals) => vals.map((v) => v + " s") },
+        grid: { stroke: "#eef1f4" }, ticks: { stroke: "#dde2e7" }, space: 60,
+        values: (u, vals) => vals.map((v) => formatSeconds(v)) },
       { size: 46, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" },
-        ticks: { show: false }, label, labelSize: label ? 14 : 0, labelFont: "11px system-ui" },
+        ticks: { show: false }, space: Math.max(18, Math.round(height / 3.2)),
+        values: (u, vals) => vals.map((v) => formatTick(v)),
+        label, labelSize: label ? 14 : 0, labelFont: "11px system-ui" },
     ],
     series: [{}, ...series],
   };
 }
 
+// Tick labels: short, and no "-0".
+function formatTick(v) {
+  if (Math.abs(v) < 1e-9) return "0";
+  const text = Math.abs(v) >= 1000 || Math.abs(v) < 0.01 ? v.toExponential(0) : String(Number(v.toPrecision(3)));
+  return text;
+}
+
+export function formatSeconds(v) {
+  return `${Number(v.toPrecision(6))} s`;
+}
+
+// uPlot draws gaps for null, not for NaN.
+function withGaps(values, hasGaps) {
+  if (!hasGaps) return values;
+  return Array.from(values, (v) => (Number.isFinite(v) ? v : null));
+}
+
 export class CellCard {
-  constructor(row, cellIndex, snr, onFocus) {
-    this.row = row;
+  constructor(cellIndex, snr, onFocus) {
+    const row = cellIndex;
+    this.cell = cellIndex;
+    this.refreshes = 0;
     this.element = document.createElement("article");
     this.element.className = "card";
     this.element.dataset.testid = "cell-card";
@@ -42,16 +65,19 @@ export class CellCard {
     this.element.innerHTML = `
       <header class="card-head">
         <button class="cell-name" title="Show this cell in the overview">Cell ${cellIndex}</button>
-        <span class="metric" title="Robust signal-to-noise ratio">SNR <b>${snr.toFixed(1)}</b></span>
+        <span class="metric" title="Robust signal-to-noise ratio">SNR <b class="snr">${Number.isFinite(snr) ? snr.toFixed(1) : "–"}</b></span>
         <span class="metric" title="Fit quality: 1 - var(residual)/var(trace)">R² <b class="r2">–</b></span>
         <span class="state-badge"></span>
       </header>
+      <p class="card-notice" data-testid="cell-notice" hidden></p>
       <div class="chart chart-trace"></div>
       <div class="chart chart-activity"></div>
       <div class="chart chart-residual"></div>`;
     this.element.querySelector(".cell-name").addEventListener("click", () => onFocus(row));
     this.r2 = this.element.querySelector(".r2");
     this.badge = this.element.querySelector(".state-badge");
+    this.notice = this.element.querySelector(".card-notice");
+    this.snrBox = this.element.querySelector(".snr");
     this.charts = null;
     this.setState("stale");
   }
@@ -61,7 +87,7 @@ export class CellCard {
     const slot = (name) => this.element.querySelector(name);
     this.charts = {
       trace: new uPlot(chartOptions(w, 120, [
-        { label: "raw", stroke: COLORS.raw, width: 1 },
+        { label: "trace", stroke: COLORS.raw, width: 1 },
         { label: "fit", stroke: COLORS.fit, width: 1.5 },
       ], { label: "ΔF" }), [[], [], []], slot(".chart-trace")),
       activity: new uPlot(chartOptions(w, 64, [
@@ -86,27 +112,40 @@ export class CellCard {
     this.badge.textContent = state;
   }
 
-  showRaw(x, raw) {
-    this.x = x;
-    this.raw = raw;
-    this.charts.trace.setData([x, raw, new Array(x.length).fill(null)]);
-    this.charts.activity.setData([x, new Array(x.length).fill(null)]);
-    this.charts.residual.setData([x, new Array(x.length).fill(null)]);
+  // info: {r2, missing, longestGap, empty, filtered, snr}
+  showSolution(x, trace, fit, activity, info) {
+    const gaps = info.missing > 0;
+    const residual = new Float32Array(fit.length);
+    for (let i = 0; i < fit.length; i++) residual[i] = trace[i] - fit[i];
+    this.charts.trace.setData([x, withGaps(trace, gaps), fit]);
+    this.charts.activity.setData([x, activity]);
+    this.charts.residual.setData([x, withGaps(residual, gaps)]);
+    this.r2.textContent = info.r2.toFixed(2);
+    if (Number.isFinite(info.snr) && this.snrBox.textContent === "–") this.snrBox.textContent = info.snr.toFixed(1);
+    this.element.dataset.filtered = String(Boolean(info.filtered));
+    this.setNotice(noticeText(info, x.length));
+    this.refreshes += 1;
+    this.element.dataset.refreshes = String(this.refreshes);
   }
 
-  showSolution(fit, activity, r2) {
-    const residual = new Float32Array(fit.length);
-    for (let i = 0; i < fit.length; i++) residual[i] = this.raw[i] - fit[i];
-    this.charts.trace.setData([this.x, this.raw, fit]);
-    this.charts.activity.setData([this.x, activity]);
-    this.charts.residual.setData([this.x, residual]);
-    this.r2.textContent = r2.toFixed(2);
+  setNotice(text) {
+    this.notice.hidden = !text;
+    this.notice.textContent = text || "";
+    this.element.dataset.missing = text ? "true" : "false";
   }
 
   destroy() {
     if (this.charts) Object.values(this.charts).forEach((c) => c.destroy());
     this.element.remove();
   }
+}
+
+function noticeText(info, length) {
+  if (info.empty) return "No finite samples in this window (all NaN): nothing to fit here.";
+  if (!info.missing) return "";
+  const gap = info.longestGap >= 1 ? `${info.longestGap.toFixed(1)} s` : `${Math.round(info.longestGap * 1000)} ms`;
+  return `${info.missing} of ${length} samples are missing (NaN; longest gap ${gap}). `
+    + "They are bridged by straight lines for the fit and left blank in the plot.";
 }
 
 export class KernelPlot {
@@ -145,11 +184,15 @@ export class Overview {
       padding: [4, 8, 0, 0],
       axes: [
         { size: 24, stroke: "#6b7785", font: "10px system-ui", grid: { show: false },
-          values: (u, vals) => vals.map((v) => v + " s") },
-        { size: 46, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" } },
+          values: (u, vals) => vals.map((v) => formatSeconds(v)) },
+        { size: 46, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" },
+          space: 24, values: (u, vals) => vals.map((v) => formatTick(v)) },
       ],
-      series: [{}, { stroke: COLORS.raw, width: 1 }],
-      hooks: { setSelect: [(u) => this.selected(u)] },
+      series: [{}, { stroke: COLORS.raw, width: 1 }, { stroke: COLORS.raw, width: 1 }],
+      bands: [{ series: [2, 1], fill: "rgba(141,153,166,0.35)" }],
+      // uPlot commits new data and sizes after the call returns: re-apply the window then
+      hooks: { setSelect: [(u) => this.selected(u)], setScale: [() => this.applyHighlight()],
+               setSize: [() => this.applyHighlight()] },
     }, [[], []], target);
     this.chart.over.addEventListener("click", (event) => {
       if (this.dragged) return;
@@ -168,14 +211,22 @@ export class Overview {
     setTimeout(() => { this.dragged = false; }, 0);
   }
 
-  show(x, y) {
-    this.chart.setData([x, y]);
+  show(x, low, high) {
+    this.chart.setData([x, low, high]);
   }
 
   highlight(t0, t1) {
+    this.window = [t0, t1];
+    this.applyHighlight();
+  }
+
+  applyHighlight() {
     const u = this.chart;
+    if (!u || !this.window || !u.data || !u.data[0] || !u.data[0].length) return;
+    const [t0, t1] = this.window;
     const left = u.valToPos(t0, "x");
     const right = u.valToPos(t1, "x");
+    if (!Number.isFinite(left) || !Number.isFinite(right)) return;
     this.programmatic = true;
     u.setSelect({ left, width: Math.max(2, right - left), top: 0, height: u.bbox.height / devicePixelRatio }, false);
     this.programmatic = false;

@@ -2,13 +2,15 @@
 
 const $ = (id) => document.getElementById(id);
 
-export function setupDrop({ bridge, currentFs, onLoaded, toast }) {
+export function setupDrop({ bridge, currentFs, onLoaded, toast, maxBytes = () => null }) {
   const dialog = $("drop-dialog");
   let pending = null;
 
   async function handleFile(file) {
     if (!bridge) { toast("Not connected to a calab server; start one with `calab app`.", true); return; }
     if (!/\.(npy|npz)$/i.test(file.name)) { toast(`${file.name}: only .npy and .npz files are supported`, true); return; }
+    const limit = maxBytes();
+    if (limit && file.size > limit) { toast(tooLargeMessage(file, limit), true); return; }
     try {
       toast(`Reading ${file.name}…`);
       const description = await bridge.upload(file.name, await file.arrayBuffer());
@@ -92,4 +94,11 @@ export function setupDrop({ bridge, currentFs, onLoaded, toast }) {
     const file = event.dataTransfer && event.dataTransfer.files[0];
     if (file) handleFile(file);
   });
+}
+
+// A file larger than the server accepts is refused before a byte of it is read.
+export function tooLargeMessage(file, limit) {
+  const size = file.size >= 1e9 ? `${(file.size / 1e9).toFixed(1)} GB` : `${Math.round(file.size / 1e6)} MB`;
+  return `${file.name} is ${size}, more than a browser tab reads (limit ${Math.round(limit / 2 ** 20)} MB). `
+    + `Open it from a terminal instead, read lazily: calab tune ${file.name} --fs HZ`;
 }

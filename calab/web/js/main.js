@@ -1,32 +1,38 @@
 // CaTune web app (calab): parameters, cell cards, real-time solving through the bridge.
 
 import { Bridge } from "./bridge.js";
-import { CellCard, KernelPlot, Overview } from "./cards.js";
+import { CellCard, KernelPlot } from "./cards.js";
+import { CellList, renderCellChips } from "./cells.js";
+import { bindExport, enterReadOnly } from "./export.js";
+import { setConnected, startHeartbeat } from "./connection.js";
+import { SolveLoop } from "./solver.js";
+import { TimeWindow } from "./timewindow.js";
 import { setupDrop } from "./drop.js";
+import { installFeatures } from "./features.js";
+import { emit } from "./hooks.js";
 import * as P from "./params.js";
 
 const $ = (id) => document.getElementById(id);
-const HEARTBEAT_MS = 3000;
-const MAX_WINDOW_SAMPLES = 20000;  // the server's limit per solve (bridge_solve.MAX_WINDOW_SAMPLES)
 
 const state = {
   params: { ...P.DEFAULTS },
   history: new P.History(P.DEFAULTS),
-  data: null,
-  selected: [],
-  sort: "snr",
+  data: null,        // {fs, source, totalCells, totalTime, subsetStart, subsetLength}
+  cells: null,       // CellList: which cells the grid pages through
   perPage: 6,
   page: 0,
-  focusRow: null,
+  focusCell: null,   // original index of the cell in the overview
   windowSeconds: 60,
-  windowStart: 0,
-  cards: new Map(),
-  requestId: 0,
-  pendingFrame: 0,
+  windowStart: 0,    // first sample of the window, in the whole recording
+  cards: new Map(),  // original cell index -> CellCard
+  readOnly: false,
+  uploadLimit: null,
+  dragging: false,   // a slider is moving: solves are drafts until it is released
 };
 const bridge = Bridge.fromLocation(window.location);
 let kernelPlot = null;
-let overview = null;
+let solver = null;
+const view = new TimeWindow({ state, bridge, toast: (...a) => toast(...a), onChange: () => rebuildGrid() });
 
 // ---------------------------------------------------------------- messages
 let toastTimer = 0;
@@ -55,10 +61,13 @@ function renderParams() {
   const kernel = P.sampledKernel(p.tauRise, p.tauDecay, state.data ? state.data.fs : 30);
   if (kernelPlot) kernelPlot.update(kernel.t, kernel.h);
   $("undo").disabled = !state.history.canUndo;
+  $("redo").disabled = !state.history.canRedo;
+  emit("params", state.params);
 }
 
 // Apply a change; `edited` names the time constant the user moved (kept below/above the other).
 function setParams(change, { commit = true, edited = null } = {}) {
+  if (state.readOnly) { renderParams(); return; }
   const next = { ...state.params, ...change };
   if (!(next.tauRise > 0) || !(next.tauDecay > 0) || !(next.lambda >= 0)) {
     toast("Times must be > 0 ms and λ must be ≥ 0.", true);
@@ -74,7 +83,7 @@ function setParams(change, { commit = true, edited = null } = {}) {
   state.params = next;
   if (commit) state.history.commit(next);
   renderParams();
-  if (changed) requestSolve(commit);
+  if (changed) requestSolve();
 }
 
 function bindParamInputs() {
@@ -91,7 +100,10 @@ function bindParamInputs() {
   number("tau-decay-ms", "tauDecay", 1000, "decay");
   number("lambda", "lambda", 1, null);
   const slider = (id, toValue, edited) => {
-    const apply = (commit) => (event) => setParams(toValue(Number(event.target.value)), { commit, edited });
+    const apply = (commit) => (event) => {
+      state.dragging = !commit;
+      setParams(toValue(Number(event.target.value)), { commit, edited });
+    };
     $(id).addEventListener("input", apply(false));
     $(id).addEventListener("change", apply(true));
   };
@@ -100,20 +112,27 @@ function bindParamInputs() {
   slider("lambda-slider", (v) => ({ lambda: P.tidy(P.sliderToLambda(v)) }), null);
   $("filter-enabled").addEventListener("change", (event) => setParams({ filter: event.target.checked }));
   $("undo").addEventListener("click", undo);
+  $("redo").addEventListener("click", redo);
 }
 
-function undo() {
-  const previous = state.history.undo();
-  if (!previous) return;
-  state.params = previous;
+function undo() { if (!state.readOnly) restoreFromHistory(state.history.undo()); }
+function redo() { if (!state.readOnly) restoreFromHistory(state.history.redo()); }
+
+function restoreFromHistory(params) {
+  if (!params) return;
+  state.params = params;
   renderParams();
-  requestSolve(true);
+  requestSolve();
 }
 
 function bindKeyboard() {
   document.addEventListener("keydown", (event) => {
-    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
-      if (event.target.tagName !== "INPUT") { event.preventDefault(); undo(); }
+    const key = event.key.toLowerCase();
+    if ((event.ctrlKey || event.metaKey) && (key === "z" || key === "y")) {
+      if (event.target.tagName !== "INPUT") {
+        event.preventDefault();
+        if (key === "y" || event.shiftKey) redo(); else undo();
+      }
       return;
     }
     if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName)) return;
@@ -136,59 +155,26 @@ function bindKeyboard() {
   });
 }
 
+// Set all three parameters at once (a snapshot, a resumed export, a suggestion) as one undo step.
+function applyParams({ tauRise, tauDecay, lambda, filter }) {
+  const change = { tauRise, tauDecay, lambda };
+  if (filter !== undefined) change.filter = filter;
+  setParams(change, { edited: "decay" });
+}
+
 // ---------------------------------------------------------------- cells and window
-function orderedRows() {
-  const d = state.data;
-  const rows = [];
-  for (let r = 0; r < d.nCells; r++) if (state.selected[r]) rows.push(r);
-  if (state.sort === "snr") rows.sort((a, b) => d.snr[b] - d.snr[a] || a - b);
-  else rows.sort((a, b) => d.cellIndices[a] - d.cellIndices[b]);
-  return rows;
-}
-
-function visibleRows() {
-  const rows = orderedRows();
-  const pages = Math.max(1, Math.ceil(rows.length / state.perPage));
-  state.page = Math.min(state.page, pages - 1);
-  $("page-info").textContent = rows.length
-    ? `page ${state.page + 1} of ${pages} · ${rows.length} cells` : "no cells selected";
-  return rows.slice(state.page * state.perPage, (state.page + 1) * state.perPage);
-}
-
-function windowBounds() {
-  const d = state.data;
-  const wanted = Math.max(8, Math.round(state.windowSeconds * d.fs));
-  const length = Math.min(d.nTime, MAX_WINDOW_SAMPLES, wanted);
-  const start = Math.min(Math.max(0, state.windowStart), d.nTime - length);
-  state.windowStart = start;
-  return [start, start + length];
-}
-
-function timeAxis(start, stop) {
-  const d = state.data;
-  const x = new Float64Array(stop - start);
-  for (let i = 0; i < x.length; i++) x[i] = (d.start + start + i) / d.fs;
-  return x;
+function visibleCells() {
+  const list = state.cells;
+  const pages = list.pageCount(state.perPage);
+  state.page = Math.min(Math.max(0, state.page), pages - 1);
+  const count = list.count();
+  $("page-info").textContent = count
+    ? `page ${state.page + 1} of ${pages} · ${count} cells` : "no cells selected";
+  return list.page(state.page, state.perPage);
 }
 
 function renderChips() {
-  const box = $("cell-chips");
-  box.innerHTML = "";
-  const d = state.data;
-  const order = [...Array(d.nCells).keys()].sort((a, b) => d.cellIndices[a] - d.cellIndices[b]);
-  for (const r of order) {
-    const chip = document.createElement("button");
-    chip.type = "button";
-    chip.className = "chip" + (state.selected[r] ? " on" : "");
-    chip.textContent = d.cellIndices[r];
-    chip.title = `cell ${d.cellIndices[r]} · SNR ${d.snr[r].toFixed(1)}`;
-    chip.addEventListener("click", () => {
-      state.selected[r] = !state.selected[r];
-      chip.classList.toggle("on", state.selected[r]);
-      rebuildGrid();
-    });
-    box.appendChild(chip);
-  }
+  renderCellChips($("cell-chips"), state.cells, () => rebuildGrid());
 }
 
 function cardWidth() {
@@ -197,167 +183,160 @@ function cardWidth() {
 }
 
 function rebuildGrid() {
-  const rows = visibleRows();
-  const keep = new Set(rows);
-  for (const [row, card] of state.cards) {
-    if (!keep.has(row)) { card.destroy(); state.cards.delete(row); }
+  const cells = visibleCells();
+  const keep = new Set(cells);
+  for (const [cell, card] of state.cards) {
+    if (!keep.has(cell)) { card.destroy(); state.cards.delete(cell); }
   }
   const grid = $("grid");
-  grid.dataset.count = String(rows.length);
-  for (const row of rows) {
-    if (!state.cards.has(row)) {
-      const d = state.data;
-      state.cards.set(row, new CellCard(row, d.cellIndices[row], d.snr[row], focusCell));
-    }
-    grid.appendChild(state.cards.get(row).element);
+  grid.dataset.count = String(cells.length);
+  for (const cell of cells) {
+    if (!state.cards.has(cell)) state.cards.set(cell, new CellCard(cell, state.cells.snr.get(cell), focusCell));
+    grid.appendChild(state.cards.get(cell).element);
   }
+  $("grid-empty").hidden = cells.length > 0;
   const width = cardWidth();
-  const [start, stop] = windowBounds();
-  const x = timeAxis(start, stop);
-  for (const row of rows) {
-    const card = state.cards.get(row);
+  for (const cell of cells) {
+    const card = state.cards.get(cell);
     if (!card.charts) card.mount(width);
-    card.showRaw(x, state.data.rows[row].subarray(start, stop));
   }
-  if (state.focusRow === null || !keep.has(state.focusRow)) focusCell(rows[0] ?? null);
-  else updateOverviewWindow();
-  requestSolve(true);
+  if (state.focusCell === null || !keep.has(state.focusCell)) focusCell(cells[0] ?? null);
+  else view.highlight();
+  requestSolve();
 }
 
-function focusCell(row) {
-  state.focusRow = row;
-  for (const [r, card] of state.cards) card.element.classList.toggle("focused", r === row);
-  if (row === null || !overview) return;
-  const d = state.data;
-  const stride = Math.max(1, Math.floor(d.nTime / 6000));
-  const n = Math.ceil(d.nTime / stride);
-  const x = new Float64Array(n);
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) { x[i] = (d.start + i * stride) / d.fs; y[i] = d.rows[row][i * stride]; }
-  overview.show(x, y);
-  $("overview-title").textContent = `Overview · cell ${d.cellIndices[row]}`;
-  updateOverviewWindow();
+function focusCell(cell) {
+  state.focusCell = cell;
+  for (const [c, card] of state.cards) card.element.classList.toggle("focused", c === cell);
+  view.showCell(cell);
 }
 
-function updateOverviewWindow() {
-  if (!overview || !state.data) return;
-  const [start, stop] = windowBounds();
-  const d = state.data;
-  overview.highlight((d.start + start) / d.fs, (d.start + stop - 1) / d.fs);
-}
+const windowBounds = () => view.bounds();
+const moveWindow = (choice) => view.move(choice);
 
-function moveWindow({ center, t0, t1 }) {
-  const d = state.data;
-  if (!d) return;
-  if (t0 !== undefined) {
-    state.windowSeconds = Math.max(1, t1 - t0);
-    state.windowStart = Math.round(t0 * d.fs) - d.start;
-    $("window-length").value = "";
-  } else {
-    const length = Math.round(state.windowSeconds * d.fs);
-    state.windowStart = Math.round(center * d.fs) - d.start - Math.floor(length / 2);
+function gotoCell(event) {
+  const text = event.target.value.trim();
+  const cell = Number(text);
+  if (!state.data || text === "") return;
+  if (!Number.isInteger(cell) || cell < 0 || cell >= state.cells.total) {
+    toast(`No cell ${text}: this recording has cells 0 to ${state.cells.total - 1}.`, true);
+    return;
   }
+  const added = !state.cells.known.includes(cell) && !state.cells.allMode;
+  state.page = state.cells.reveal(cell, state.perPage);
+  if (added) renderChips();
   rebuildGrid();
+  focusCell(cell);
+  state.cards.get(cell)?.element.scrollIntoView({ block: "nearest" });
 }
 
 function bindCellControls() {
-  $("sort-cells").addEventListener("change", (e) => { state.sort = e.target.value; state.page = 0; rebuildGrid(); });
-  $("per-page").addEventListener("change", (e) => { state.perPage = Number(e.target.value); state.page = 0; rebuildGrid(); });
-  $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); rebuildGrid(); });
-  $("page-next").addEventListener("click", () => { state.page += 1; rebuildGrid(); });
-  const selectAll = (value) => { state.selected.fill(value); renderChips(); rebuildGrid(); };
+  $("sort-cells").addEventListener("change", (e) => {
+    if (!state.cells) return;
+    state.cells.sort = e.target.value;
+    state.page = 0;
+    rebuildGrid();
+  });
+  $("per-page").addEventListener("change", (e) => {
+    state.perPage = Number(e.target.value);
+    state.page = 0;
+    if (state.cells) rebuildGrid();
+  });
+  $("page-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); if (state.cells) rebuildGrid(); });
+  $("page-next").addEventListener("click", () => { state.page += 1; if (state.cells) rebuildGrid(); });
+  $("cell-goto").addEventListener("change", gotoCell);
+  const selectAll = (value) => { if (!state.cells) return; state.cells.setAll(value); renderChips(); rebuildGrid(); };
   $("cells-all").addEventListener("click", () => selectAll(true));
   $("cells-none").addEventListener("click", () => selectAll(false));
-  $("window-length").addEventListener("change", (e) => {
-    if (!e.target.value || !state.data) return;
-    const [start, stop] = windowBounds();
-    const center = (state.data.start + (start + stop) / 2) / state.data.fs;
-    state.windowSeconds = Number(e.target.value);
-    moveWindow({ center });
-  });
-  const pan = (direction) => {
-    if (!state.data) return;
-    const [start, stop] = windowBounds();
-    state.windowStart = start + direction * Math.round((stop - start) * 0.8);
-    rebuildGrid();
-  };
-  $("window-prev").addEventListener("click", () => pan(-1));
-  $("window-next").addEventListener("click", () => pan(1));
+  view.bind();
   new ResizeObserver(() => {
     const width = cardWidth();
     for (const card of state.cards.values()) card.resize(width);
-    if (overview) overview.resize($("overview-plot").clientWidth);
-    updateOverviewWindow();
+    view.resize();
   }).observe($("grid"));
 }
 
 // ---------------------------------------------------------------- solving
-function requestSolve(immediate) {
-  if (!state.data || !bridge) return;
-  for (const card of state.cards.values()) card.setState("stale");
-  if (immediate) { cancelAnimationFrame(state.pendingFrame); solveVisible(); return; }
-  cancelAnimationFrame(state.pendingFrame);
-  state.pendingFrame = requestAnimationFrame(solveVisible);
-}
-
-async function solveVisible() {
-  const rows = [...state.cards.keys()];
-  if (!rows.length) return;
+function solveSnapshot({ final = false } = {}) {
+  if (!state.data || state.readOnly) return null;
+  const cells = [...state.cards.keys()];
+  if (!cells.length) return null;
   const [start, stop] = windowBounds();
   const p = state.params;
-  const id = ++state.requestId;
-  const request = {
-    request_id: id, tau_rise: p.tauRise, tau_decay: p.tauDecay, lambda: p.lambda,
-    filter_enabled: p.filter, rows, start, stop,
+  const body = {
+    tau_rise: p.tauRise, tau_decay: p.tauDecay, lambda: p.lambda, filter_enabled: p.filter,
+    cells, start, stop,
   };
-  for (const card of state.cards.values()) card.setState("solving");
-  let result;
-  try {
-    result = await bridge.solve(request);
-  } catch (error) {
-    if (id === state.requestId) {
-      for (const card of state.cards.values()) card.setState("stale");
-      toast(`Solve failed: ${error.message}`, true);
-    }
-    return;
-  }
-  if (!result || id !== state.requestId) return;  // superseded by a newer request
-  const [fits, activities] = result.arrays;
-  result.header.rows.forEach((row, k) => {
-    const card = state.cards.get(row);
-    if (!card) return;
-    card.showSolution(fits[k], activities[k], result.header.r2[k]);
-    card.setState("fresh");
+  const key = JSON.stringify(body);
+  body.draft = state.dragging && !final;
+  return { key, body };
+}
+
+function requestSolve() {
+  if (!state.data || !solver || state.readOnly) return;
+  for (const card of state.cards.values()) card.setState("stale");
+  solver.request();
+}
+
+function solveSent(snap) {
+  for (const cell of snap.body.cells) state.cards.get(cell)?.setState("solving");
+}
+
+function solveResult(result, snap, isLatest) {
+  const [fits, activities, traces] = result.arrays;
+  const h = result.header;
+  const x = view.axis(h.start, h.stop);
+  h.cell_indices.forEach((cell, k) => {
+    const card = state.cards.get(cell);
+    if (!card || !card.charts) return;
+    card.showSolution(x, traces[k], fits[k], activities[k], {
+      r2: h.r2[k], missing: h.missing[k], longestGap: h.longest_gap_s[k],
+      empty: h.no_finite_values[k], filtered: h.filter_enabled, snr: h.snr ? h.snr[k] : NaN,
+    });
+    card.setState(isLatest && !h.draft ? "fresh" : "stale");
   });
-  window.calab.lastSolveMs = result.header.solve_ms;
+  window.calab.lastSolveMs = h.solve_ms;
+  window.calab.solves += 1;
+}
+
+function solveFailed(error, snap) {
+  if (state.readOnly) return;
+  for (const cell of snap.body.cells) state.cards.get(cell)?.setState("error");
+  toast(`Solve failed: ${error.message}`, true);
 }
 
 // ---------------------------------------------------------------- data
 async function loadData() {
-  const [metadata, traces] = await Promise.all([bridge.metadata(), bridge.traces()]);
+  const metadata = await bridge.metadata();
   for (const card of state.cards.values()) card.destroy();
   state.cards.clear();
   state.data = {
-    rows: traces.rows, nCells: traces.shape[0], nTime: traces.shape[1],
-    fs: metadata.sampling_rate_hz, cellIndices: metadata.cell_indices, snr: metadata.snr,
-    start: metadata.start_sample || 0, source: metadata.source || "",
-    totalCells: metadata.total_cells || traces.shape[0],
-    totalTime: metadata.total_timepoints || traces.shape[1],
+    fs: metadata.sampling_rate_hz, source: metadata.source || "",
+    totalCells: metadata.total_cells || metadata.num_cells,
+    totalTime: metadata.total_timepoints || metadata.num_timepoints,
+    subsetStart: metadata.start_sample || 0, subsetLength: metadata.num_timepoints,
   };
-  state.selected = new Array(state.data.nCells).fill(true);
-  state.windowStart = 0;
-  state.focusRow = null;
+  state.cells = new CellList(metadata);
+  state.cells.sort = $("sort-cells").value;
+  $("cell-goto").max = String(state.data.totalCells - 1);
+  $("sort-all-option").textContent = `All ${state.data.totalCells} cells, by index`;
+  state.windowStart = state.data.subsetStart;
+  state.page = 0;
+  state.focusCell = null;
   const d = state.data;
-  const subset = d.nCells < d.totalCells || d.nTime < d.totalTime
-    ? ` · showing ${d.nCells} cells, ${(d.nTime / d.fs / 60).toFixed(1)} min` : "";
-  $("dataset-info").textContent =
-    `${d.source} · ${d.totalCells} cells × ${d.totalTime} samples @ ${d.fs} Hz${subset}`;
+  $("dataset-info").textContent = `${d.source} · ${d.totalCells} cells × ${d.totalTime} samples `
+    + `(${formatDuration(d.totalTime / d.fs)}) @ ${d.fs} Hz`;
   document.body.classList.add("has-data");
   $("overview-box").hidden = false;
-  if (!overview) overview = new Overview($("overview-plot"), moveWindow);
+  view.ensureOverview();
   renderChips();
   renderParams();
+  emit("data", state.data);
   rebuildGrid();
+}
+
+function formatDuration(seconds) {
+  return seconds >= 120 ? `${(seconds / 60).toFixed(1)} min` : `${seconds.toFixed(1)} s`;
 }
 
 // ---------------------------------------------------------------- export
@@ -368,67 +347,43 @@ function currentExport() {
   });
 }
 
-function bindExport() {
-  $("export-python").addEventListener("click", async () => {
-    if (!bridge) { toast("Not connected to Python; use Download instead.", true); return; }
-    try {
-      await bridge.sendParams(currentExport());
-      document.body.dataset.exported = "true";
-      toast("Parameters sent to Python. You can close this tab.");
-    } catch (error) {
-      toast(`Export failed: ${error.message}`, true);
-    }
-  });
-  $("export-download").addEventListener("click", () => {
-    const blob = new Blob([JSON.stringify(currentExport(), null, 2)], { type: "application/json" });
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = P.downloadName();
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
-  });
-}
-
-// ---------------------------------------------------------------- connection
-function setConnected(connected, text) {
-  const box = $("connection");
-  box.dataset.connected = String(connected);
-  box.querySelector(".text").textContent = text;
-}
-
-function startHeartbeat() {
-  const report = (ok) => setConnected(ok, ok ? "connected to calab" : "calab server unreachable");
-  try {
-    const worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), { type: "module" });
-    worker.onmessage = (event) => report(event.data.ok);
-    worker.postMessage({ url: `${bridge.baseUrl}/api/v1/heartbeat`, secret: bridge.secret, intervalMs: HEARTBEAT_MS });
-  } catch (_) {  // no module workers: beat from the page itself
-    const beat = () => bridge.heartbeat().then(() => report(true), () => report(false));
-    beat();
-    setInterval(beat, HEARTBEAT_MS);
-  }
+function exported() {
+  state.readOnly = true;
+  if (solver) solver.stop();
 }
 
 async function main() {
-  window.calab = { state, lastSolveMs: null };
+  window.calab = { state, lastSolveMs: null, solves: 0 };
   kernelPlot = new KernelPlot($("kernel-plot"));
   bindParamInputs();
   bindKeyboard();
   bindCellControls();
-  bindExport();
+  bindExport({ bridge, currentExport, hasData: () => state.data !== null, toast, onExported: exported });
   renderParams();
-  setupDrop({ bridge, currentFs: () => (state.data ? state.data.fs : 30), onLoaded: loadData, toast });
+  setupDrop({
+    bridge, currentFs: () => (state.data ? state.data.fs : 30), onLoaded: loadData, toast,
+    maxBytes: () => state.uploadLimit,
+  });
+  if (bridge) {
+    solver = new SolveLoop({
+      bridge, snapshot: solveSnapshot, onSent: solveSent, onResult: solveResult, onError: solveFailed,
+    });
+    window.calab.session = solver.session;
+    window.calab.solver = solver;
+  }
+  installFeatures({ state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
+    loadData, windowBounds, moveWindow });
   if (!bridge) {
     setConnected(false, "no bridge in the URL");
     toast("Open this app with `calab tune` or `calab app` to connect it to Python.", true);
     return;
   }
-  startHeartbeat();
+  startHeartbeat(bridge);
   try {
     const status = await bridge.status();
-    if (status.has_data) await loadData();
+    state.uploadLimit = status.upload_limit_bytes ?? null;
+    if (status.state === "exported") enterReadOnly("Parameters were already exported from this session; the page is read-only.");
+    else if (status.has_data) await loadData();
   } catch (error) {
     toast(`Could not load traces: ${error.message}`, true);
   }

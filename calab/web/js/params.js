@@ -1,5 +1,7 @@
 // Parameter model: log-scale sliders, kernel shape, undo history, CaTune export JSON.
 
+import { peakFwhm } from "./kernel-shape.js";
+
 export const SLIDER_STEPS = 1000;
 export const RANGES = {
   riseMs: [1, 1000],
@@ -77,19 +79,29 @@ export class History {
     this.stack = [];
     this.current = { ...initial };
     this.limit = limit;
+    this.redoStack = [];
   }
   commit(params) {
     if (sameParams(params, this.current)) return;
     this.stack.push(this.current);
     if (this.stack.length > this.limit) this.stack.shift();
     this.current = { ...params };
+    this.redoStack = [];
   }
   undo() {
     if (!this.stack.length) return null;
+    this.redoStack.push(this.current);
     this.current = this.stack.pop();
     return { ...this.current };
   }
+  redo() {
+    if (!this.redoStack.length) return null;
+    this.stack.push(this.current);
+    this.current = this.redoStack.pop();
+    return { ...this.current };
+  }
   get canUndo() { return this.stack.length > 0; }
+  get canRedo() { return this.redoStack.length > 0; }
 }
 
 export function sameParams(a, b) {
@@ -102,6 +114,7 @@ export function exportDocument(params, fs, meta = {}) {
   const dt = 1 / fs;
   const decayRoot = Math.exp(-dt / params.tauDecay);
   const riseRoot = Math.exp(-dt / params.tauRise);
+  const shape = peakFwhm(params.tauRise, params.tauDecay);
   return {
     schema_version: "1.2.0",
     catune_version: meta.appVersion || "calab",
@@ -112,6 +125,8 @@ export function exportDocument(params, fs, meta = {}) {
       lambda: params.lambda,
       sampling_rate_hz: fs,
       filter_enabled: params.filter,
+      t_peak_s: shape.peakTime,
+      fwhm_s: shape.fwhm,
     },
     ar2_coefficients: { g1: decayRoot + riseRoot, g2: -decayRoot * riseRoot, decayRoot, riseRoot, dt },
     formulation: { model: "FISTA with double-exponential kernel" },

@@ -1,0 +1,113 @@
+"""Pin and compare: named snapshots, overlays on the cards, metric deltas, restore."""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import (
+    chromium_available,
+    headless_browser,
+    maybe_screenshot,
+    set_number,
+    wait_all_fresh,
+)
+from feature_support import new_page, number, synthetic_traces
+
+from calab.server.bridge_session import load_dataset
+from calab.server.tune import TuningRun
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
+]
+
+# JS: how many pixels of a card's trace canvas have (roughly) this colour.
+COUNT_COLOUR_JS = """([index, rgb]) => {
+  const card = document.querySelectorAll('[data-testid=cell-card]')[index];
+  const canvas = card.querySelector('.chart-trace canvas');
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (Math.abs(data[i] - rgb[0]) < 40 && Math.abs(data[i + 1] - rgb[1]) < 40
+        && Math.abs(data[i + 2] - rgb[2]) < 40 && data[i + 3] > 100) n += 1;
+  }
+  return n;
+}"""
+FIRST_PIN_RGB = [0x70, 0x48, 0xE8]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with headless_browser() as chromium:
+        yield chromium
+
+
+def delta(page, item: int, metric: str) -> float:
+    return float(page.locator("[data-testid=pinned-item]").nth(item)
+                 .locator(f"[data-metric={metric}]").get_attribute("data-value"))
+
+
+def test_pin_compare_and_restore(browser):
+    dataset = load_dataset(synthetic_traces(21, n_cells=6, seconds=60.0), 30.0)
+    with TuningRun(dataset) as run:
+        context, page = new_page(browser)
+        page.goto(run.url)
+        wait_all_fresh(page, 120_000)
+        assert page.locator("[data-testid=pinned-item]").count() == 0
+        assert page.evaluate(COUNT_COLOUR_JS, [0, FIRST_PIN_RGB]) < 20  # no overlay yet
+
+        page.fill("[data-testid=pin-name]", "baseline")
+        page.click("[data-testid=pin]")
+        items = page.locator("[data-testid=pinned-list] [data-testid=pinned-item]")
+        assert items.count() == 1
+        assert items.first.locator(".pin-name").text_content() == "baseline"
+        page.wait_for_function(  # the pin's fit is drawn on the first card
+            f"() => ({COUNT_COLOUR_JS})([0, {FIRST_PIN_RGB}]) > 100")
+
+        set_number(page, "lambda", "6")  # sparser than lambda = 1
+        wait_all_fresh(page)
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=pinned-item] [data-metric=sparsity]')"
+            ".dataset.value > 0.005")
+        assert delta(page, 0, "sparsity") > 0  # sparser now than the pin
+        assert delta(page, 0, "r2") < 0        # and fits worse
+        page.click("[data-testid=pin]")
+        assert items.count() == 2
+        assert items.nth(1).locator(".pin-name").text_content() == "Pin 2"
+        maybe_screenshot(page, "tune-pins.png")
+
+        items.first.locator("[data-testid=pin-restore]").click()
+        assert number(page, "lambda") == 1.0
+        wait_all_fresh(page)
+        page.wait_for_function(
+            "() => Math.abs(document.querySelector('[data-testid=pinned-item] [data-metric=r2]')"
+            ".dataset.value) < 1e-3")
+        assert delta(page, 1, "sparsity") < 0  # the second pin (lambda 6) was sparser
+
+        items.first.locator("input[type=checkbox]").uncheck()  # hide the overlay
+        assert page.evaluate(COUNT_COLOUR_JS, [0, FIRST_PIN_RGB]) < 20
+        items.nth(1).locator("[data-testid=pin-remove]").click()
+        assert items.count() == 1
+        context.close()
+        assert page.js_errors == []
+
+
+def test_a_pin_taken_while_solving_fills_in_when_the_cards_are_fresh(browser):
+    dataset = load_dataset(synthetic_traces(22, n_cells=4, seconds=60.0), 30.0)
+    with TuningRun(dataset) as run:
+        context, page = new_page(browser)
+        page.goto(run.url)
+        wait_all_fresh(page, 120_000)
+        states = set_number(page, "tau-decay-ms", "350")
+        assert "fresh" not in states
+        page.click("[data-testid=pin]")  # at once, before the new solution arrives
+        assert page.locator("[data-testid=pinned-item]").count() == 1
+        wait_all_fresh(page)
+        page.wait_for_function(
+            "() => Object.keys(window.calab.app.pins.pins[0].cells).length === 4")
+        pinned = page.evaluate("window.calab.app.pins.pins[0].params.tauDecay")
+        assert pinned == 0.35
+        page.wait_for_function(
+            "() => Math.abs(document.querySelector('[data-testid=pinned-item] [data-metric=r2]')"
+            ".dataset.value) < 1e-9")
+        context.close()
+        assert page.js_errors == []
