@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from calab.core.options import DeconvolutionOptions
-from calab.errors import CalabError
+from calab.errors import CalabError, InvalidParameterError, ParameterTypeError
 from calab.io.export import params_to_options
 from calab.server.bodies import refuse_unknown_fields
 from calab.server.bridge_data import Dataset
@@ -81,23 +81,25 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
     request_id = _integer(body, "request_id")
     session = body.get("session", "")
     if not isinstance(session, str) or len(session) > MAX_SESSION_CHARS:
-        raise ValueError(f"session={session!r:.80} must be a string of at most "
-                         f"{MAX_SESSION_CHARS} characters")
+        raise InvalidParameterError(f"session={session!r:.80} must be a string of at most "
+                                    f"{MAX_SESSION_CHARS} characters", argument="session")
     fields = ("tau_rise", "tau_decay", "lambda")
     values = {name: _number(body, name) for name in fields}
     filter_enabled = body.get("filter_enabled", False)
     if not isinstance(filter_enabled, bool):
-        raise TypeError(f"filter_enabled={filter_enabled!r} must be true or false")
+        raise ParameterTypeError(f"filter_enabled={filter_enabled!r:.40} must be true or false",
+                                 argument="filter_enabled")
     options = params_to_options({"fs": dataset.fs, **values, "filter_enabled": filter_enabled})
     options.check_recording(dataset.total_cells, dataset.total_timepoints)
     draft = body.get("draft", False)
     if not isinstance(draft, bool):
-        raise TypeError(f"draft={draft!r:.80} must be true or false")
+        raise ParameterTypeError(f"draft={draft!r:.80} must be true or false", argument="draft")
     margin = body.get("margin")
     if margin is not None:
         margin = _integer(body, "margin")
         if not 0 <= margin <= MAX_MARGIN_SAMPLES:
-            raise ValueError(f"margin={margin} must be in 0..{MAX_MARGIN_SAMPLES} samples")
+            raise InvalidParameterError(
+                f"margin={margin} must be in 0..{MAX_MARGIN_SAMPLES} samples", argument="margin")
     rows, offset = None, 0
     if "cells" in body or "rows" not in body:
         cells = _indices(body.get("cells"), "cells", dataset.total_cells)
@@ -113,35 +115,38 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
 def _integer(body: dict, name: str) -> int:
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**63:
-        raise TypeError(f"{name}={str(value)[:40]} must be an integer below 2**63")
+        raise ParameterTypeError(f"{name}={str(value)[:40]} must be an integer below 2**63",
+                                 argument=name)
     return value
 
 
-def _number(body: dict, name: str) -> float:
+def _number(body: dict, name: str) -> int | float:
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         unit = "" if name == "lambda" else " of seconds"
-        raise TypeError(f"{name}={value!r:.80} must be a number{unit}")
-    return float(value)
+        raise ParameterTypeError(f"{name}={value!r:.80} must be a number{unit}", argument=name)
+    return value  # DeconvolutionOptions checks that it is finite and representable
 
 
 def _indices(value: Any, name: str, count: int) -> np.ndarray:
     if not isinstance(value, list) or not value or len(value) > MAX_SOLVE_CELLS:
-        raise ValueError(f"{name} must be a list of 1 to {MAX_SOLVE_CELLS} indices; "
-                         f"got {value!r:.80}")
+        raise InvalidParameterError(f"{name} must be a list of 1 to {MAX_SOLVE_CELLS} "
+                                    f"indices; got {value!r:.80}", argument=name)
     if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < count for v in value):
-        raise ValueError(f"{name}={value[:8]!r} must be integers in 0..{count - 1}")
+        raise InvalidParameterError(f"{name}={value[:8]!r} must be integers in 0..{count - 1}",
+                                    argument=name)
     return np.asarray(value, dtype=np.int64)
 
 
 def _window(body: dict, n_time: int) -> tuple[int, int]:
     start, stop = _integer(body, "start"), _integer(body, "stop")
     if not 0 <= start < stop <= n_time:
-        raise ValueError(
-            f"window start={start}, stop={stop} must satisfy 0 <= start < stop <= {n_time}"
-        )
+        raise InvalidParameterError(
+            f"window start={start}, stop={stop} must satisfy 0 <= start < stop <= {n_time}",
+            argument="start")
     if stop - start > MAX_WINDOW_SAMPLES:
-        raise ValueError(f"window of {stop - start} samples exceeds {MAX_WINDOW_SAMPLES}")
+        raise InvalidParameterError(
+            f"window of {stop - start} samples exceeds {MAX_WINDOW_SAMPLES}", argument="stop")
     return start, stop
 
 
@@ -160,9 +165,10 @@ def _query_integer(query: Any, name: str, default: int | None, lo: int, hi: int)
     text = query.get(name)
     if text is None:
         if default is None:
-            raise ApiError(400, f"the query parameter {name} is required "
-                                f"(an integer in {lo}..{hi})")
+            raise ApiError(UNPROCESSABLE, f"the query parameter {name} is required "
+                           f"(an integer in {lo}..{hi})", field=name)
         return default
     if not text.strip().isdigit() or not lo <= int(text) <= hi:
-        raise ApiError(400, f"{name}={text[:40]!r} must be an integer in {lo}..{hi}")
+        raise ApiError(UNPROCESSABLE, f"{name}={text[:40]!r} must be an integer in {lo}..{hi}",
+                       field=name)
     return int(text)

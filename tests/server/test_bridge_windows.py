@@ -73,7 +73,7 @@ def test_sessions_do_not_supersede_each_other(run):
     refused = solve(client, 5, session="tab-a")
     assert refused.status_code == 409
     assert refused.json() == {"error": "superseded by a newer request of the same session",
-                              "request_id": 5, "session": "tab-a"}
+                              "field": None, "request_id": 5, "session": "tab-a"}
 
 
 def test_with_the_filter_the_fitted_trace_is_the_filtered_one(run, recording):
