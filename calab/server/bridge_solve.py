@@ -20,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ MAX_WINDOW_SAMPLES = 20_000
 #: Most cells solved per request.
 MAX_SOLVE_CELLS = 64
 _WARM_CACHE_SIZE = 256
+#: Cells per call of the solver: what a close (Ctrl-C) may have to wait for.
+SOLVE_GROUP = 8
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class WindowSolver:
 
     def __init__(self) -> None:
         self._executor = DaemonThreadExecutor("calab-solve")  # never holds up Ctrl-C
+        self._closing = threading.Event()
         self._latest = -1
         self._lock = threading.Lock()
         self._warm: OrderedDict[tuple, np.ndarray] = OrderedDict()
@@ -143,7 +147,9 @@ class WindowSolver:
         began = time.perf_counter()
         raw = dataset.traces[request.rows, request.start : request.stop]
         keys = [self._key(dataset, row, request) for row in request.rows]
-        result = deconvolve_matrix(raw, request.options, warm_start=self._warm_start(keys))
+        result = self._solve_in_groups(raw, request.options, self._warm_start(keys))
+        if result is None:  # closing (Ctrl-C in tune())
+            return None
         self._remember(keys, result.activity)
         header = {
             "request_id": request.request_id,
@@ -157,6 +163,26 @@ class WindowSolver:
             "solve_ms": round(1000 * (time.perf_counter() - began), 2),
         }
         return encode_frame(header, [result.reconvolution, result.activity])
+
+    def _solve_in_groups(self, raw: np.ndarray, options: DeconvolutionOptions,
+                         warm: np.ndarray | None) -> SimpleNamespace | None:
+        """Solve :data:`SOLVE_GROUP` cells per call; None once the solver is closing.
+
+        A cell's result does not depend on its batch, so groups change nothing
+        but this: a close waits for one group at most, never for a whole window
+        of 64 cells (the compiled core cannot be interrupted mid-call, and a
+        process must not exit while it runs).
+        """
+        parts = []
+        for first in range(0, raw.shape[0], SOLVE_GROUP):
+            if self._closing.is_set():
+                return None
+            rows = slice(first, first + SOLVE_GROUP)
+            parts.append(deconvolve_matrix(raw[rows], options,
+                                           warm_start=None if warm is None else warm[rows]))
+        return SimpleNamespace(**{
+            name: np.concatenate([np.atleast_1d(getattr(p, name)) for p in parts])
+            for name in ("activity", "reconvolution", "iterations", "converged")})
 
     @staticmethod
     def _key(dataset: Dataset, row: int, request: SolveRequest) -> tuple:
@@ -182,8 +208,10 @@ class WindowSolver:
         self._executor.submit(deconvolve_matrix, signal, options)
 
     def close(self) -> None:
-        """Stop the worker thread (pending requests are cancelled)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker thread: queued requests are dropped, a running one stops after
+        its current group of cells (about a second), and the thread has ended on return."""
+        self._closing.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _fit_quality(raw: np.ndarray, fit: np.ndarray) -> np.ndarray:
