@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "compute_lipschitz": "calab.core.kernel",
     "bandpass_filter": "calab.core.preprocess",
     "rolling_baseline": "calab.core.preprocess",
+    # parameters from the data
+    "suggest_params": "calab.core.suggest",
     # simulation
     "simulate": "calab.core.simulate",
     "SimulationConfig": "calab.core.simulate",

@@ -53,6 +53,10 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
       calab deconvolve rec.zarr --fs 30 --tau-rise 0.1 --tau-decay 0.6 --lam 0.5 \\
           --filter -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
       calab deconvolve traces.npy --params export.json -o activity.npy --full
+      calab deconvolve traces.npy --fs 30 --params auto -o activity.npy
+
+    `--params auto` suggests the parameters from the recording itself
+    (see `calab suggest`) and reports them in the summary ("suggested").
     """
     from calab.io.opener import open_recording
 
@@ -61,8 +65,14 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
               "tol": tol, "nan_policy": nan_policy}
     try:
         recording = open_recording(input_path, fs=fs, dataset=dataset)
-        options = DeconvolutionOptions.from_params(
-            params_from_flags(*flags, fs_fallback=recording.fs), **solver)
+        suggestion = None
+        if params_path is not None and str(params_path) == AUTO and not Path(AUTO).exists():
+            suggestion = _suggest(recording, flags)
+            params = {k: suggestion[k] for k in ("tau_rise", "tau_decay", "lambda_", "fs",
+                                                 "filter_enabled")}
+        else:
+            params = params_from_flags(*flags, fs_fallback=recording.fs)
+        options = DeconvolutionOptions.from_params(params, **solver)
         recording.with_fs(options.fs)  # an export's fs must agree with the file's too
         if _out_of_core(recording, output):
             summary = _run_zarr(input_path, str(output), options.to_params(), recording.n_cells,
@@ -71,6 +81,8 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
                                 chunk_cells=chunk_cells, resume=not no_resume, **solver)
         else:
             summary = _run_in_memory(recording, output, options, full=full)
+        if suggestion is not None:
+            summary["suggested"] = _suggestion_record(suggestion)
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
@@ -79,6 +91,44 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
         click.echo(json.dumps(summary))
     else:
         click.echo(_human_summary(summary), err=True)
+
+
+AUTO = "auto"
+
+
+def _suggest(recording: Any, flags: tuple) -> dict[str, Any]:
+    """``--params auto``: parameters suggested from the recording (calab.suggest_params)."""
+    import warnings
+
+    from calab.core.suggest import SuggestionWarning, suggest_params
+
+    _, _, tau_rise, tau_decay, lam, filter_enabled = flags
+    given = [name for name, value in (("--tau-rise", tau_rise), ("--tau-decay", tau_decay),
+                                      ("--lam", lam)) if value is not None]
+    if given:
+        raise click.UsageError(f"--params auto suggests every parameter; leave out "
+                               f"{', '.join(given)}")
+    if recording.fs is None:
+        raise click.UsageError("--params auto needs the sampling rate: pass --fs HZ")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SuggestionWarning)
+        suggestion = suggest_params(recording.traces, recording.fs,
+                                    filter_enabled=bool(filter_enabled))
+    for warning in caught:
+        if issubclass(warning.category, SuggestionWarning):
+            click.echo(f"warning: {warning.message}", err=True)
+    click.echo(f"suggested from the data: tau_rise={suggestion['tau_rise']:.4g} s, "
+               f"tau_decay={suggestion['tau_decay']:.4g} s, "
+               f"lambda={suggestion['lambda_']:.4g}", err=True)
+    return suggestion
+
+
+def _suggestion_record(suggestion: dict[str, Any]) -> dict[str, Any]:
+    details = suggestion["details"]
+    return {"tau_rise": suggestion["tau_rise"], "tau_decay": suggestion["tau_decay"],
+            "lambda_": suggestion["lambda_"], "reliable": bool(details["reliable"]),
+            "reasons": list(details["reasons"]), "cells_read": len(details["cells"]),
+            "active_cells": len(details["active"])}
 
 
 def _out_of_core(recording: Any, output: str | None) -> bool:

@@ -17,6 +17,7 @@ from calab._version import __version__
 SUBCOMMANDS: dict[str, str] = {
     "deconvolve": "calab.cli.deconvolve:deconvolve",
     "info": "calab.cli.info:info",
+    "suggest": "calab.cli.suggest:suggest",
     "demo": "calab.cli.demo:demo",
     "tune": "calab.cli.tune:tune",
     "app": "calab.cli.tune:app",

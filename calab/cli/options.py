@@ -49,7 +49,8 @@ def parameter_options(command: F) -> F:
     for option in reversed((
         click.option("-p", "--params", "params_path", default=None,
                      type=click.Path(dir_okay=False, path_type=Path),
-                     help="CaTune export JSON with the parameters (instead of the four below)."),
+                     help="CaTune export JSON with the parameters (instead of the four below); "
+                          "`auto` (calab deconvolve) suggests them from the recording."),
         fs_option,
         click.option("--tau-rise", type=float, default=None, help="Rise time constant in s."),
         click.option("--tau-decay", type=float, default=None, help="Decay time constant in s."),

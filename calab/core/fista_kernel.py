@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from calab.core import _solver
-from calab.core.fista_threads import get_num_threads
+from calab.core.fista_threads import get_num_threads, native_gate
 
 SINGLE: int = _solver.SINGLE  # values of ``phases``
 DOUBLE: int = _solver.DOUBLE
@@ -48,8 +48,9 @@ def iterate(
     that hold no cell; ``valid_rows[lane]`` is the number of real samples in the
     lane's chunk (the last chunk of a cell is padded).
     """
-    _solver.iterate(
-        Y, S, Z, KS, Y32, S32, Z32, KS32, iters, done, floats, phases, padding,
-        np.ascontiguousarray(groups, dtype=np.int64), *single, *double, int(n_steps),
-        valid_rows, get_num_threads() if n_threads is None else int(n_threads),
-    )
+    with native_gate.call():
+        _solver.iterate(
+            Y, S, Z, KS, Y32, S32, Z32, KS32, iters, done, floats, phases, padding,
+            np.ascontiguousarray(groups, dtype=np.int64), *single, *double, int(n_steps),
+            valid_rows, get_num_threads() if n_threads is None else int(n_threads),
+        )

@@ -9,10 +9,13 @@ every group of cells is solved by one thread with its own arithmetic.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from calab.errors import Cancelled
 
 _local = threading.local()
 
@@ -51,3 +54,44 @@ def single_thread() -> Iterator[None]:
         yield
     finally:
         _local.n_threads = previous
+
+
+class _NativeGate:
+    """Counts the compiled calls in flight so that interpreter exit can wait for them.
+
+    A compiled call releases the GIL while it runs. If the interpreter finalises
+    meanwhile (a script ending while a daemon thread is solving, as after Ctrl-C
+    in ``calab.tune()``), the call's return would meet a finalising interpreter
+    inside C++ frames and abort the process. At exit the gate closes: calls in
+    flight finish their round (a fraction of a second) and new ones raise
+    :class:`calab.errors.Cancelled` in their own thread.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._in_flight = 0
+        self._closed = False
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        with self._changed:
+            if self._closed:
+                raise Cancelled("the interpreter is exiting; the solve was stopped")
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Refuse new calls and wait (at most ``timeout`` s) for those in flight."""
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+
+#: Every GIL-releasing call into :mod:`calab.core._solver` runs inside ``native_gate.call()``.
+native_gate = _NativeGate()
+atexit.register(native_gate.close)

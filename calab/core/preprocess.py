@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from calab.core import _solver
-from calab.core.fista_threads import get_num_threads
+from calab.core.fista_threads import get_num_threads, native_gate
 from calab.core.options import check_kernel_span, positive_number, time_constants
 from calab.core.validation import as_trace_matrix
 
@@ -172,8 +172,9 @@ def _rolling_order_statistic(
     order changes by at most one), so each step costs a short scan, with
     blocks of 64 ranks skipped by their counts.
     """
-    _solver.rolling_order_statistic(
-        np.ascontiguousarray(matrix, dtype=np.float64),
-        np.ascontiguousarray(orders, dtype=np.int64), int(window),
-        np.ascontiguousarray(ranks, dtype=np.int64), out, get_num_threads(),
-    )
+    with native_gate.call():
+        _solver.rolling_order_statistic(
+            np.ascontiguousarray(matrix, dtype=np.float64),
+            np.ascontiguousarray(orders, dtype=np.int64), int(window),
+            np.ascontiguousarray(ranks, dtype=np.int64), out, get_num_threads(),
+        )

@@ -172,7 +172,8 @@ def load_export_params(path: str | Path) -> dict[str, Any]:
 
 
 def save_export_params(
-    params: Mapping[str, Any], path: str | Path, *, metadata: Mapping[str, Any] | None = None
+    params: Mapping[str, Any], path: str | Path, *, metadata: Mapping[str, Any] | None = None,
+    per_cell: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write parameters as a CaTune export JSON (schema 1.2.0).
 
@@ -187,6 +188,12 @@ def save_export_params(
         Keyword-only. JSON-serialisable keys for the ``metadata`` object
         (CaTune writes ``source_filename``, ``num_cells``, ``num_timepoints``).
         When ``params`` is an export, its ``metadata`` is kept and updated.
+    per_cell : mapping, optional
+        Keyword-only. One value per cell for any of ``tau_rise``, ``tau_decay``
+        and ``lambda_`` (e.g. from ``calab.suggest_params(..., per_cell=True)``),
+        written to the extra top-level field ``calab_per_cell`` (keys named as
+        in ``parameters``), which CaTune ignores; ``parameters`` keeps the
+        scalar values, so the file stays a valid CaTune export.
 
     Returns
     -------
@@ -209,7 +216,22 @@ def save_export_params(
     carried = params.get("metadata") if "parameters" in params else None
     merged = {**(carried if isinstance(carried, Mapping) else {}), **(metadata or {})}
     content = export_document(flat, merged)
+    if per_cell:
+        content[PER_CELL_FIELD] = _per_cell_block(per_cell)
     return write_atomically(path, lambda fh: fh.write(json_bytes(content, "export")))
+
+
+PER_CELL_FIELD = "calab_per_cell"
+
+
+def _per_cell_block(per_cell: Mapping[str, Any]) -> dict[str, list[float]]:
+    """``{tau_rise_s: [...], ...}``: per-cell values under their export names."""
+    block = {}
+    for key, values in per_cell.items():
+        if key not in ("tau_rise", "tau_decay", "lambda_"):
+            raise ValueError(f"per_cell key {key!r} must be one of tau_rise, tau_decay, lambda_")
+        block[EXPORT_FIELDS[key]] = [float(v) for v in np.ravel(values)]
+    return block
 
 
 def export_document(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
