@@ -35,7 +35,7 @@ class _CheckedPath(PosixPath):
 
     _confine: tuple[str, str]  # (real root, root as named to the user)
 
-    def __truediv__(self, key: Any) -> Path:
+    def __truediv__(self, key: Any) -> Path:  # type: ignore[override]
         real_root, _ = self._confine
         child = Path(os.path.realpath(os.path.join(os.fspath(self), os.fspath(key))))
         _check(child, real_root, os.path.join(self._shown(), os.fspath(key)))
@@ -82,7 +82,7 @@ class ConfinedLocalStore(LocalStore):
         self._relative = relative
         super().__init__(os.path.join(self._real_root, relative), read_only=read_only)
 
-    @property  # type: ignore[override]
+    @property
     def root(self) -> Path:
         """The store directory, resolved now and checked to lie under the data root."""
         real = Path(os.path.realpath(self._unchecked_root))

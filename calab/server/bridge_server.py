@@ -11,7 +11,7 @@ import errno
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -62,7 +62,7 @@ class BackgroundServer:
     """
 
     def __init__(self, app: Any, port: int | None = None, *, start_timeout: float = 15.0,
-                 lifespan: str = "off", graceful_s: float = 1.0) -> None:
+                 lifespan: Literal["auto", "on", "off"] = "off", graceful_s: int = 1) -> None:
         self.app = app
         self.lifespan = lifespan
         self.graceful_s = graceful_s  # in-flight requests (a long solve) get this long

@@ -29,6 +29,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,8 @@ _WARM_CACHE_SIZE = 256
 #: full solve after release then starts from it and needs few iterations.
 DRAFT_TOL = 1e-3
 _SESSIONS_KEPT = 256
+#: Cells per call of the solver: what a close (Ctrl-C) may have to wait for.
+SOLVE_GROUP = 8
 
 
 def solve_margin(window: int, fs: float) -> int:
@@ -80,6 +83,7 @@ class WindowSolver:
     def __init__(self) -> None:
         self._executor = DaemonThreadExecutor("calab-solve")  # never holds up Ctrl-C
         self._latest: OrderedDict[str, int] = OrderedDict()
+        self._closing = threading.Event()
         self._lock = threading.Lock()
         self._warm: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
@@ -114,7 +118,9 @@ class WindowSolver:
         keys = [(id(dataset), int(c), lo, hi, options.filter_enabled) for c in request.cells]
         if request.draft:
             options = options.with_changes(tol=DRAFT_TOL)
-        result = deconvolve_matrix(filled, options, warm_start=self._warm_start(keys))
+        result = self._solve_in_groups(filled, options, self._warm_start(keys))
+        if result is None:  # closing (Ctrl-C in tune())
+            return None
         self._remember(keys, result.activity)
         shown = filled
         if options.filter_enabled:
@@ -130,6 +136,26 @@ class WindowSolver:
                       converged=np.asarray(result.converged).tolist(), margin=margin,
                       solve_ms=round(1000 * (time.perf_counter() - began), 2))
         return encode_frame(header, [fit[:, crop], result.activity[:, crop], shown])
+
+    def _solve_in_groups(self, raw: np.ndarray, options: DeconvolutionOptions,
+                         warm: np.ndarray | None) -> SimpleNamespace | None:
+        """Solve :data:`SOLVE_GROUP` cells per call; None once the solver is closing.
+
+        A cell's result does not depend on its batch, so groups change nothing
+        but this: a close waits for one group at most, never for a whole window
+        of 64 cells (the compiled core cannot be interrupted mid-call, and a
+        process must not exit while it runs).
+        """
+        parts = []
+        for first in range(0, raw.shape[0], SOLVE_GROUP):
+            if self._closing.is_set():
+                return None
+            rows = slice(first, first + SOLVE_GROUP)
+            parts.append(deconvolve_matrix(raw[rows], options,
+                                           warm_start=None if warm is None else warm[rows]))
+        return SimpleNamespace(**{
+            name: np.concatenate([np.atleast_1d(getattr(p, name)) for p in parts])
+            for name in ("activity", "reconvolution", "iterations", "converged")})
 
     @staticmethod
     def _header(request: SolveRequest, dataset: Dataset, shown: np.ndarray, fit: np.ndarray,
@@ -173,8 +199,10 @@ class WindowSolver:
         self._executor.submit(deconvolve_matrix, signal, options.with_changes(filter_enabled=True))
 
     def close(self) -> None:
-        """Stop the worker thread (pending requests are cancelled)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker thread: queued requests are dropped, a running one stops after
+        its current group of cells (about a second), and the thread has ended on return."""
+        self._closing.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _longest(flags: np.ndarray) -> int:

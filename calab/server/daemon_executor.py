@@ -4,8 +4,11 @@
 interpreter exits, so a Ctrl-C during a long solve (or during the solver's
 first compilation) left ``calab.tune()``'s process alive until that solve
 ended. :class:`DaemonThreadExecutor` runs its tasks on one daemon thread:
-``shutdown(wait=False, cancel_futures=True)`` drops what is queued and returns
-at once, and the process can end while a task is still running.
+``shutdown(cancel_futures=True)`` drops what is queued, and a task that
+returns early when asked (the bridge's solver checks between groups of cells)
+ends the thread within that bound. A thread still inside compiled code that
+released the GIL must not outlive the interpreter (nanobind aborts the process
+when finalisation stops such a thread), hence the join in ``shutdown``.
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ class TuningRun:
         """Shut the server down and free its port (promptly, even during a solve).
 
         The solver is closed first: queued solves are dropped and a running one
-        is left to its daemon thread, so neither the server's shutdown nor the
-        interpreter's exit waits for it.
+        stops after its current group of cells, so neither the server's
+        shutdown nor the interpreter's exit waits for a whole solve.
         """
         self.solver.close()
         self.server.stop()

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import numpy as np
 
 
 def can_listen_on(port: int) -> bool:
@@ -77,3 +78,21 @@ def test_ctrl_c_during_a_long_solve_ends_tune_promptly():
     # the solve alone takes 20-60 s here; before, the process waited for it to end
     assert took < 10.0, f"tune() took {took:.1f} s to end after Ctrl-C"
     assert can_listen_on(port)
+
+
+def test_solving_in_groups_gives_the_whole_batch_result():
+    from calab.core.deconvolve import deconvolve_matrix
+    from calab.core.options import DeconvolutionOptions
+    from calab.server.bridge_solve import SOLVE_GROUP, WindowSolver
+
+    traces = np.random.default_rng(5).normal(size=(2 * SOLVE_GROUP + 3, 900)) + 5.0
+    options = DeconvolutionOptions(fs=30.0, tau_r=0.1, tau_d=0.6, lam=0.5)
+    solver = WindowSolver()
+    try:
+        grouped = solver._solve_in_groups(traces, options, None)
+    finally:
+        solver.close()
+    whole = deconvolve_matrix(traces, options)
+    np.testing.assert_allclose(grouped.activity, whole.activity, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(grouped.reconvolution, whole.reconvolution, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(grouped.iterations, np.asarray(whole.iterations))

@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,7 @@ class JobStore:
             ).fetchone()
         return None if row is None else str(row["id"])
 
-    def active_paths(self) -> list[tuple[str, str, str]]:
+    def active_paths(self) -> Sequence[tuple[str, str, str]]:
         """``(id, input, output)`` of every queued or running job."""
         with self._lock:
             rows = self._db.execute(
