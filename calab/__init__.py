@@ -24,12 +24,16 @@ _EXPORTS: dict[str, str] = {
     "compute_lipschitz": "calab.core.kernel",
     "bandpass_filter": "calab.core.preprocess",
     "rolling_baseline": "calab.core.preprocess",
+    # parameters from the data
+    "suggest_params": "calab.core.suggest",
     # simulation
     "simulate": "calab.core.simulate",
     "SimulationConfig": "calab.core.simulate",
     "SimulationResult": "calab.core.simulate",
     "INDICATOR_PRESETS": "calab.core.simulate",
     # files
+    "open_recording": "calab.io.opener",
+    "Recording": "calab.io.recording",
     "save_for_tuning": "calab.io.tuning",
     "load_tuning_data": "calab.io.tuning",
     "load_export_params": "calab.io.export",

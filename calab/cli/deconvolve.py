@@ -10,36 +10,21 @@ from typing import Any
 
 import click
 
-ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
-
-
-def is_zarr_path(path: str) -> bool:
-    """True for a zarr store path: ``*.zarr``, a URL, or a directory with zarr metadata."""
-    if "://" in path or path.rstrip("/").endswith(".zarr") or ".zarr/" in path:
-        return True
-    folder = Path(path)
-    return folder.is_dir() and any((folder / marker).exists() for marker in ZARR_MARKERS)
+from calab.cli.options import parameter_options, params_from_flags, solver_options
+from calab.core.options import DeconvolutionOptions
 
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=str)
-@click.option("-p", "--params", "params_path", type=click.Path(dir_okay=False),
-              help="CaTune export JSON with the parameters (instead of the four below).")
-@click.option("--fs", type=float, help="Sampling rate in Hz (tuning data may supply it).")
-@click.option("--tau-rise", type=float, help="Rise time constant in seconds.")
-@click.option("--tau-decay", type=float, help="Decay time constant in seconds.")
-@click.option("--lam", "--lambda", "lam", type=float, help="Sparsity penalty lambda (>= 0).")
+@parameter_options
 @click.option("-o", "--output", type=str, metavar="PATH",
               help="OUTPUT.zarr for zarr input (required); OUTPUT.npy for .npy input "
                    "(default activity.npy).")
-@click.option("--dataset", help="Array inside a zarr group; the HDF5 key (CaImAn), variable "
-              "(Minian) or series (NWB) of a pipeline output.")
+@click.option("--dataset", help="Array inside a zarr group or .npz; the HDF5 key (CaImAn, "
+              "HDF5), variable (Minian) or series (NWB) of a pipeline output.")
 @click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations, "
               "converged.")
-@click.option("--conv-mode", type=click.Choice(["fft", "banded"]), default="fft",
-              show_default=True, help="Convolution operator of the solver.")
-@click.option("--max-iters", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Maximum FISTA iterations per cell.")
+@solver_options
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler to run on (default: "
               "$DASK_SCHEDULER_ADDRESS, else an embedded cluster).")
 @click.option("--workers", type=click.IntRange(min=1), help="Embedded cluster: worker "
@@ -51,104 +36,136 @@ def is_zarr_path(path: str) -> bool:
 @click.option("--no-resume", is_flag=True, help="Overwrite an existing output instead of "
               "finishing it.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
-def deconvolve(input_path: str, params_path: str | None, fs: float | None,
+def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
                tau_rise: float | None, tau_decay: float | None, lam: float | None,
-               output: str | None, dataset: str | None, full: bool, conv_mode: str,
-               max_iters: int, scheduler: str | None, workers: int | None,
+               filter_enabled: bool | None, output: str | None, dataset: str | None,
+               full: bool, conv_mode: str, max_iters: int, constraint: str, tol: float,
+               nan_policy: str, scheduler: str | None, workers: int | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
                as_json: bool) -> None:
     """Deconvolve INPUT: a zarr store (out of core, on Dask), or in memory an .npy,
-    tuning data or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder) or NWB output.
+    .npz, tuning data, HDF5 or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder)
+    or NWB output.
 
     \b
     Examples:
       calab deconvolve rec.zarr --params export.json -o rec_deconv.zarr
       calab deconvolve rec.zarr --fs 30 --tau-rise 0.1 --tau-decay 0.6 --lam 0.5 \\
-          -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
+          --filter -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
       calab deconvolve traces.npy --params export.json -o activity.npy --full
+      calab deconvolve traces.npy --fs 30 --params auto -o activity.npy
+
+    `--params auto` suggests the parameters from the recording itself
+    (see `calab suggest`) and reports them in the summary ("suggested").
     """
-    flags = {"fs": fs, "tau_rise": tau_rise, "tau_decay": tau_decay, "lam": lam}
+    from calab.io.opener import open_recording
+
+    flags = (params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
+    solver = {"conv_mode": conv_mode, "max_iters": max_iters, "constraint": constraint,
+              "tol": tol, "nan_policy": nan_policy}
     try:
-        if is_zarr_path(input_path):
-            params = _params_from_options(params_path, flags, None)
-            summary = _run_zarr(input_path, output, params, dataset=dataset, full=full,
-                                conv_mode=conv_mode, max_iters=max_iters, scheduler=scheduler,
-                                workers=workers, memory_limit=memory_limit,
-                                chunk_cells=chunk_cells, resume=not no_resume)
+        recording = open_recording(input_path, fs=fs, dataset=dataset)
+        suggestion = None
+        if params_path is not None and str(params_path) == AUTO and not Path(AUTO).exists():
+            suggestion = _suggest(recording, flags)
+            params = {k: suggestion[k] for k in ("tau_rise", "tau_decay", "lambda_", "fs",
+                                                 "filter_enabled")}
         else:
-            summary = _run_in_memory(input_path, output, params_path, flags, full=full,
-                                     conv_mode=conv_mode, max_iters=max_iters,
-                                     dataset=dataset)
+            params = params_from_flags(*flags, fs_fallback=recording.fs)
+        options = DeconvolutionOptions.from_params(params, **solver)
+        recording.with_fs(options.fs)  # an export's fs must agree with the file's too
+        if _out_of_core(recording, output):
+            summary = _run_zarr(input_path, str(output), options.to_params(), recording.n_cells,
+                                dataset=recording.dataset, full=full, scheduler=scheduler,
+                                workers=workers, memory_limit=memory_limit,
+                                chunk_cells=chunk_cells, resume=not no_resume, **solver)
+        else:
+            summary = _run_in_memory(recording, output, options, full=full)
+        if suggestion is not None:
+            summary["suggested"] = _suggestion_record(suggestion)
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
         sys.exit(130)
-    except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
-        raise click.ClickException(_message(err)) from None
     if as_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(_human_summary(summary), err=True)
 
 
-def _params_from_options(params_path: str | None, flags: dict[str, float | None],
-                         fs_fallback: float | None) -> dict[str, Any]:
-    from calab.io.export import load_export_params, normalize_params
-
-    given = [name for name, value in flags.items() if value is not None]
-    if params_path:
-        if given:
-            raise click.UsageError(
-                "give either --params or --fs/--tau-rise/--tau-decay/--lam, not both "
-                f"(also got --{', --'.join(n.replace('_', '-') for n in given)})")
-        return load_export_params(params_path)
-    values = dict(flags)
-    if values["fs"] is None:
-        values["fs"] = fs_fallback
-    missing = [f"--{name.replace('_', '-')}" for name, value in values.items() if value is None]
-    if missing:
-        raise click.UsageError(
-            f"missing {', '.join(missing)}: give --params EXPORT.json or all of --fs, "
-            "--tau-rise, --tau-decay, --lam")
-    return normalize_params({"fs": values["fs"], "tau_rise": values["tau_rise"],
-                             "tau_decay": values["tau_decay"], "lambda_": values["lam"]},
-                            source="options")
+AUTO = "auto"
 
 
-def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int | None,
-              **options: Any) -> dict[str, Any]:
-    from calab.cli.progress import ProgressBar
-    from calab.engine import deconvolve_zarr
-    from calab.engine.inputs import describe_input
+def _suggest(recording: Any, flags: tuple) -> dict[str, Any]:
+    """``--params auto``: parameters suggested from the recording (calab.suggest_params)."""
+    import warnings
 
+    from calab.core.suggest import SuggestionWarning, suggest_params
+
+    _, _, tau_rise, tau_decay, lam, filter_enabled = flags
+    given = [name for name, value in (("--tau-rise", tau_rise), ("--tau-decay", tau_decay),
+                                      ("--lam", lam)) if value is not None]
+    if given:
+        raise click.UsageError(f"--params auto suggests every parameter; leave out "
+                               f"{', '.join(given)}")
+    if recording.fs is None:
+        raise click.UsageError("--params auto needs the sampling rate: pass --fs HZ")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SuggestionWarning)
+        suggestion = suggest_params(recording.traces, recording.fs,
+                                    filter_enabled=bool(filter_enabled))
+    for warning in caught:
+        if issubclass(warning.category, SuggestionWarning):
+            click.echo(f"warning: {warning.message}", err=True)
+    click.echo(f"suggested from the data: tau_rise={suggestion['tau_rise']:.4g} s, "
+               f"tau_decay={suggestion['tau_decay']:.4g} s, "
+               f"lambda={suggestion['lambda_']:.4g}", err=True)
+    return suggestion
+
+
+def _suggestion_record(suggestion: dict[str, Any]) -> dict[str, Any]:
+    details = suggestion["details"]
+    return {"tau_rise": suggestion["tau_rise"], "tau_decay": suggestion["tau_decay"],
+            "lambda_": suggestion["lambda_"], "reliable": bool(details["reliable"]),
+            "reasons": list(details["reasons"]), "cells_read": len(details["cells"]),
+            "active_cells": len(details["active"])}
+
+
+def _out_of_core(recording: Any, output: str | None) -> bool:
+    """A zarr-backed recording (zarr, Minian) runs out of core into a zarr output group."""
+    if recording.format not in ("zarr", "minian"):
+        return False
     if not output:
         raise click.UsageError("zarr input needs -o OUTPUT.zarr")
     if output.endswith(".npy"):
         raise click.UsageError(f"-o {output}: zarr input is written to a zarr group; "
                                "use an OUTPUT.zarr path")
-    _array, info = describe_input(input_path, options["dataset"])
-    with ProgressBar(label="deconvolve", cells_total=info.shape[0]) as bar:
+    return True
+
+
+def _run_zarr(input_path: str, output: str, params: dict, n_cells: int, *,
+              workers: int | None, **options: Any) -> dict[str, Any]:
+    from calab.cli.progress import ProgressBar
+    from calab.engine import deconvolve_zarr
+
+    with ProgressBar(label="deconvolve", cells_total=n_cells) as bar:
         return deconvolve_zarr(input_path, output, params, n_workers=workers, progress=bar,
                                **options)
 
 
-def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
-                   flags: dict[str, float | None], *, full: bool, conv_mode: str,
-                   max_iters: int, dataset: str | None) -> dict[str, Any]:
+def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOptions, *,
+                   full: bool) -> dict[str, Any]:
     import numpy as np
 
-    from calab.api import run_deconvolution_full
+    from calab.api import deconvolve_with_options  # the solver loads only when used
 
-    traces, fs_hint = _load_traces(input_path, dataset)
-    params = _params_from_options(params_path, flags, fs_hint)
     out = Path(output or "activity.npy")
     if out.suffix != ".npy":
         raise click.UsageError(f"-o {output}: .npy input is written to an .npy file "
                                "(use OUTPUT.npy, or a zarr input for zarr output)")
+    traces = recording.read()
     began = time.perf_counter()
-    result = run_deconvolution_full(
-        traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
-        max_iters, conv_mode, filter_enabled=params["filter_enabled"])
+    result = deconvolve_with_options(traces, options)
     wall = time.perf_counter() - began
     np.save(out, result.activity)
     if full:
@@ -157,18 +174,6 @@ def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),
             "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": str(out)}
-
-
-def _load_traces(input_path: str, dataset: str | None) -> tuple[Any, float | None]:
-    """Traces and stored sampling rate of an .npy, tuning data or a pipeline output."""
-    from calab.io.inputs import read_traces
-
-    if not Path(input_path).exists() and not Path(f"{input_path}.npy").exists():
-        raise FileNotFoundError(
-            f"input={input_path!r} does not exist; expected a zarr store, an .npy file, a "
-            "tuning-data stem, or a CaImAn/Minian/suite2p/NWB output")
-    traces, meta = read_traces(input_path, dataset=dataset)
-    return traces, meta.get("sampling_rate_hz")
 
 
 def _save_diagnostics(out: Path, result: Any) -> None:
@@ -188,10 +193,3 @@ def _human_summary(summary: dict[str, Any]) -> str:
             f"{summary['blocks_computed']} of {summary['blocks_total']} blocks computed"
             f"{resumed} in {summary['wall_s']:.1f} s ({summary['cells_per_s']:.1f} cells/s)"
             f" -> {summary['output']}")
-
-
-def _message(err: BaseException) -> str:
-    text = str(err)
-    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
-        text = err.args[0]
-    return text or type(err).__name__

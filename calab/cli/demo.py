@@ -11,8 +11,6 @@ import click
 
 DEFAULT_CELLS = 1000
 DEFAULT_MINUTES = 10.0
-# The penalty relative to the simulated noise level that scores well across presets.
-LAMBDA_PER_NOISE_STD = 0.75
 
 
 @click.command()
@@ -47,7 +45,12 @@ def demo(directory: str, cells: int, minutes: float, fs: float, indicator: str, 
     """
     from calab.cli.progress import ProgressBar
     from calab.engine import deconvolve_zarr
-    from calab.engine.demo import TRACES, score_against_truth, write_simulated_recording
+    from calab.engine.demo import (
+        TRACES,
+        score_against_truth,
+        suggest_for_recording,
+        write_simulated_recording,
+    )
     from calab.io.export import save_export_params
 
     folder = Path(directory)
@@ -61,13 +64,16 @@ def demo(directory: str, cells: int, minutes: float, fs: float, indicator: str, 
                                         duration_s=minutes * 60.0, fs=fs,
                                         indicator=indicator, seed=seed)
         simulated_s = time.perf_counter() - began
-        params = {"tau_rise": rec.tau_rise, "tau_decay": rec.tau_decay,
-                  "lambda_": LAMBDA_PER_NOISE_STD * rec.noise_std, "fs": rec.fs}
+        suggestion = suggest_for_recording(rec.path, rec.fs)
+        params = {key: suggestion[key] for key in ("tau_rise", "tau_decay", "lambda_", "fs")}
+        say(f"suggested from the data: tau_rise={params['tau_rise']:.3g} s, "
+            f"tau_decay={params['tau_decay']:.3g} s, lambda={params['lambda_']:.3g} "
+            f"(simulated with tau_rise={rec.tau_rise:g} s, tau_decay={rec.tau_decay:g} s)")
         save_export_params(params, folder / "params.json",
                            metadata={"num_cells": cells, "num_timepoints": rec.n_timepoints})
         where = f"the cluster at {scheduler}" if scheduler else "an embedded Dask cluster"
-        say(f"deconvolving out of core on {where} (tau_rise={rec.tau_rise:g} s, "
-            f"tau_decay={rec.tau_decay:g} s, lambda={params['lambda_']:.3g})")
+        say(f"deconvolving out of core on {where} (tau_rise={params['tau_rise']:.3g} s, "
+            f"tau_decay={params['tau_decay']:.3g} s, lambda={params['lambda_']:.3g})")
         with ProgressBar(label="deconvolve", cells_total=cells) as bar:
             summary = deconvolve_zarr(
                 rec.path, folder / "deconvolved.zarr", params, dataset=TRACES,

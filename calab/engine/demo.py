@@ -105,3 +105,13 @@ def score_against_truth(recording: str | Path, output: str | Path, fs: float,
         stop = min(start + batch_cells, activity.shape[0])
         scores.append(spike_correlation(activity[start:stop], spikes[start:stop], fs))
     return np.concatenate(scores)
+
+
+def suggest_for_recording(recording: str | Path, fs: float) -> dict:
+    """:func:`calab.suggest_params` on the ``traces`` of a simulated recording (read lazily)."""
+    import zarr
+
+    from calab.core.suggest import suggest_params
+
+    traces = zarr.open_array(store=str(recording), path=TRACES, mode="r")
+    return suggest_params(traces, fs)

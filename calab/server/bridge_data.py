@@ -12,6 +12,7 @@ reduces a whole cell to a min/max envelope for the overview plot.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,7 +27,12 @@ from calab.engine.reading import (
     read_rows,
     subset_of_array,
 )
+from calab.io.opener import open_recording
+from calab.io.recording import Recording
+from calab.server.bridge_suggest import suggestion_document
 
+#: Sampling rate assumed for arrays and files that record none, when no fs is given.
+DEFAULT_FS = 30.0
 #: Cell windows kept in memory (each at most a solve window plus its margins).
 WINDOW_CACHE_ENTRIES = 512
 #: Whole-cell overviews kept in memory.
@@ -48,12 +54,16 @@ class Dataset:
         recording; None serves the subset alone.
     closer : callable
         Releases ``array`` (closes an HDF5 file); called by :meth:`close`.
+    suggestion : dict, optional
+        The parameters :func:`calab.suggest_params` suggests for the recording
+        (see :func:`calab.server.bridge_suggest.suggestion_document`).
     """
 
     subset: TuningSubset
     fs: float
     array: Any = None
     closer: Callable[[], None] = field(default=lambda: None, compare=False)
+    suggestion: dict[str, Any] | None = field(default=None, compare=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
     _overviews: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -91,6 +101,7 @@ class Dataset:
             "total_timepoints": self.total_timepoints,
             "source": s.source,
             "lazy": self.array is not None,
+            "suggestion": self.suggestion,
         }
 
     def read_window(self, cells: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -175,24 +186,30 @@ class _quiet_nan_warnings:  # noqa: N801 - used as a context manager
 
 def load_dataset(
     source: Any,
-    fs: float,
+    fs: float | None,
     *,
     cells: Any = None,
     max_cells: int = 64,
     max_minutes: float = 10.0,
+    suggest: bool = False,
 ) -> Dataset:
-    """Open ``source`` lazily and read its tuning subset.
+    """Open ``source`` lazily and read its tuning subset (and suggest its parameters).
 
     Parameters
     ----------
     source : array-like or str or pathlib.Path
         What :func:`calab.engine.reading.open_trace_array` opens.
-    fs : float
-        Sampling rate in Hz (> 0).
+    fs : float or None
+        Sampling rate in Hz (> 0). A path is opened with
+        :func:`calab.open_recording`: the rate it records is used (``fs``, when
+        given, must agree). Otherwise ``fs`` defaults to 30 Hz.
     cells : sequence of int, optional
         Original indices of the cells shown first.
     max_cells, max_minutes : int, float
         Limits of the automatically chosen subset.
+    suggest : bool, optional
+        Also run :func:`calab.suggest_params` on the recording (its
+        ``Dataset.suggestion``, which the app opens at); off by default.
 
     Returns
     -------
@@ -206,16 +223,21 @@ def load_dataset(
     >>> dataset.read_window(np.array([3]), 2, 5).tolist()
     [[32.0, 33.0, 34.0]]
     """
-    from calab.core.validation import check_positive
+    from calab.core.options import positive_number
 
-    fs = check_positive("fs", fs)
+    if isinstance(source, (str, os.PathLike)):
+        source = open_recording(source, fs=fs)
+    if isinstance(source, Recording) and source.fs is not None:
+        fs = source.with_fs(fs).fs
+    fs = positive_number("fs", DEFAULT_FS if fs is None else fs)
     if isinstance(max_cells, bool) or not isinstance(max_cells, (int, np.integer)) or max_cells < 1:
         raise ValueError(f"max_cells={max_cells!r} must be an integer >= 1")
     array, description, closer = open_trace_array(source)
     try:
         subset = subset_of_array(array, description, fs, cells=cells, max_cells=int(max_cells),
                                  max_minutes=max_minutes)
+        suggestion = suggestion_document(array, fs) if suggest else None
     except BaseException:
         closer()
         raise
-    return Dataset(subset, fs, array, closer)
+    return Dataset(subset, fs, array, closer, suggestion)

@@ -176,8 +176,9 @@ def loaded_cell_metrics(
     start, stop = _loaded_window(dataset)
     s = dataset.subset
     filled, _ = interpolate_gaps(dataset.read_window(s.cell_indices, start, stop))
-    result = deconvolve_matrix(filled, dataset.fs, tau_rise, tau_decay, lam,
-                               filter_enabled=filter_enabled)
+    options = DeconvolutionOptions(fs=dataset.fs, tau_r=tau_rise, tau_d=tau_decay, lam=lam,
+                                   filter_enabled=filter_enabled)
+    result = deconvolve_matrix(filled, options)
     shown = bandpass_filter(filled, tau_rise, tau_decay, dataset.fs) if filter_enabled else filled
     fit = shown - (filled - result.reconvolution)
     figures = fit_figures(shown, fit, result.activity, dataset.fs)
@@ -252,7 +253,7 @@ def demo_dataset(body: Any, max_cells: int) -> tuple[Dataset, Any]:
         sim = simulate(**options)
     except (TypeError, ValueError) as error:
         raise ApiError(400, f"invalid demo options: {error}") from None
-    dataset = load_dataset(sim.traces, sim.fs, max_cells=max_cells)
+    dataset = load_dataset(sim.traces, sim.fs, max_cells=max_cells, suggest=True)
     label = (f"demo: {options['num_cells']} simulated {options['indicator']} cells "
              f"(calab.simulate, seed {options['seed']})")
     return dataset.with_source(label), sim

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.kernel import kernel_spec
+from calab.core.options import DeconvolutionOptions
 from calab.core.validation import check_lambda
 from calab.server.bridge_data import Dataset
 from calab.server.common import ApiError
@@ -73,7 +73,7 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
         raise ValueError(f"session={session!r:.80} must be a string of at most "
                          f"{MAX_SESSION_CHARS} characters")
     tau_rise, tau_decay = _number(body, "tau_rise"), _number(body, "tau_decay")
-    kernel_spec(tau_rise, tau_decay, dataset.fs)
+    DeconvolutionOptions(fs=dataset.fs, tau_r=tau_rise, tau_d=tau_decay, lam=0.0)  # checks
     lam = check_lambda(body["lambda"], name="lambda")
     filter_enabled = body.get("filter_enabled", False)
     if not isinstance(filter_enabled, bool):

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from calab.server.bridge_data import Dataset, load_dataset
+from calab.server.bridge_data import DEFAULT_FS, Dataset, load_dataset
 
-__all__ = ["HEARTBEAT_TIMEOUT_S", "Dataset", "TuningSession", "load_dataset"]
+__all__ = ["DEFAULT_FS", "HEARTBEAT_TIMEOUT_S", "Dataset", "TuningSession", "load_dataset"]
 
 #: The page posts a heartbeat every 3 s; this long without one means it is gone.
 HEARTBEAT_TIMEOUT_S = 10.0

@@ -36,6 +36,7 @@ import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
 from calab.core.gaps import interpolate_gaps
+from calab.core.options import DeconvolutionOptions
 from calab.core.preprocess import bandpass_filter
 from calab.core.subsample import estimate_snr
 from calab.server.bridge_data import Dataset
@@ -110,15 +111,12 @@ class WindowSolver:
         raw = dataset.read_window(request.cells, lo, hi)
         filled, gaps = interpolate_gaps(raw)
         keys = [(id(dataset), int(c), lo, hi, request.filter_enabled) for c in request.cells]
-        options: dict[str, Any] = {"filter_enabled": request.filter_enabled}
-        if request.draft:
-            options["tol"] = DRAFT_TOL
-        warm = self._warm_start(keys)
-        if warm is not None:
-            options["warm_start"] = warm
-        result = deconvolve_matrix(
-            filled, dataset.fs, request.tau_rise, request.tau_decay, request.lam, **options
+        options = DeconvolutionOptions(
+            fs=dataset.fs, tau_r=request.tau_rise, tau_d=request.tau_decay, lam=request.lam,
+            filter_enabled=request.filter_enabled,
+            **({"tol": DRAFT_TOL} if request.draft else {}),
         )
+        result = deconvolve_matrix(filled, options, warm_start=self._warm_start(keys))
         self._remember(keys, result.activity)
         shown = filled
         if request.filter_enabled:
@@ -172,8 +170,10 @@ class WindowSolver:
     def warm_up(self, fs: float = 30.0) -> None:
         """Compile the solver in the background so the first real solve is fast."""
         signal = np.sin(np.linspace(0, 20, 300))[None, :] + 1.0
-        self._executor.submit(deconvolve_matrix, signal, fs, 0.1, 0.6, 0.5)
-        self._executor.submit(deconvolve_matrix, signal, fs, 0.1, 0.6, 0.5, filter_enabled=True)
+        for filter_enabled in (False, True):
+            options = DeconvolutionOptions(fs=fs, tau_r=0.1, tau_d=0.6, lam=0.5,
+                                           filter_enabled=filter_enabled)
+            self._executor.submit(deconvolve_matrix, signal, options)
 
     def close(self) -> None:
         """Stop the worker thread (pending requests are cancelled)."""

@@ -86,7 +86,8 @@ def activate_upload(session: TuningSession, body: Any) -> Dataset:
     array = arrays[key].T if body.get("transpose") else arrays[key]
     try:
         dataset = load_dataset(
-            array, body.get("fs"), max_cells=session.max_cells, max_minutes=session.max_minutes
+            array, body.get("fs"), max_cells=session.max_cells, max_minutes=session.max_minutes,
+            suggest=True,
         )
     except (TypeError, ValueError) as error:
         raise ApiError(400, f"cannot use {session.pending_name}:{key}: {error}") from None

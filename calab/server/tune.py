@@ -127,7 +127,7 @@ class TuningRun:
 
 def tune(
     traces: Any,
-    fs: float = 30.0,
+    fs: float | None = None,
     timeout: float | None = None,
     port: int | None = None,
     app_url: str | None = None,
@@ -140,17 +140,22 @@ def tune(
     """Tune rise time, decay time and sparsity on your own traces, in the browser.
 
     Starts a local bridge server on 127.0.0.1, opens the tuning app and blocks
-    until "Export to Python" is pressed there. Large inputs are subsampled
+    until "Export to Python" is pressed there. The app opens at the parameters
+    :func:`calab.suggest_params` suggests for ``traces`` (marked on each slider,
+    with "Reset to suggestion"). Large inputs are subsampled
     before anything is sent: up to ``max_cells`` cells spread over the SNR
     range and a centred window of at most ``max_minutes``, read lazily.
 
     Parameters
     ----------
-    traces : array-like or str or pathlib.Path
+    traces : array-like, Recording, str or pathlib.Path
         ``(n_cells, n_timepoints)`` or ``(n_timepoints,)`` NumPy, dask or zarr
-        array, or the path of a zarr store, ``.npy`` or ``.h5`` file.
+        array, a recording from :func:`calab.open_recording`, or the path of any
+        input it reads (tuning data, zarr, HDF5, CaImAn, Minian, suite2p, NWB).
     fs : float, optional
-        Sampling rate in Hz (default 30).
+        Sampling rate in Hz. A file's own rate (e.g. a tuning sidecar's) is
+        used when it records one, and ``fs`` must agree with it; otherwise the
+        default is 30.
     timeout : float, optional
         Give up after this many seconds (default: wait forever).
     port : int, optional
@@ -190,7 +195,8 @@ def tune(
     """
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout={timeout!r} must be a number of seconds > 0 or None")
-    dataset = load_dataset(traces, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes)
+    dataset = load_dataset(traces, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes,
+                           suggest=True)
     with TuningRun(dataset, port=port, app_url=app_url, max_cells=max_cells,
                    max_minutes=max_minutes) as run:
         try:

@@ -7,10 +7,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.options import DeconvolutionOptions
 from calab.core.preprocess import bandpass_filter
 from calab.server.bridge import bridge_app
 from calab.server.bridge_session import TuningSession, load_dataset
 from calab.server.common import decode_frame
+
+OPTIONS = DeconvolutionOptions(fs=30.0, tau_r=0.1, tau_d=0.6, lam=0.5)
 
 SECRET = "windows-secret"
 AUTH = {"X-Bridge-Secret": SECRET}
@@ -50,7 +53,7 @@ def test_any_cell_and_window_outside_the_first_subset_is_solved(run, recording):
     header, (_fit, activity, fitted) = decode_frame(response.content)
     assert header["cell_indices"] == [39, 0] and (header["start"], header["stop"]) == (5000, 5900)
     np.testing.assert_allclose(fitted, recording[[39, 0], 5000:5900], rtol=1e-6)
-    expected = deconvolve_matrix(recording[[39, 0], 5000:5900], 30.0, 0.1, 0.6, 0.5)
+    expected = deconvolve_matrix(recording[[39, 0], 5000:5900], OPTIONS)
     np.testing.assert_allclose(activity, expected.activity, atol=1e-4)
 
 
@@ -59,7 +62,7 @@ def test_a_margin_is_solved_and_cropped_away(run, recording):
     header, (fit, activity, fitted) = decode_frame(solve(client, 1, margin=None).content)
     assert header["margin"] == 150 and fit.shape == (2, 900)
     np.testing.assert_allclose(fitted, recording[[39, 0], 5000:5900], rtol=1e-6)
-    padded = deconvolve_matrix(recording[[39, 0], 4850:6000], 30.0, 0.1, 0.6, 0.5)
+    padded = deconvolve_matrix(recording[[39, 0], 4850:6000], OPTIONS)
     np.testing.assert_allclose(activity, padded.activity[:, 150:1050], atol=1e-4)
 
 

@@ -1,0 +1,73 @@
+"""``calab suggest INPUT``: prints a suggestion; --json and --export are machine-readable."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+import calab
+from calab.cli.main import main
+
+
+def _recording(tmp_path, seconds: float = 200.0):
+    sim = calab.simulate(num_cells=12, duration_s=seconds, fs=30.0, seed=5)
+    path = tmp_path / "rec.npy"
+    np.save(path, sim.traces)
+    return sim, path
+
+
+def test_suggest_json_and_per_cell(tmp_path):
+    sim, path = _recording(tmp_path)
+    done = CliRunner().invoke(main, ["suggest", str(path), "--fs", "30", "--per-cell",
+                                     "--json"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert len(result["tau_decay"]) == 12
+    assert 0.5 < np.median(result["tau_decay"]) / sim.tau_decay < 2.0
+    assert result["fs"] == 30.0 and result["details"]["reliable"] is True
+
+
+def test_suggest_text_and_export(tmp_path):
+    _, path = _recording(tmp_path)
+    export = tmp_path / "params.json"
+    done = CliRunner().invoke(main, ["suggest", str(path), "--fs", "30", "--per-cell",
+                                     "--export", str(export)])
+    assert done.exit_code == 0, done.output
+    assert "tau_decay" in done.output and "reliable" in done.output
+    params = calab.load_export_params(export)
+    assert params["fs"] == 30.0 and params["lambda_"] > 0
+    assert len(json.loads(export.read_text())["calab_per_cell"]["tau_decay_s"]) == 12
+
+
+def test_suggest_needs_fs_and_reports_bad_input(tmp_path):
+    _, path = _recording(tmp_path)
+    assert CliRunner().invoke(main, ["suggest", str(path)]).exit_code != 0
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.ones((3, 500)))
+    done = CliRunner().invoke(main, ["suggest", str(flat), "--fs", "30"])
+    assert done.exit_code != 0 and "constant" in done.output
+
+
+def test_unreliable_suggestion_warns_on_stderr(tmp_path):
+    path = tmp_path / "noise.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(4, 3000)))
+    done = CliRunner().invoke(main, ["suggest", str(path), "--fs", "30"])
+    assert done.exit_code == 0
+    assert "UNRELIABLE" in done.output
+
+
+def test_deconvolve_params_auto(tmp_path):
+    sim, path = _recording(tmp_path, seconds=120.0)
+    out = tmp_path / "activity.npy"
+    done = CliRunner().invoke(main, ["deconvolve", str(path), "--fs", "30", "--params", "auto",
+                                     "-o", str(out), "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0.5 < summary["suggested"]["tau_decay"] / sim.tau_decay < 2.0
+    activity = np.load(out)
+    assert activity.shape == sim.traces.shape and activity.any()
+    refused = CliRunner().invoke(main, ["deconvolve", str(path), "--fs", "30", "--params",
+                                        "auto", "--lam", "1", "-o", str(out)])
+    assert refused.exit_code == 2 and "--params auto" in refused.output
