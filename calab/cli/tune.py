@@ -70,12 +70,8 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
             cells = parse_cell_spec(cells)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--cells") from None
-    try:
-        params = run_tune(source, fs=fs, timeout=timeout, port=port,
-                          open_browser=not no_browser, cells=cells,
-                          max_cells=max_cells)
-    except (OSError, ValueError, TypeError) as error:
-        raise click.ClickException(str(error)) from None
+    params = run_tune(source, fs=fs, timeout=timeout, port=port,
+                      open_browser=not no_browser, cells=cells, max_cells=max_cells)
     _emit(params)
 
 

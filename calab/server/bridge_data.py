@@ -197,12 +197,12 @@ def load_dataset(
 
     Parameters
     ----------
-    source : array-like or str or pathlib.Path
-        What :func:`calab.engine.reading.open_trace_array` opens.
+    source : array-like, Recording, str or pathlib.Path
+        What :func:`calab.engine.reading.open_trace_array` opens; a path is
+        opened with :func:`calab.open_recording`.
     fs : float or None
-        Sampling rate in Hz (> 0). A path is opened with
-        :func:`calab.open_recording`: the rate it records is used (``fs``, when
-        given, must agree). Otherwise ``fs`` defaults to 30 Hz.
+        Sampling rate in Hz (> 0). The rate a file records is used (``fs``, when
+        given, must agree); otherwise ``fs`` defaults to 30 Hz.
     cells : sequence of int, optional
         Original indices of the cells shown first.
     max_cells, max_minutes : int, float

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from calab.core.options import DeconvolutionOptions
-from calab.core.validation import check_lambda
+from calab.errors import CalabError
+from calab.io.export import params_to_options
 from calab.server.bridge_data import Dataset
 from calab.server.common import ApiError
 
@@ -41,10 +42,7 @@ class SolveRequest:
 
     request_id: int
     session: str
-    tau_rise: float
-    tau_decay: float
-    lam: float
-    filter_enabled: bool
+    options: DeconvolutionOptions
     cells: np.ndarray
     start: int
     stop: int
@@ -60,6 +58,8 @@ def parse_solve_request(body: Any, dataset: Dataset) -> SolveRequest:
         raise ApiError(400, f"solve request must be a JSON object, not {type(body).__name__}")
     try:
         return _parse(body, dataset)
+    except CalabError as error:
+        raise ApiError(400, f"invalid solve request: {error}") from None
     except KeyError as error:
         raise ApiError(400, f"solve request is missing the field {error}") from None
     except (TypeError, ValueError) as error:
@@ -72,12 +72,12 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
     if not isinstance(session, str) or len(session) > MAX_SESSION_CHARS:
         raise ValueError(f"session={session!r:.80} must be a string of at most "
                          f"{MAX_SESSION_CHARS} characters")
-    tau_rise, tau_decay = _number(body, "tau_rise"), _number(body, "tau_decay")
-    DeconvolutionOptions(fs=dataset.fs, tau_r=tau_rise, tau_d=tau_decay, lam=0.0)  # checks
-    lam = check_lambda(body["lambda"], name="lambda")
+    fields = ("tau_rise", "tau_decay", "lambda")
+    values = {name: _number(body, name) for name in fields}
     filter_enabled = body.get("filter_enabled", False)
     if not isinstance(filter_enabled, bool):
         raise TypeError(f"filter_enabled={filter_enabled!r} must be true or false")
+    options = params_to_options({"fs": dataset.fs, **values, "filter_enabled": filter_enabled})
     draft = body.get("draft", False)
     if not isinstance(draft, bool):
         raise TypeError(f"draft={draft!r:.80} must be true or false")
@@ -94,9 +94,8 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
         rows = _indices(body.get("rows"), "rows", dataset.traces.shape[0])
         cells, offset = dataset.subset.cell_indices[rows], int(dataset.subset.start)
         start, stop = _window(body, dataset.traces.shape[1])
-    return SolveRequest(request_id, session, tau_rise, tau_decay, lam, filter_enabled,
-                        np.asarray(cells, dtype=np.int64), start + offset, stop + offset,
-                        margin, rows, offset, draft)
+    return SolveRequest(request_id, session, options, np.asarray(cells, dtype=np.int64),
+                        start + offset, stop + offset, margin, rows, offset, draft)
 
 
 def _integer(body: dict, name: str) -> int:
@@ -109,7 +108,8 @@ def _integer(body: dict, name: str) -> int:
 def _number(body: dict, name: str) -> float:
     value = body[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}={value!r:.80} must be a number of seconds")
+        unit = "" if name == "lambda" else " of seconds"
+        raise TypeError(f"{name}={value!r:.80} must be a number{unit}")
     return float(value)
 
 

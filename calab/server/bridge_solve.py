@@ -110,17 +110,15 @@ class WindowSolver:
         hi = min(dataset.total_timepoints, request.stop + margin)
         raw = dataset.read_window(request.cells, lo, hi)
         filled, gaps = interpolate_gaps(raw)
-        keys = [(id(dataset), int(c), lo, hi, request.filter_enabled) for c in request.cells]
-        options = DeconvolutionOptions(
-            fs=dataset.fs, tau_r=request.tau_rise, tau_d=request.tau_decay, lam=request.lam,
-            filter_enabled=request.filter_enabled,
-            **({"tol": DRAFT_TOL} if request.draft else {}),
-        )
+        options = request.options
+        keys = [(id(dataset), int(c), lo, hi, options.filter_enabled) for c in request.cells]
+        if request.draft:
+            options = options.with_changes(tol=DRAFT_TOL)
         result = deconvolve_matrix(filled, options, warm_start=self._warm_start(keys))
         self._remember(keys, result.activity)
         shown = filled
-        if request.filter_enabled:
-            shown = bandpass_filter(filled, request.tau_rise, request.tau_decay, dataset.fs)
+        if options.filter_enabled:
+            shown = bandpass_filter(filled, float(options.tau_r), float(options.tau_d), dataset.fs)
         # what was fitted minus its residual: with the filter off this is the reconvolution
         fit = shown - (filled - result.reconvolution)
         crop = slice(request.start - lo, request.stop - lo)
@@ -142,7 +140,7 @@ class WindowSolver:
             "cell_indices": request.cells.tolist(),
             "start": request.start - request.offset,
             "stop": request.stop - request.offset,
-            "filter_enabled": request.filter_enabled,
+            "filter_enabled": request.options.filter_enabled,
             "draft": request.draft,
             "r2": fit_quality(shown, fit).round(4).tolist(),
             "missing": missing.sum(axis=1).tolist(),
@@ -170,10 +168,9 @@ class WindowSolver:
     def warm_up(self, fs: float = 30.0) -> None:
         """Compile the solver in the background so the first real solve is fast."""
         signal = np.sin(np.linspace(0, 20, 300))[None, :] + 1.0
-        for filter_enabled in (False, True):
-            options = DeconvolutionOptions(fs=fs, tau_r=0.1, tau_d=0.6, lam=0.5,
-                                           filter_enabled=filter_enabled)
-            self._executor.submit(deconvolve_matrix, signal, options)
+        options = DeconvolutionOptions(fs=fs, tau_r=0.1, tau_d=0.6, lam=0.5)
+        self._executor.submit(deconvolve_matrix, signal, options)
+        self._executor.submit(deconvolve_matrix, signal, options.with_changes(filter_enabled=True))
 
     def close(self) -> None:
         """Stop the worker thread (pending requests are cancelled)."""

@@ -207,11 +207,20 @@ def test_every_cell_and_the_whole_recording_are_reachable(context):
         assert x[-1] == pytest.approx((18000 - 1) / 30.0) and x[-1] - x[0] < 5.0
 
 
+HALF_SELECTED_JS = """() => {
+  const sel = document.querySelector('#overview-plot .u-select');
+  const over = document.querySelector('#overview-plot .u-over');
+  return !!sel && Math.abs(sel.offsetWidth / over.offsetWidth - 0.5) < 0.02;
+}"""
+
+
 def test_window_menu_names_a_drag_selection_and_one_second_windows(context):
     with TuningRun(load_dataset(recording(6, n_cells=2, seconds=120.0), 30.0)) as run:
         page = context.new_page()
         page.goto(run.url)
         wait_all_fresh(page)
+        # the overview marks the 60-s window of the 120-s recording: half its width
+        page.wait_for_function(HALF_SELECTED_JS, timeout=10_000)
         box = page.locator("#overview-plot .u-over").bounding_box()
         y = box["y"] + box["height"] / 2
         page.mouse.move(box["x"] + box["width"] * 0.30, y)

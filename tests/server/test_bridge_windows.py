@@ -14,7 +14,6 @@ from calab.server.bridge_session import TuningSession, load_dataset
 from calab.server.common import decode_frame
 
 OPTIONS = DeconvolutionOptions(fs=30.0, tau_r=0.1, tau_d=0.6, lam=0.5)
-
 SECRET = "windows-secret"
 AUTH = {"X-Bridge-Secret": SECRET}
 
@@ -150,3 +149,23 @@ def test_an_oversized_upload_points_to_the_command_line(run):
     assert "big.npy" in message and "calab tune big.npy" in message
     status = run[0].get("/api/v1/status", headers=AUTH).json()
     assert status["upload_limit_bytes"] == 4096
+
+
+def test_draft_solves_stop_early_and_the_final_solve_starts_from_them(run):
+    client, _ = run
+    # margin=1: another cell window, so this full solve starts cold
+    full = decode_frame(solve(client, 1, cells=[3, 4], tau_decay=0.62, margin=1).content)
+    solve(client, 2, cells=[3, 4], tau_decay=0.6)  # the solution before the slider moved
+    draft = decode_frame(solve(client, 3, cells=[3, 4], tau_decay=0.62, draft=True).content)
+    final = decode_frame(solve(client, 4, cells=[3, 4], tau_decay=0.62).content)
+    assert draft[0]["draft"] is True and final[0]["draft"] is False
+    assert max(draft[0]["iterations"]) < min(full[0]["iterations"])
+    assert max(final[0]["iterations"]) < min(full[0]["iterations"])  # warm from the draft
+    # the draft's fit is within a few percent of the converged one
+    spread = np.ptp(final[1][0], axis=1, keepdims=True)
+    assert np.abs(draft[1][0] - final[1][0]).max() / spread.min() < 0.05
+
+
+def test_draft_must_be_a_boolean(run):
+    response = solve(run[0], 1, draft="yes")
+    assert response.status_code == 400 and "draft='yes'" in response.json()["error"]

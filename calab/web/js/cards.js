@@ -190,7 +190,9 @@ export class Overview {
       ],
       series: [{}, { stroke: COLORS.raw, width: 1 }, { stroke: COLORS.raw, width: 1 }],
       bands: [{ series: [2, 1], fill: "rgba(141,153,166,0.35)" }],
-      hooks: { setSelect: [(u) => this.selected(u)] },
+      // uPlot commits new data and sizes after the call returns: re-apply the window then
+      hooks: { setSelect: [(u) => this.selected(u)], setScale: [() => this.applyHighlight()],
+               setSize: [() => this.applyHighlight()] },
     }, [[], []], target);
     this.chart.over.addEventListener("click", (event) => {
       if (this.dragged) return;
@@ -214,9 +216,17 @@ export class Overview {
   }
 
   highlight(t0, t1) {
+    this.window = [t0, t1];
+    this.applyHighlight();
+  }
+
+  applyHighlight() {
     const u = this.chart;
+    if (!u || !this.window || !u.data || !u.data[0] || !u.data[0].length) return;
+    const [t0, t1] = this.window;
     const left = u.valToPos(t0, "x");
     const right = u.valToPos(t1, "x");
+    if (!Number.isFinite(left) || !Number.isFinite(right)) return;
     this.programmatic = true;
     u.setSelect({ left, width: Math.max(2, right - left), top: 0, height: u.bbox.height / devicePixelRatio }, false);
     this.programmatic = false;
