@@ -187,3 +187,38 @@ def test_unreliable_suggestion_is_noted(browser):
         assert page.js_errors == []
     finally:
         context.close()
+
+
+def test_calab_app_demo_and_dropped_file_open_at_their_suggestion(browser, recording, tmp_path):
+    """``calab app``: the demo data, then a dropped .npy, each start at their own suggestion."""
+    from calab.server.tune import TuningRun
+
+    path = tmp_path / "dff.npy"
+    np.save(path, recording.traces[:8])
+    context, page = new_page(browser)
+    try:
+        with TuningRun(None) as run:
+            page.goto(run.url)
+            page.wait_for_selector("body[data-ready=true]")
+            assert page.is_hidden("[data-testid=suggestion]")  # no data, no suggestion
+            page.click("[data-testid=demo-load]")
+            wait_all_fresh(page, 180_000)
+            demo = run.session.dataset.suggestion
+            assert demo is not None
+            _assert_at(page, {"tau_rise": demo["tau_rise"], "tau_decay": demo["tau_decay"],
+                              "lambda_": demo["lambda"]})
+            assert min(page.evaluate(ACTIVITY_MAX_JS)) > 0.0
+
+            page.set_input_files("[data-testid=file-input]", str(path))
+            page.wait_for_selector("[data-testid=drop-dialog][open]")
+            page.click("[data-testid=drop-confirm]")
+            page.wait_for_function("() => document.getElementById('dataset-info')"
+                                   ".textContent.includes('dff.npy')")
+            wait_all_fresh(page)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = calab.suggest_params(recording.traces[:8], FS)
+            _assert_at(page, expected)
+        assert page.js_errors == []
+    finally:
+        context.close()
