@@ -20,7 +20,7 @@ from calab.core.suggest import SuggestionWarning, suggest_params
 
 __all__ = ["suggestion_document"]
 
-logger = logging.getLogger("calab.tune")
+logger = logging.getLogger(__name__)
 
 
 def suggestion_document(traces: Any, fs: float) -> dict[str, Any] | None:
