@@ -17,7 +17,7 @@ from calab.core.options import KERNEL_SPAN, time_constants
 from calab.errors import InvalidParameterError
 
 __all__ = ["KERNEL_SPAN", "KernelSpec", "build_kernel", "compute_lipschitz", "kernel_length",
-           "kernel_spec", "tau_to_ar2"]
+           "kernel_peak_fwhm", "kernel_spec", "tau_from_peak_fwhm", "tau_to_ar2"]
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from calab.engine.reading import (
 )
 from calab.io.opener import open_recording
 from calab.io.recording import Recording
+from calab.server.bridge_suggest import suggestion_document
 
 #: Sampling rate assumed for arrays and files that record none, when no fs is given.
 DEFAULT_FS = 30.0
@@ -53,12 +54,16 @@ class Dataset:
         recording; None serves the subset alone.
     closer : callable
         Releases ``array`` (closes an HDF5 file); called by :meth:`close`.
+    suggestion : dict, optional
+        The parameters :func:`calab.suggest_params` suggests for the recording
+        (see :func:`calab.server.bridge_suggest.suggestion_document`).
     """
 
     subset: TuningSubset
     fs: float
     array: Any = None
     closer: Callable[[], None] = field(default=lambda: None, compare=False)
+    suggestion: dict[str, Any] | None = field(default=None, compare=False)
     _cache: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
     _overviews: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
@@ -96,6 +101,7 @@ class Dataset:
             "total_timepoints": self.total_timepoints,
             "source": s.source,
             "lazy": self.array is not None,
+            "suggestion": self.suggestion,
         }
 
     def read_window(self, cells: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -185,8 +191,9 @@ def load_dataset(
     cells: Any = None,
     max_cells: int = 64,
     max_minutes: float = 10.0,
+    suggest: bool = False,
 ) -> Dataset:
-    """Open ``source`` lazily and read its tuning subset.
+    """Open ``source`` lazily and read its tuning subset (and suggest its parameters).
 
     Parameters
     ----------
@@ -200,6 +207,9 @@ def load_dataset(
         Original indices of the cells shown first.
     max_cells, max_minutes : int, float
         Limits of the automatically chosen subset.
+    suggest : bool, optional
+        Also run :func:`calab.suggest_params` on the recording (its
+        ``Dataset.suggestion``, which the app opens at); off by default.
 
     Returns
     -------
@@ -226,7 +236,8 @@ def load_dataset(
     try:
         subset = subset_of_array(array, description, fs, cells=cells, max_cells=int(max_cells),
                                  max_minutes=max_minutes)
+        suggestion = suggestion_document(array, fs) if suggest else None
     except BaseException:
         closer()
         raise
-    return Dataset(subset, fs, array, closer)
+    return Dataset(subset, fs, array, closer, suggestion)

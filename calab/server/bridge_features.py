@@ -257,7 +257,7 @@ def demo_dataset(body: Any, max_cells: int) -> tuple[Dataset, Any]:
         sim = simulate(**options)
     except (TypeError, ValueError) as error:
         raise ApiError(UNPROCESSABLE, f"invalid demo options: {error}") from None
-    dataset = load_dataset(sim.traces, sim.fs, max_cells=max_cells)
+    dataset = load_dataset(sim.traces, sim.fs, max_cells=max_cells, suggest=True)
     label = (f"demo: {options['num_cells']} simulated {options['indicator']} cells "
              f"(calab.simulate, seed {options['seed']})")
     return dataset.with_source(label), sim

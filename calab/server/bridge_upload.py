@@ -128,7 +128,8 @@ def activate_upload(session: TuningSession, body: Any) -> Dataset:
     fs = positive_number("fs", body.get("fs"))
     try:
         dataset = load_dataset(
-            array, fs, max_cells=session.max_cells, max_minutes=session.max_minutes
+            array, fs, max_cells=session.max_cells, max_minutes=session.max_minutes,
+            suggest=True,
         )
     except (TypeError, ValueError) as error:
         raise ApiError(422, f"cannot use {session.pending_name}:{key}: {error}",

@@ -145,7 +145,9 @@ def tune(
     """Tune rise time, decay time and sparsity on your own traces, in the browser.
 
     Starts a local bridge server on 127.0.0.1, opens the tuning app and blocks
-    until "Export to Python" is pressed there. Large inputs are subsampled
+    until "Export to Python" is pressed there. The app opens at the parameters
+    :func:`calab.suggest_params` suggests for ``traces`` (marked on each slider,
+    with "Reset to suggestion"). Large inputs are subsampled
     before anything is sent: up to ``max_cells`` cells spread over the SNR
     range and a centred window of at most ``max_minutes``, read lazily.
 
@@ -198,7 +200,8 @@ def tune(
     """
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout={timeout!r} must be a number of seconds > 0 or None")
-    dataset = load_dataset(traces, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes)
+    dataset = load_dataset(traces, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes,
+                           suggest=True)
     with TuningRun(dataset, port=port, app_url=app_url, max_cells=max_cells,
                    max_minutes=max_minutes) as run:
         try:

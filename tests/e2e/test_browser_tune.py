@@ -86,11 +86,16 @@ def card_indices(page) -> list[int]:
 
 
 def tune_in_page(page, url: str) -> None:
-    """Open the app, wait for fresh cards, set decay 450 ms, lambda 2.5 and the filter."""
+    """Open the app, wait for fresh cards, set rise 100 ms, decay 450 ms, lambda 2.5, the filter.
+
+    The app opens at the suggestion (calab.suggest_params), so every value is set here.
+    """
     page.goto(url)
     wait_all_fresh(page)
     states = set_number(page, "tau-decay-ms", "450")
     assert states and "fresh" not in states  # the change made every card stale / solving
+    wait_all_fresh(page)
+    set_number(page, "tau-rise-ms", "100")
     wait_all_fresh(page)
     set_number(page, "lambda", "2.5")
     page.check("[data-testid=filter-enabled]")

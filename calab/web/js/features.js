@@ -14,6 +14,7 @@ import { Persistence } from "./persist.js";
 import { Pins } from "./pins.js";
 import { installSnrTiers } from "./snr-tiers.js";
 import { SpectrumTab } from "./spectrum.js";
+import { SuggestionMarks } from "./suggestion.js";
 import { installTabs } from "./tabs.js";
 import { Tour } from "./tour.js";
 
@@ -30,6 +31,7 @@ export function installFeatures(app) {
   app.cardSize = new CardSize(app);
   app.tour = new Tour();
   installKeys(app);
+  app.suggestion = new SuggestionMarks(app);
   app.persistence = new Persistence(app);  // last: restores what the others show
   if (app.bridge) {
     installDropValidation(app);

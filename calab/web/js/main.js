@@ -8,6 +8,7 @@ import { setConnected, startHeartbeat } from "./connection.js";
 import { SolveLoop } from "./solver.js";
 import { TimeWindow } from "./timewindow.js";
 import { setupDrop } from "./drop.js";
+import { startAtSuggestion } from "./suggestion.js";
 import { installFeatures } from "./features.js";
 import { emit } from "./hooks.js";
 import * as P from "./params.js";
@@ -317,6 +318,7 @@ async function loadData() {
     subsetStart: metadata.start_sample || 0, subsetLength: metadata.num_timepoints,
   };
   state.cells = new CellList(metadata);
+  startAtSuggestion(state, metadata.suggestion);  // before "data": a kept session still wins
   state.cells.sort = $("sort-cells").value;
   $("cell-goto").max = String(state.data.totalCells - 1);
   $("sort-all-option").textContent = `All ${state.data.totalCells} cells, by index`;

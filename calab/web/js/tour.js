@@ -4,8 +4,8 @@ const KEY = "calab.tour";
 const STEPS = [
   { target: "#dataset-info", title: "1 · Load traces",
     text: "Open a recording with `calab tune FILE` or `calab.tune(traces, fs)`, drop a .npy/.npz here, or try the demo data. Cells × time points; you confirm the sampling rate." },
-  { target: ".panel .group:first-child", title: "2 · Shape the kernel",
-    text: "Set rise and decay times (or peak time and FWHM) until the orange fit follows the transients' rise and fall. The kernel plot shows the shape, with its peak and FWHM marked." },
+  { target: ".panel section.group:first-of-type", title: "2 · Shape the kernel",
+    text: "The app starts at values suggested from the data (the orange marks on the sliders; Reset to suggestion returns to them). Set rise and decay times (or peak time and FWHM) until the orange fit follows the transients' rise and fall. The kernel plot shows the shape, with its peak and FWHM marked." },
   { target: "#lambda", title: "3 · Choose the sparsity",
     text: "λ trades detail for sparsity: raise it until noise no longer produces activity, but keep real events. ↑ ↓ nudge it." },
   { target: "#grid .chart-residual|#grid", title: "4 · Check the residuals",
