@@ -50,13 +50,21 @@ def is_zarr_path(path: str) -> bool:
               "(default: chosen by bytes).")
 @click.option("--no-resume", is_flag=True, help="Overwrite an existing output instead of "
               "finishing it.")
+@click.option("--to", "to", type=click.Choice(["npy", "nwb", "suite2p", "minian", "caiman"]),
+              help="Destination layout for in-memory input (default: nwb for -o *.nwb or "
+              "--append, else npy); suite2p/minian/caiman write into the input under a new name.")
+@click.option("--append", is_flag=True, help="NWB input: add the Deconvolved series to the "
+              "input file itself (through a temporary copy) instead of -o OUT.nwb.")
+@click.option("--name", "out_name", metavar="NAME", help="Name of the new NWB series, suite2p "
+              "file stem, Minian variable or CaImAn dataset (defaults: Deconvolved, spks_calab, "
+              "S_calab, S_calab).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 def deconvolve(input_path: str, params_path: str | None, fs: float | None,
                tau_rise: float | None, tau_decay: float | None, lam: float | None,
                output: str | None, dataset: str | None, full: bool, conv_mode: str,
                max_iters: int, scheduler: str | None, workers: int | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
-               as_json: bool) -> None:
+               to: str | None, append: bool, out_name: str | None, as_json: bool) -> None:
     """Deconvolve INPUT: a zarr store (out of core, on Dask), or in memory an .npy,
     tuning data or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder) or NWB output.
 
@@ -66,19 +74,27 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
       calab deconvolve rec.zarr --fs 30 --tau-rise 0.1 --tau-decay 0.6 --lam 0.5 \\
           -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
       calab deconvolve traces.npy --params export.json -o activity.npy --full
+      calab deconvolve session.nwb --params export.json -o session_deconvolved.nwb
+      calab deconvolve suite2p/plane0 --params export.json --to suite2p
     """
     flags = {"fs": fs, "tau_rise": tau_rise, "tau_decay": tau_decay, "lam": lam}
     try:
         if is_zarr_path(input_path):
+            if to or append or out_name:
+                raise click.UsageError("--to/--append/--name apply to in-memory input; zarr "
+                                       "input is written to the zarr group -o OUTPUT.zarr")
             params = _params_from_options(params_path, flags, None)
             summary = _run_zarr(input_path, output, params, dataset=dataset, full=full,
                                 conv_mode=conv_mode, max_iters=max_iters, scheduler=scheduler,
                                 workers=workers, memory_limit=memory_limit,
                                 chunk_cells=chunk_cells, resume=not no_resume)
         else:
+            from calab.cli.destinations import choose_destination
+
+            destination = {"to": choose_destination(to, output, append), "name": out_name}
             summary = _run_in_memory(input_path, output, params_path, flags, full=full,
                                      conv_mode=conv_mode, max_iters=max_iters,
-                                     dataset=dataset)
+                                     dataset=dataset, destination=destination)
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
@@ -134,15 +150,16 @@ def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int
 
 def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
                    flags: dict[str, float | None], *, full: bool, conv_mode: str,
-                   max_iters: int, dataset: str | None) -> dict[str, Any]:
+                   max_iters: int, dataset: str | None,
+                   destination: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from calab.api import run_deconvolution_full
 
-    traces, fs_hint = _load_traces(input_path, dataset)
-    params = _params_from_options(params_path, flags, fs_hint)
+    traces, meta = _load_traces(input_path, dataset)
+    params = _params_from_options(params_path, flags, meta.get("sampling_rate_hz"))
     out = Path(output or "activity.npy")
-    if out.suffix != ".npy":
+    if destination["to"] == "npy" and out.suffix != ".npy":
         raise click.UsageError(f"-o {output}: .npy input is written to an .npy file "
                                "(use OUTPUT.npy, or a zarr input for zarr output)")
     began = time.perf_counter()
@@ -150,25 +167,30 @@ def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
         traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
         max_iters, conv_mode, filter_enabled=params["filter_enabled"])
     wall = time.perf_counter() - began
-    np.save(out, result.activity)
-    if full:
-        _save_diagnostics(out, result)
+    if destination["to"] == "npy":
+        np.save(out, result.activity)
+        if full:
+            _save_diagnostics(out, result)
+    else:
+        from calab.cli.destinations import write_destination
+
+        out = write_destination(destination["to"], result, meta, params, input_path=input_path,
+                                output=output, full=full, name=destination["name"])
     cells = 1 if traces.ndim == 1 else traces.shape[0]
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),
             "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": str(out)}
 
 
-def _load_traces(input_path: str, dataset: str | None) -> tuple[Any, float | None]:
-    """Traces and stored sampling rate of an .npy, tuning data or a pipeline output."""
+def _load_traces(input_path: str, dataset: str | None) -> tuple[Any, dict[str, Any]]:
+    """Traces and metadata of an .npy, tuning data or a pipeline output."""
     from calab.io.inputs import read_traces
 
     if not Path(input_path).exists() and not Path(f"{input_path}.npy").exists():
         raise FileNotFoundError(
             f"input={input_path!r} does not exist; expected a zarr store, an .npy file, a "
             "tuning-data stem, or a CaImAn/Minian/suite2p/NWB output")
-    traces, meta = read_traces(input_path, dataset=dataset)
-    return traces, meta.get("sampling_rate_hz")
+    return read_traces(input_path, dataset=dataset)
 
 
 def _save_diagnostics(out: Path, result: Any) -> None:
