@@ -29,6 +29,7 @@ def run_deconvolution(
     tol: float = DEFAULT_TOL,
     filter_enabled: bool = False,
     nan_policy: str = "raise",
+    dims: tuple[str, str] | None = None,
 ) -> np.ndarray:
     """Deconvolve one or more calcium traces with FISTA.
 
@@ -62,11 +63,16 @@ def run_deconvolution(
         Keyword-only. Apply :func:`calab.bandpass_filter` first.
     nan_policy : {"raise", "interpolate"}, optional
         Keyword-only. ``"interpolate"`` fills short NaN gaps linearly.
+    dims : tuple of str, optional
+        Keyword-only, for ``xarray.DataArray`` input: its ``(cell_dim,
+        time_dim)``. Detected for Minian's ``("unit_id", "frame")`` and for
+        a 1-D DataArray.
 
     Returns
     -------
-    numpy.ndarray or dask.array.Array
-        Non-negative activity, same shape as ``traces`` (lazy for dask input).
+    numpy.ndarray, dask.array.Array or xarray.DataArray
+        Non-negative activity, same shape as ``traces`` (lazy for dask input;
+        a DataArray with the input's dims and coordinates for DataArray input).
 
     Examples
     --------
@@ -78,6 +84,8 @@ def run_deconvolution(
     """
     options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
     args = (traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint)
+    if dims is not None or _is_dataarray(traces):
+        return run_deconvolution_full(*args, **options, dims=dims).activity
     if _is_dask_array(traces):
         return run_deconvolution_full(*args, **options).activity
     return deconvolve_activity(*args, **options)  # no diagnostics to compute
@@ -96,6 +104,7 @@ def run_deconvolution_full(
     tol: float = DEFAULT_TOL,
     filter_enabled: bool = False,
     nan_policy: str = "raise",
+    dims: tuple[str, str] | None = None,
 ) -> DeconvolutionResult:
     """Deconvolve and return activity with its diagnostics.
 
@@ -105,7 +114,10 @@ def run_deconvolution_full(
     -------
     DeconvolutionResult
         ``(activity, baseline, reconvolution, iterations, converged)``:
-        scalars for 1-D input, ``(n_cells,)`` arrays for 2-D input.
+        scalars for 1-D input, ``(n_cells,)`` arrays for 2-D input. For
+        DataArray input every field is a DataArray: ``activity`` and
+        ``reconvolution`` with the input's dims and coordinates, the others
+        over its cell dimension.
         ``traces - reconvolution`` is the residual of the fit.
 
     Examples
@@ -117,6 +129,13 @@ def run_deconvolution_full(
     True
     """
     options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
+    if dims is not None or _is_dataarray(traces):
+        from calab import xarray_support
+
+        xarray_support.check_dims_use(traces, dims)
+        solver_args = (fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint)
+        return xarray_support.solve_dataarray(run_deconvolution_full, traces, dims,
+                                              solver_args, options)
     if _is_dask_array(traces):
         from calab.engine.lazy import deconvolve_dask
 
@@ -166,6 +185,10 @@ def deconvolve_from_export(
         traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
         **options,
     )
+
+
+def _is_dataarray(value: Any) -> bool:
+    return type(value).__name__ == "DataArray" and type(value).__module__.startswith("xarray")
 
 
 def _is_dask_array(value: Any) -> bool:
