@@ -58,13 +58,18 @@ def is_zarr_path(path: str) -> bool:
 @click.option("--name", "out_name", metavar="NAME", help="Name of the new NWB series, suite2p "
               "file stem, Minian variable or CaImAn dataset (defaults: Deconvolved, spks_calab, "
               "S_calab, S_calab).")
+@click.option("--storage-options", "storage_options", metavar="JSON",
+              help="fsspec options for URL input/output (s3://, gs://), e.g. "
+              "'{\"client_kwargs\": {\"endpoint_url\": \"http://minio:9000\"}}'; "
+              "AWS_* environment variables fill the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 def deconvolve(input_path: str, params_path: str | None, fs: float | None,
                tau_rise: float | None, tau_decay: float | None, lam: float | None,
                output: str | None, dataset: str | None, full: bool, conv_mode: str,
                max_iters: int, scheduler: str | None, workers: int | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
-               to: str | None, append: bool, out_name: str | None, as_json: bool) -> None:
+               to: str | None, append: bool, out_name: str | None,
+               storage_options: str | None, as_json: bool) -> None:
     """Deconvolve INPUT: a zarr store (out of core, on Dask), or in memory an .npy,
     tuning data or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder) or NWB output.
 
@@ -83,14 +88,20 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
             if to or append or out_name:
                 raise click.UsageError("--to/--append/--name apply to in-memory input; zarr "
                                        "input is written to the zarr group -o OUTPUT.zarr")
+            from calab.io.storage import parse_storage_options
+
             params = _params_from_options(params_path, flags, None)
             summary = _run_zarr(input_path, output, params, dataset=dataset, full=full,
+                                storage_options=parse_storage_options(storage_options),
                                 conv_mode=conv_mode, max_iters=max_iters, scheduler=scheduler,
                                 workers=workers, memory_limit=memory_limit,
                                 chunk_cells=chunk_cells, resume=not no_resume)
         else:
             from calab.cli.destinations import choose_destination
 
+            if storage_options:
+                raise click.UsageError("--storage-options applies to zarr stores given as URLs "
+                                       f"(s3://...); {input_path!r} is read from local disk")
             destination = {"to": choose_destination(to, output, append), "name": out_name}
             summary = _run_in_memory(input_path, output, params_path, flags, full=full,
                                      conv_mode=conv_mode, max_iters=max_iters,
@@ -142,7 +153,10 @@ def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int
     if output.endswith(".npy"):
         raise click.UsageError(f"-o {output}: zarr input is written to a zarr group; "
                                "use an OUTPUT.zarr path")
-    _array, info = describe_input(input_path, options["dataset"])
+    from calab.io.storage import resolve_storage_options
+
+    _array, info = describe_input(input_path, options["dataset"], resolve_storage_options(
+        input_path, options["storage_options"]))
     with ProgressBar(label="deconvolve", cells_total=info.shape[0]) as bar:
         return deconvolve_zarr(input_path, output, params, n_workers=workers, progress=bar,
                                **options)

@@ -40,6 +40,24 @@ def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
     return str(source), fs
 
 
+def _url_input(url: str, fs: float | None, dataset: str | None,
+               storage_options: str | None) -> tuple[Any, float]:
+    """A zarr recording on object storage as a lazy array, and its sampling rate."""
+    from calab.engine.inputs import open_input_array
+    from calab.engine.sources import dask_from_zarr
+    from calab.io.storage import parse_storage_options, resolve_storage_options
+
+    options = resolve_storage_options(url, parse_storage_options(storage_options))
+    array = open_input_array(url, dataset, options)
+    if fs is None:
+        stored = array.attrs.get("sampling_rate_hz") or array.attrs.get("fs")
+        fs = float(stored) if isinstance(stored, (int, float)) else None
+    if fs is None:
+        click.echo("calab tune: no sampling rate given or stored; assuming --fs 30", err=True)
+        fs = 30.0
+    return dask_from_zarr(array), fs
+
+
 def _pipeline_input(source: Path, fs: float | None) -> tuple[Any, float] | None:
     """A CaImAn, Minian, suite2p or NWB output, read lazily; None for other inputs."""
     from calab.io.inputs import detect_format, read_traces
@@ -108,8 +126,13 @@ def _emit(params: dict[str, Any] | None) -> None:
 @click.option("--timeout", type=float, default=None, help="Give up after S seconds.")
 @click.option("--cells", "max_cells", type=int, default=64, show_default=True,
               help="Most cells shown (chosen across the SNR range).")
+@click.option("--dataset", help="Array inside a zarr group given as a URL.")
+@click.option("--storage-options", "storage_options", metavar="JSON",
+              help="fsspec options for a zarr store given as a URL (s3://, gs://); AWS_* "
+              "environment variables fill the rest.")
 def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
-         timeout: float | None, max_cells: int) -> None:
+         timeout: float | None, max_cells: int, dataset: str | None,
+         storage_options: str | None) -> None:
     """Tune kernel and sparsity on INPUT in the browser; print the parameters as JSON.
 
     INPUT is a .npy file, a tuning-data stem (STEM.npy + STEM_metadata.json),
@@ -119,7 +142,13 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
     """
     from calab.server.tune import tune as run_tune
 
-    source, fs = _resolve_input(input_path, fs)
+    try:
+        if "://" in input_path:
+            source, fs = _url_input(input_path, fs, dataset, storage_options)
+        else:
+            source, fs = _resolve_input(input_path, fs)
+    except (OSError, ValueError, TypeError) as error:
+        raise click.ClickException(str(error)) from None
     try:
         params = run_tune(source, fs=fs, timeout=timeout, port=port,
                           open_browser=not no_browser, max_cells=max_cells)

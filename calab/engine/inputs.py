@@ -42,14 +42,21 @@ def store_location(path: str | Path) -> str:
     return text if "://" in text else str(Path(text).expanduser().resolve())
 
 
-def open_input_array(store: str, dataset: str | None) -> Any:
-    """Open the recording read-only and return the ``zarr.Array`` (validated)."""
+def open_input_array(store: str, dataset: str | None,
+                     storage_options: dict | None = None) -> Any:
+    """Open the recording read-only and return the ``zarr.Array`` (validated).
+
+    ``storage_options`` are the fsspec options of a URL store (see
+    :mod:`calab.io.storage`).
+    """
     import zarr
+
+    from calab.io.storage import zarr_open_kwargs
 
     if "://" not in store and not Path(store).exists():
         raise FileNotFoundError(f"input={store!r} does not exist; expected a zarr store")
     try:
-        node = zarr.open(store=store, mode="r")
+        node = zarr.open(store=store, mode="r", **zarr_open_kwargs(store, storage_options))
     except Exception as err:  # zarr raises several types for "not a store"
         raise ValueError(
             f"input={store!r} is not a readable zarr array or group ({type(err).__name__}: {err})"
@@ -65,10 +72,11 @@ def open_input_array(store: str, dataset: str | None) -> Any:
     return node
 
 
-def describe_input(store: str | Path, dataset: str | None) -> tuple[Any, InputInfo]:
+def describe_input(store: str | Path, dataset: str | None,
+                   storage_options: dict | None = None) -> tuple[Any, InputInfo]:
     """Open the recording and describe it for planning and resume checks."""
     location = store_location(store)
-    array = open_input_array(location, dataset)
+    array = open_input_array(location, dataset, storage_options)
     first = np.asarray(array[0, : min(FINGERPRINT_SAMPLES, array.shape[1])])
     digest = hashlib.sha256(np.ascontiguousarray(first).tobytes()).hexdigest()[:16]
     info = InputInfo(

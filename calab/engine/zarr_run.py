@@ -29,11 +29,10 @@ from calab.engine.outputs import (
     write_block,
 )
 from calab.engine.planning import BLOCKS_PER_THREAD, block_bounds, plan_chunk_cells
+from calab.io.storage import resolve_run_storage
 
-POLL_S = 0.1
-WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
-WINDOW_MIN = 8
-STOP_POLL_S = 0.5
+POLL_S, STOP_POLL_S = 0.1, 0.5
+WINDOW_PER_THREAD, WINDOW_MIN = 4, 8  # tasks in flight per worker thread, and at least
 DRAIN_TIMEOUT_S = 600.0  # how long a stop waits for the blocks already running
 
 
@@ -48,6 +47,7 @@ class BlockJob:
     chunk_cells: int
     n_cells: int
     full: bool
+    storage_options: dict | None = None  # fsspec options of URL input/output (not recorded)
 
     def bounds(self, index: int) -> tuple[int, int]:
         start = index * self.chunk_cells
@@ -60,7 +60,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
 
     began = time.perf_counter()
     start, stop = job.bounds(index)
-    source = open_input_array(job.input, job.dataset)
+    source = open_input_array(job.input, job.dataset, job.storage_options)
     block = np.asarray(source[start:stop, :], dtype=np.float64)
     if job.settings.nan_policy == "raise":
         check_finite_block(block, start)
@@ -73,7 +73,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
         raise FloatingPointError(
             f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
             f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
-    write_block(job.output, index, start, stop, result, job.full)
+    write_block(job.output, index, start, stop, result, job.full, job.storage_options)
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
 
@@ -98,6 +98,7 @@ def deconvolve_zarr(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     nan_policy: str = "raise",
+    storage_options: dict | None = None,
 ) -> dict[str, Any]:
     """Deconvolve a zarr recording out of core into a zarr output group.
 
@@ -105,12 +106,13 @@ def deconvolve_zarr(
     ----------
     input : str or pathlib.Path
         Zarr array (v3 or v2) of shape ``(n_cells, n_timepoints)``, or a group
-        holding it (see ``dataset``).
+        holding it (see ``dataset``): a local path or any fsspec URL
+        (``s3://bucket/rec.zarr``, ``gs://...``, ``file://...``).
     output : str or pathlib.Path
-        Output group: ``activity`` float32 ``(n_cells, n_timepoints)``; with
-        ``full=True`` also ``baseline``, ``reconvolution``, ``iterations`` and
-        ``converged``; ``done`` records finished blocks. Attributes under
-        ``"calab"`` record parameters, version and the input's shape/chunking.
+        Output group (local path or fsspec URL): ``activity`` float32
+        ``(n_cells, n_timepoints)``; with ``full=True`` also ``baseline``,
+        ``reconvolution``, ``iterations``, ``converged``; ``done`` records
+        finished blocks; ``"calab"`` attributes record parameters, version, input.
     params : dict, str or pathlib.Path
         Flat ``{tau_rise, tau_decay, lambda_, fs, filter_enabled}`` (seconds,
         Hz), a parsed CaTune export, or the path of an export JSON.
@@ -134,6 +136,9 @@ def deconvolve_zarr(
     n_workers, memory_limit : optional
         Embedded cluster only: worker processes (default: cores) and memory
         limit per worker (e.g. ``"2GB"``).
+    storage_options : dict, optional
+        fsspec options of URL input/output (s3fs: ``key``, ``secret``,
+        ``client_kwargs``); ``AWS_*`` variables fill the rest (:mod:`calab.io.storage`).
     progress : callable, optional
         ``progress(blocks_done, blocks_total)``; done includes skipped blocks.
     should_stop : callable, optional
@@ -175,28 +180,32 @@ def deconvolve_zarr(
         flat["fs"], flat["tau_rise"], flat["tau_decay"], flat["lambda_"], max_iters, conv_mode,
         constraint, tol=tol, filter_enabled=flat["filter_enabled"], nan_policy=nan_policy,
     )
-    _array, info = describe_input(input, dataset)
+    options = resolve_run_storage(input, output, storage_options)
+    _array, info = describe_input(input, dataset, options["input"])
+    resolved = options["output"] or options["input"]  # one set serves workers' reads and writes
     out = _check_output_location(output, info.store)
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
         return _run(info, out, flat, settings, chunk_cells, full, resume, connection,
-                    progress, should_stop, began)
+                    progress, should_stop, began, resolved)
 
 
 def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: int | None,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
-         began: float) -> dict[str, Any]:
+         began: float, storage_options: dict | None = None) -> dict[str, Any]:
     n_cells, n_time = info.shape
-    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection)
+    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection,
+                         storage_options)
     bounds = block_bounds(n_cells, cells)
     solver = {"max_iters": settings.max_iters, "conv_mode": settings.conv_mode,
               "constraint": settings.constraint, "tol": settings.tol,
               "nan_policy": settings.nan_policy}
     attrs = run_attrs(flat, solver, info.as_attrs(), bool(full), cells, len(bounds))
-    done = prepare_output(out, attrs, info.shape, resume)
-    job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full))
+    done = prepare_output(out, attrs, info.shape, resume, storage_options)
+    job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full),
+                   storage_options)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:
@@ -290,9 +299,7 @@ class _BlockQueue:
     def drain(self) -> int:
         """Submit nothing more and let the blocks in flight end; how many completed.
 
-        Running tasks cannot be interrupted (their writes would land after we
-        return), so they are waited for: once this returns, the output no longer
-        changes.
+    XX
         """
         self.waiting.clear()
         futures = [future for future, _ in self.in_flight.values()]
@@ -325,7 +332,7 @@ def _completed(future: Any, job: BlockJob, index: int) -> bool:
         return True
     if future.status != "lost":
         return False
-    done = read_done(job.output, -(-job.n_cells // job.chunk_cells))
+    done = read_done(job.output, -(-job.n_cells // job.chunk_cells), job.storage_options)
     return done is not None and bool(done[index])
 
 
@@ -360,10 +367,11 @@ def _check_output_location(output: str | Path, input_store: str) -> str:
 
 
 def _block_cells(n_cells: int, n_time: int, chunk_cells: int | None, output: str,
-                 input_chunk_cells: int, connection: _LazyConnection) -> int:
+                 input_chunk_cells: int, connection: _LazyConnection,
+                 storage_options: dict | None = None) -> int:
     if chunk_cells is not None:
         return plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells)
-    existing = read_run_attrs(output)
+    existing = read_run_attrs(output, storage_options)
     if existing and isinstance(existing.get("chunk_cells"), int):
         return min(existing["chunk_cells"], n_cells)  # resume with the blocks of the first run
     threads = max(1, describe_cluster(connection.get())["threads"])
