@@ -99,6 +99,8 @@ def resolve_storage_options(location: str | Path,
     options = dict(options or {})
     if protocol in ("s3", "s3a"):
         _fill_s3_from_environment(options)
+    elif protocol in ("file", "local"):
+        options.setdefault("auto_mkdir", True)  # zarr writes chunk files into new folders
     return options
 
 
