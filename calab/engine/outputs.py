@@ -185,16 +185,31 @@ def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int],
                        fill_value=0, dimension_names=("block",))
 
 
+class OutputArrays:
+    """The output group's arrays, each opened once (on object storage every open is requests)."""
+
+    def __init__(self, output: str, storage_options: dict | None = None) -> None:
+        import zarr
+
+        self.group = zarr.open_group(store=output, mode="r+", zarr_format=3,
+                                     **zarr_open_kwargs(output, storage_options))
+        self.arrays: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.arrays:
+            self.arrays[name] = self.group[name]
+        return self.arrays[name]
+
+
 def write_block(output: str, index: int, start: int, stop: int, result: Any, full: bool,
-                storage_options: dict | None = None) -> None:
+                storage_options: dict | None = None, arrays: OutputArrays | None = None) -> None:
     """Write one block's regions, then mark it done (in that order).
 
     A block is whole chunks of every array, so on object storage each region
     is one object written whole (a PUT) before the done chunk's PUT.
+    ``arrays`` reuses an :class:`OutputArrays` already open on ``output``.
     """
-    import zarr
-
-    group = zarr.open_group(store=output, mode="r+", **zarr_open_kwargs(output, storage_options))
+    group = arrays if arrays is not None else OutputArrays(output, storage_options)
     group["activity"][start:stop, :] = np.asarray(result.activity, dtype=np.float32)
     if full:
         group["reconvolution"][start:stop, :] = np.asarray(result.reconvolution, np.float32)

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from calab.engine.block import SolveSettings, check_finite_block
+from calab.engine.block_stores import open_block_stores
 from calab.engine.cluster import dask_client, describe_cluster
 from calab.engine.errors import BlocksFailedError, Cancelled
-from calab.engine.inputs import describe_input, open_input_array, store_location
+from calab.engine.inputs import describe_input, store_location
 from calab.engine.outputs import (
     check_output_usable,
     prepare_output,
@@ -48,6 +49,7 @@ class BlockJob:
     n_cells: int
     full: bool
     storage_options: dict | None = None  # fsspec options of URL input/output (not recorded)
+    run_id: str = ""  # one per run: workers reuse the stores they opened for it
 
     def bounds(self, index: int) -> tuple[int, int]:
         start = index * self.chunk_cells
@@ -60,7 +62,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
 
     began = time.perf_counter()
     start, stop = job.bounds(index)
-    source = open_input_array(job.input, job.dataset, job.storage_options)
+    source, arrays = open_block_stores(job)
     block = np.asarray(source[start:stop, :], dtype=np.float64)
     if job.settings.nan_policy == "raise":
         check_finite_block(block, start)
@@ -73,7 +75,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
         raise FloatingPointError(
             f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
             f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
-    write_block(job.output, index, start, stop, result, job.full, job.storage_options)
+    write_block(job.output, index, start, stop, result, job.full, arrays=arrays)
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
 
@@ -137,8 +139,7 @@ def deconvolve_zarr(
         Embedded cluster only: worker processes (default: cores) and memory
         limit per worker (e.g. ``"2GB"``).
     storage_options : dict, optional
-        fsspec options of URL input/output (s3fs: ``key``, ``secret``,
-        ``client_kwargs``); ``AWS_*`` variables fill the rest (:mod:`calab.io.storage`).
+        fsspec options of URL input/output; ``AWS_*`` fill the rest (:mod:`calab.io.storage`).
     progress : callable, optional
         ``progress(blocks_done, blocks_total)``; done includes skipped blocks.
     should_stop : callable, optional
@@ -205,7 +206,7 @@ def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: 
     attrs = run_attrs(flat, solver, info.as_attrs(), bool(full), cells, len(bounds))
     done = prepare_output(out, attrs, info.shape, resume, storage_options)
     job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full),
-                   storage_options)
+                   storage_options, uuid.uuid4().hex)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:
@@ -318,8 +319,7 @@ class _BlockQueue:
 
 
 def _window(dask: Any) -> int:
-    threads = describe_cluster(dask)["threads"]
-    return max(WINDOW_MIN, WINDOW_PER_THREAD * threads)
+    return max(WINDOW_MIN, WINDOW_PER_THREAD * describe_cluster(dask)["threads"])
 
 
 def _completed(future: Any, job: BlockJob, index: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-
-from conftest import free_port
 
 KEY, SECRET, REGION = "calab-test-key", "calab-test-secret", "us-east-1"
 
@@ -41,6 +40,13 @@ class S3Server:
                               aws_secret_access_key=SECRET, region_name=REGION)
         client.create_bucket(Bucket=name)
         return f"s3://{name}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextmanager
