@@ -43,6 +43,7 @@ def main() -> None:
 
 def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     from calab.core.deconvolve import deconvolve_matrix
+    from calab.core.options import DeconvolutionOptions
     from calab.engine import deconvolve_zarr
     from calab.engine.demo import TRACES, write_simulated_recording
 
@@ -53,10 +54,10 @@ def run(folder: Path, n_cells: int, minutes: float, n_workers: int) -> None:
     import zarr
 
     data = zarr.open_array(str(rec.path), path=TRACES)[:].astype(np.float64)
-    args = (rec.fs, rec.tau_rise, rec.tau_decay, params["lambda_"])
-    deconvolve_matrix(data[:2, :300], *args)  # warm the solver in this process
+    options = DeconvolutionOptions(rec.fs, rec.tau_rise, rec.tau_decay, params["lambda_"])
+    deconvolve_matrix(data[:2, :300], options)  # warm the solver in this process
     began, cpu = time.perf_counter(), tree_cpu_s()
-    deconvolve_matrix(data, *args)
+    deconvolve_matrix(data, options)
     wall = time.perf_counter() - began
     memory_rate, memory_cores = n_cells / wall, (tree_cpu_s() - cpu) / wall
     del data

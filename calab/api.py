@@ -10,27 +10,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from numpy.typing import ArrayLike
 
-from calab.core.deconvolve import DEFAULT_TOL, deconvolve_activity, deconvolve_matrix
+from calab.core.deconvolve import deconvolve_activity, deconvolve_matrix
+from calab.core.options import (
+    DEFAULT_CONSTRAINT,
+    DEFAULT_CONV_MODE,
+    DEFAULT_FILTER,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_NAN_POLICY,
+    DEFAULT_TOL,
+    DeconvolutionOptions,
+    flag,
+)
 from calab.core.result import DeconvolutionResult
+from calab.errors import ParameterTypeError
+
+__all__ = ["deconvolve_from_export", "deconvolve_with_options", "run_deconvolution",
+           "run_deconvolution_full"]
+
+#: The keyword options of :func:`deconvolve_from_export`.
+SOLVER_KEYWORDS = frozenset(
+    {"max_iters", "conv_mode", "constraint", "tol", "filter_enabled", "nan_policy"}
+)
+
+#: A scalar, or one value per cell.
+PerCell = float | ArrayLike
 
 
-def run_deconvolution(
-    traces: np.ndarray,
-    fs: float,
-    tau_r: float,
-    tau_d: float,
-    lam: float,
-    max_iters: int = 2000,
-    conv_mode: str = "fft",
-    constraint: str = "nonneg",
-    *,
-    tol: float = DEFAULT_TOL,
-    filter_enabled: bool = False,
-    nan_policy: str = "raise",
-    dims: tuple[str, str] | None = None,
-) -> np.ndarray:
+def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, lam: PerCell,
+                      max_iters: int = DEFAULT_MAX_ITERS, conv_mode: str = DEFAULT_CONV_MODE,
+                      constraint: str = DEFAULT_CONSTRAINT, *, tol: float = DEFAULT_TOL,
+                      filter_enabled: bool = DEFAULT_FILTER,
+                      nan_policy: str = DEFAULT_NAN_POLICY,
+                      dims: tuple[str, str] | None = None) -> Any:
     """Deconvolve one or more calcium traces with FISTA.
 
     Each trace is preprocessed (optional bandpass filter, then the causal
@@ -45,10 +58,12 @@ def run_deconvolution(
         ``(n_timepoints,)`` or ``(n_cells, n_timepoints)`` fluorescence.
     fs : float
         Sampling rate in Hz.
-    tau_r, tau_d : float
-        Rise and decay time constants in seconds, ``0 < tau_r < tau_d``.
-    lam : float
-        Sparsity penalty (>= 0), scaled internally by the kernel gain ``G``.
+    tau_r, tau_d : float or array_like
+        Rise and decay time constants in seconds, ``0 < tau_r < tau_d``; a
+        scalar, or a 1-D sequence of one value per cell.
+    lam : float or array_like
+        Sparsity penalty (>= 0), scaled internally by the kernel gain ``G``; a
+        scalar or one value per cell.
     max_iters : int, optional
         Maximum FISTA iterations per trace (default 2000).
     conv_mode : {"fft", "banded"}, optional
@@ -74,6 +89,16 @@ def run_deconvolution(
         Non-negative activity, same shape as ``traces`` (lazy for dask input;
         a DataArray with the input's dims and coordinates for DataArray input).
 
+    Raises
+    ------
+    calab.errors.ParameterTypeError
+        (a ``TypeError``) A value of the wrong type: ``bool`` or a string where
+        a number belongs, non-numeric or complex traces.
+    calab.errors.InvalidParameterError
+        (a ``ValueError``) A value out of range, not finite or too large to
+        represent; a kernel too long for memory or for the recording; ragged,
+        empty or NaN-holding traces; per-cell values of the wrong length.
+
     Examples
     --------
     >>> import calab
@@ -82,30 +107,22 @@ def run_deconvolution(
     >>> activity.shape == sim.traces.shape and bool((activity >= 0).all())
     True
     """
-    options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
-    args = (traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint)
+    options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
+                                   tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
     if dims is not None or _is_dataarray(traces):
-        return run_deconvolution_full(*args, **options, dims=dims).activity
+        return _solve_dataarray(traces, options, dims).activity
     if _is_dask_array(traces):
-        return run_deconvolution_full(*args, **options).activity
-    return deconvolve_activity(*args, **options)  # no diagnostics to compute
+        return deconvolve_with_options(traces, options).activity
+    return deconvolve_activity(traces, options)  # no diagnostics to compute
 
 
-def run_deconvolution_full(
-    traces: np.ndarray,
-    fs: float,
-    tau_r: float,
-    tau_d: float,
-    lam: float,
-    max_iters: int = 2000,
-    conv_mode: str = "fft",
-    constraint: str = "nonneg",
-    *,
-    tol: float = DEFAULT_TOL,
-    filter_enabled: bool = False,
-    nan_policy: str = "raise",
-    dims: tuple[str, str] | None = None,
-) -> DeconvolutionResult:
+def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell,
+                           lam: PerCell, max_iters: int = DEFAULT_MAX_ITERS,
+                           conv_mode: str = DEFAULT_CONV_MODE,
+                           constraint: str = DEFAULT_CONSTRAINT, *, tol: float = DEFAULT_TOL,
+                           filter_enabled: bool = DEFAULT_FILTER,
+                           nan_policy: str = DEFAULT_NAN_POLICY,
+                           dims: tuple[str, str] | None = None) -> DeconvolutionResult:
     """Deconvolve and return activity with its diagnostics.
 
     Parameters are those of :func:`run_deconvolution`.
@@ -128,28 +145,36 @@ def run_deconvolution_full(
     >>> res.activity.shape == sim.traces[0].shape and isinstance(res.iterations, int)
     True
     """
-    options = dict(tol=tol, filter_enabled=filter_enabled, nan_policy=nan_policy)
+    options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
+                                   tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
     if dims is not None or _is_dataarray(traces):
-        from calab import xarray_support
+        return _solve_dataarray(traces, options, dims)
+    return deconvolve_with_options(traces, options)
 
-        xarray_support.check_dims_use(traces, dims)
-        solver_args = (fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint)
-        return xarray_support.solve_dataarray(run_deconvolution_full, traces, dims,
-                                              solver_args, options)
+
+def deconvolve_with_options(traces: Any, options: DeconvolutionOptions) -> DeconvolutionResult:
+    """Deconvolve with a ready :class:`~calab.core.options.DeconvolutionOptions`.
+
+    NumPy input is solved in memory; a dask array gives lazy dask results.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calab.core.options import DeconvolutionOptions
+    >>> opts = DeconvolutionOptions(fs=30.0, tau_r=0.1, tau_d=0.6, lam=0.5)
+    >>> deconvolve_with_options(np.ones(300), opts).activity.shape
+    (300,)
+    """
     if _is_dask_array(traces):
-        from calab.engine.lazy import deconvolve_dask
+        from calab.engine.lazy import deconvolve_dask  # dask is imported only when used
 
-        return deconvolve_dask(
-            traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint, **options
-        )
-    return deconvolve_matrix(
-        traces, fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint, **options
-    )
+        return deconvolve_dask(traces, options)
+    return deconvolve_matrix(traces, options)
 
 
 def deconvolve_from_export(
-    traces: np.ndarray, params_path: str | Path, return_full: bool = False, **options: Any
-) -> np.ndarray | DeconvolutionResult:
+    traces: Any, params_path: str | Path, return_full: bool = False, **options: Any
+) -> Any:
     """Deconvolve with the parameters of a CaTune export JSON.
 
     Reads the export with :func:`calab.load_export_params` and applies the
@@ -172,19 +197,35 @@ def deconvolve_from_export(
     -------
     numpy.ndarray or DeconvolutionResult
     """
-    from calab.io.export import load_export_params
+    from calab.io.export import load_export_params  # io is imported only when used
 
     if not isinstance(params_path, (str, Path)):
-        raise TypeError(
-            f"params_path={params_path!r} must be a path (str or pathlib.Path) to a CaTune export"
+        raise ParameterTypeError(
+            f"params_path={params_path!r} must be a path (str or pathlib.Path) to a CaTune "
+            "export", argument="params_path",
         )
-    params = load_export_params(params_path)
-    options.setdefault("filter_enabled", params["filter_enabled"])
-    solve = run_deconvolution_full if return_full else run_deconvolution
-    return solve(
-        traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
-        **options,
-    )
+    unknown = sorted(set(options) - SOLVER_KEYWORDS)
+    if unknown:
+        raise ParameterTypeError(
+            f"deconvolve_from_export() got unexpected keyword {unknown[0]!r}; the options "
+            f"are {', '.join(sorted(SOLVER_KEYWORDS))}", argument=unknown[0],
+        )
+    return_full = flag("return_full", return_full)
+    settings = DeconvolutionOptions.from_params(load_export_params(params_path), **options)
+    if return_full:
+        return deconvolve_with_options(traces, settings)
+    if _is_dask_array(traces):
+        return deconvolve_with_options(traces, settings).activity
+    return deconvolve_activity(traces, settings)
+
+
+def _solve_dataarray(traces: Any, options: DeconvolutionOptions,
+                     dims: tuple[str, str] | None) -> DeconvolutionResult:
+    from calab import xarray_support
+
+    xarray_support.check_dims_use(traces, dims)
+    return xarray_support.solve_dataarray(
+        lambda values: deconvolve_with_options(values, options), traces, dims)
 
 
 def _is_dataarray(value: Any) -> bool:

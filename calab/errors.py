@@ -38,6 +38,9 @@ class CalabError(Exception):
     def __str__(self) -> str:  # KeyError subclasses would quote the message
         return self.message
 
+    def __reduce__(self) -> tuple[object, ...]:  # keep ``argument`` across processes
+        return (self.__class__, (self.message,), self.__dict__)
+
 
 class InvalidParameterError(CalabError, ValueError):
     """A value of the right type outside what is allowed (range, choice, size)."""
@@ -72,3 +75,46 @@ class Cancelled(CalabError, RuntimeError):  # noqa: N818 - the name is part of t
 
     Rerunning the same call with ``resume=True`` computes only the rest.
     """
+
+
+class BlocksFailedError(CalabError, RuntimeError):
+    """Some blocks of an out-of-core run raised; the others completed and are marked done.
+
+    Parameters
+    ----------
+    failures : list of tuple
+        ``(block_index, first_cell, stop_cell, message)`` per failed block.
+    n_blocks : int
+        Blocks of the run.
+
+    Attributes
+    ----------
+    failures : list of tuple
+        As given.
+
+    Examples
+    --------
+    >>> err = BlocksFailedError([(3, 30, 40, "ValueError: NaN")], 8)
+    >>> str(err).split(":")[0]
+    '1 of 8 blocks failed and are not marked done'
+    """
+
+    def __init__(self, failures: list[tuple[int, int, int, str]], n_blocks: int) -> None:
+        self.failures, self.n_blocks = failures, n_blocks
+        shown = "; ".join(
+            f"block {index} (cells {start}-{stop - 1}): {_shorten(message)}"
+            for index, start, stop, message in failures[:3]
+        )
+        more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
+        super().__init__(
+            f"{len(failures)} of {n_blocks} blocks failed and are not marked done: "
+            f"{shown}{more}. Blocks that finished are kept; fix the cause and rerun "
+            "the same command to compute only the rest."
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.__class__, (self.failures, self.n_blocks))
+
+
+def _shorten(message: str, limit: int = 400) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."

@@ -61,10 +61,9 @@ def resolve_dims(array: Any, dims: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def solve_dataarray(
-    solve: Callable[..., DeconvolutionResult], traces: Any, dims: Sequence[str] | None,
-    args: tuple[Any, ...], options: dict[str, Any],
+    solve: Callable[[Any], DeconvolutionResult], traces: Any, dims: Sequence[str] | None,
 ) -> DeconvolutionResult:
-    """Run ``solve`` (``run_deconvolution_full``) on a DataArray; DataArray fields out.
+    """Run ``solve`` (NumPy or dask values -> result) on a DataArray; DataArray fields out.
 
     ``activity`` and ``reconvolution`` keep the input's dims (in its order),
     coordinates and name suffixes; ``baseline``, ``iterations`` and
@@ -75,7 +74,7 @@ def solve_dataarray(
 
     order = resolve_dims(traces, dims)
     arranged = traces.transpose(*order)
-    result = solve(arranged.data, *args, **options)
+    result = solve(arranged.data)
     cell_dims = order[:-1]
     per_cell_coords = {name: coord for name, coord in arranged.coords.items()
                        if set(coord.dims) <= set(cell_dims)}

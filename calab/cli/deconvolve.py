@@ -10,6 +10,10 @@ from typing import Any
 
 import click
 
+from calab.cli.options import parameter_options, params_from_flags, solver_options
+from calab.core.options import DeconvolutionOptions
+from calab.errors import RecordingNotFoundError
+
 ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 
 
@@ -23,12 +27,7 @@ def is_zarr_path(path: str) -> bool:
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=str)
-@click.option("-p", "--params", "params_path", type=click.Path(dir_okay=False),
-              help="CaTune export JSON with the parameters (instead of the four below).")
-@click.option("--fs", type=float, help="Sampling rate in Hz (tuning data may supply it).")
-@click.option("--tau-rise", type=float, help="Rise time constant in seconds.")
-@click.option("--tau-decay", type=float, help="Decay time constant in seconds.")
-@click.option("--lam", "--lambda", "lam", type=float, help="Sparsity penalty lambda (>= 0).")
+@parameter_options
 @click.option("-o", "--output", type=str, metavar="PATH",
               help="OUTPUT.zarr for zarr input (required); OUTPUT.npy for .npy input "
                    "(default activity.npy).")
@@ -36,10 +35,7 @@ def is_zarr_path(path: str) -> bool:
               "(Minian) or series (NWB) of a pipeline output.")
 @click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations, "
               "converged.")
-@click.option("--conv-mode", type=click.Choice(["fft", "banded"]), default="fft",
-              show_default=True, help="Convolution operator of the solver.")
-@click.option("--max-iters", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="Maximum FISTA iterations per cell.")
+@solver_options
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler to run on (default: "
               "$DASK_SCHEDULER_ADDRESS, else an embedded cluster).")
 @click.option("--workers", type=click.IntRange(min=1), help="Embedded cluster: worker "
@@ -63,10 +59,11 @@ def is_zarr_path(path: str) -> bool:
               "'{\"client_kwargs\": {\"endpoint_url\": \"http://minio:9000\"}}'; "
               "AWS_* environment variables fill the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
-def deconvolve(input_path: str, params_path: str | None, fs: float | None,
+def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
                tau_rise: float | None, tau_decay: float | None, lam: float | None,
-               output: str | None, dataset: str | None, full: bool, conv_mode: str,
-               max_iters: int, scheduler: str | None, workers: int | None,
+               filter_enabled: bool | None, output: str | None, dataset: str | None,
+               full: bool, conv_mode: str, max_iters: int, constraint: str, tol: float,
+               nan_policy: str, scheduler: str | None, workers: int | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
                to: str | None, append: bool, out_name: str | None,
                storage_options: str | None, as_json: bool) -> None:
@@ -77,12 +74,14 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
     Examples:
       calab deconvolve rec.zarr --params export.json -o rec_deconv.zarr
       calab deconvolve rec.zarr --fs 30 --tau-rise 0.1 --tau-decay 0.6 --lam 0.5 \\
-          -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
+          --filter -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
       calab deconvolve traces.npy --params export.json -o activity.npy --full
       calab deconvolve session.nwb --params export.json -o session_deconvolved.nwb
       calab deconvolve suite2p/plane0 --params export.json --to suite2p
     """
-    flags = {"fs": fs, "tau_rise": tau_rise, "tau_decay": tau_decay, "lam": lam}
+    flags = (params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
+    solver = {"conv_mode": conv_mode, "max_iters": max_iters, "constraint": constraint,
+              "tol": tol, "nan_policy": nan_policy}
     try:
         if is_zarr_path(input_path):
             if to or append or out_name:
@@ -90,12 +89,13 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
                                        "input is written to the zarr group -o OUTPUT.zarr")
             from calab.io.storage import parse_storage_options
 
-            params = _params_from_options(params_path, flags, None)
+            params = params_from_flags(*flags)
             summary = _run_zarr(input_path, output, params, dataset=dataset, full=full,
+                                scheduler=scheduler, workers=workers,
+                                memory_limit=memory_limit, chunk_cells=chunk_cells,
+                                resume=not no_resume,
                                 storage_options=parse_storage_options(storage_options),
-                                conv_mode=conv_mode, max_iters=max_iters, scheduler=scheduler,
-                                workers=workers, memory_limit=memory_limit,
-                                chunk_cells=chunk_cells, resume=not no_resume)
+                                **solver)
         else:
             from calab.cli.destinations import choose_destination
 
@@ -103,43 +103,16 @@ def deconvolve(input_path: str, params_path: str | None, fs: float | None,
                 raise click.UsageError("--storage-options applies to zarr stores given as URLs "
                                        f"(s3://...); {input_path!r} is read from local disk")
             destination = {"to": choose_destination(to, output, append), "name": out_name}
-            summary = _run_in_memory(input_path, output, params_path, flags, full=full,
-                                     conv_mode=conv_mode, max_iters=max_iters,
+            summary = _run_in_memory(input_path, output, flags, solver, full=full,
                                      dataset=dataset, destination=destination)
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
         sys.exit(130)
-    except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
-        raise click.ClickException(_message(err)) from None
     if as_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(_human_summary(summary), err=True)
-
-
-def _params_from_options(params_path: str | None, flags: dict[str, float | None],
-                         fs_fallback: float | None) -> dict[str, Any]:
-    from calab.io.export import load_export_params, normalize_params
-
-    given = [name for name, value in flags.items() if value is not None]
-    if params_path:
-        if given:
-            raise click.UsageError(
-                "give either --params or --fs/--tau-rise/--tau-decay/--lam, not both "
-                f"(also got --{', --'.join(n.replace('_', '-') for n in given)})")
-        return load_export_params(params_path)
-    values = dict(flags)
-    if values["fs"] is None:
-        values["fs"] = fs_fallback
-    missing = [f"--{name.replace('_', '-')}" for name, value in values.items() if value is None]
-    if missing:
-        raise click.UsageError(
-            f"missing {', '.join(missing)}: give --params EXPORT.json or all of --fs, "
-            "--tau-rise, --tau-decay, --lam")
-    return normalize_params({"fs": values["fs"], "tau_rise": values["tau_rise"],
-                             "tau_decay": values["tau_decay"], "lambda_": values["lam"]},
-                            source="options")
 
 
 def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int | None,
@@ -162,24 +135,22 @@ def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int
                                **options)
 
 
-def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
-                   flags: dict[str, float | None], *, full: bool, conv_mode: str,
-                   max_iters: int, dataset: str | None,
+def _run_in_memory(input_path: str, output: str | None, flags: tuple[Any, ...],
+                   solver: dict[str, Any], *, full: bool, dataset: str | None,
                    destination: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
-    from calab.api import run_deconvolution_full
+    from calab.api import deconvolve_with_options  # the solver loads only when used
 
     traces, meta = _load_traces(input_path, dataset)
-    params = _params_from_options(params_path, flags, meta.get("sampling_rate_hz"))
+    options = DeconvolutionOptions.from_params(
+        params_from_flags(*flags, fs_fallback=meta.get("sampling_rate_hz")), **solver)
     out = Path(output or "activity.npy")
     if destination["to"] == "npy" and out.suffix != ".npy":
         raise click.UsageError(f"-o {output}: .npy input is written to an .npy file "
                                "(use OUTPUT.npy, or a zarr input for zarr output)")
     began = time.perf_counter()
-    result = run_deconvolution_full(
-        traces, params["fs"], params["tau_rise"], params["tau_decay"], params["lambda_"],
-        max_iters, conv_mode, filter_enabled=params["filter_enabled"])
+    result = deconvolve_with_options(traces, options)
     wall = time.perf_counter() - began
     if destination["to"] == "npy":
         np.save(out, result.activity)
@@ -188,8 +159,9 @@ def _run_in_memory(input_path: str, output: str | None, params_path: str | None,
     else:
         from calab.cli.destinations import write_destination
 
-        out = write_destination(destination["to"], result, meta, params, input_path=input_path,
-                                output=output, full=full, name=destination["name"])
+        out = write_destination(destination["to"], result, meta, options.to_params(),
+                                input_path=input_path, output=output, full=full,
+                                name=destination["name"])
     cells = 1 if traces.ndim == 1 else traces.shape[0]
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),
@@ -201,9 +173,9 @@ def _load_traces(input_path: str, dataset: str | None) -> tuple[Any, dict[str, A
     from calab.io.inputs import read_traces
 
     if not Path(input_path).exists() and not Path(f"{input_path}.npy").exists():
-        raise FileNotFoundError(
+        raise RecordingNotFoundError(
             f"input={input_path!r} does not exist; expected a zarr store, an .npy file, a "
-            "tuning-data stem, or a CaImAn/Minian/suite2p/NWB output")
+            "tuning-data stem, or a CaImAn/Minian/suite2p/NWB output", argument="input")
     return read_traces(input_path, dataset=dataset)
 
 
@@ -224,10 +196,3 @@ def _human_summary(summary: dict[str, Any]) -> str:
             f"{summary['blocks_computed']} of {summary['blocks_total']} blocks computed"
             f"{resumed} in {summary['wall_s']:.1f} s ({summary['cells_per_s']:.1f} cells/s)"
             f" -> {summary['output']}")
-
-
-def _message(err: BaseException) -> str:
-    text = str(err)
-    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
-        text = err.args[0]
-    return text or type(err).__name__

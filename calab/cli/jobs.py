@@ -13,6 +13,9 @@ from typing import Any
 
 import click
 
+from calab.cli.options import parameter_options, params_from_flags, solver_options
+from calab.core.options import DEFAULT_NAN_POLICY
+
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -130,32 +133,29 @@ def jobs(ctx: click.Context, server: str, token_file: Path | None) -> None:
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", required=True, help="Output .zarr, relative to the data root.")
 @click.option("--dataset", default=None, help="Array name when INPUT is a zarr group.")
-@click.option("--params", "params_file", type=click.Path(dir_okay=False, exists=True,
-              path_type=Path), default=None, help="CaTune export JSON (read locally, sent along).")
-@click.option("--fs", type=float, default=None, help="Sampling rate, Hz.")
-@click.option("--tau-rise", type=float, default=None, help="Rise time constant, s.")
-@click.option("--tau-decay", type=float, default=None, help="Decay time constant, s.")
-@click.option("--lam", type=float, default=None, help="Sparsity penalty lambda.")
-@click.option("--filter/--no-filter", "filter_enabled", default=False, help="Bandpass filter.")
+@parameter_options
 @click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations.")
-@click.option("--conv-mode", type=click.Choice(["fft", "banded"]), default=None)
-@click.option("--max-iters", type=click.IntRange(min=1), default=None)
+@solver_options
 @click.option("--chunk-cells", type=click.IntRange(min=1), default=None)
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
 def submit(ctx: click.Context, input_path: str, output: str, dataset: str | None,
-           params_file: Path | None, fs: float | None, tau_rise: float | None,
-           tau_decay: float | None, lam: float | None, filter_enabled: bool, full: bool,
-           conv_mode: str | None, max_iters: int | None, chunk_cells: int | None, wait: bool,
-           as_json: bool) -> None:
-    """Submit INPUT (a zarr store under the service's data root) for deconvolution."""
-    params = _params_from_options(params_file, fs, tau_rise, tau_decay, lam, filter_enabled)
-    options: dict[str, Any] = {"full": full}
-    for key, value in (("conv_mode", conv_mode), ("max_iters", max_iters),
-                       ("chunk_cells", chunk_cells)):
-        if value is not None:
-            options[key] = value
+           params_path: Path | None, fs: float | None, tau_rise: float | None,
+           tau_decay: float | None, lam: float | None, filter_enabled: bool | None, full: bool,
+           conv_mode: str, max_iters: int, constraint: str, tol: float, nan_policy: str,
+           chunk_cells: int | None, wait: bool, as_json: bool) -> None:
+    """Submit INPUT (a zarr store under the service's data root) for deconvolution.
+
+    The parameters are read and checked here (an export is sent as its values).
+    """
+    params = params_from_flags(params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
+    options: dict[str, Any] = {"full": full, "conv_mode": conv_mode, "max_iters": max_iters,
+                               "constraint": constraint, "tol": tol}
+    if nan_policy != DEFAULT_NAN_POLICY:  # the service refuses it by name if it cannot
+        options["nan_policy"] = nan_policy
+    if chunk_cells is not None:
+        options["chunk_cells"] = chunk_cells
     body = {"input": input_path, "output": output, "params": params, "options": options}
     if dataset is not None:
         body["dataset"] = dataset
@@ -167,26 +167,6 @@ def submit(ctx: click.Context, input_path: str, output: str, dataset: str | None
         click.echo(f"job {answer['id']} queued")
     if wait:
         _wait_and_report(client, answer["id"], as_json)
-
-
-def _params_from_options(params_file: Path | None, fs: float | None, tau_rise: float | None,
-                         tau_decay: float | None, lam: float | None,
-                         filter_enabled: bool) -> dict[str, Any]:
-    flat = {"fs": fs, "tau_rise": tau_rise, "tau_decay": tau_decay, "lambda_": lam}
-    if params_file is not None:
-        if any(v is not None for v in flat.values()):
-            raise click.UsageError("give either --params or --fs/--tau-rise/--tau-decay/--lam")
-        try:
-            return json.loads(params_file.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise click.BadParameter(f"{params_file} is not valid JSON: {exc}",
-                                     param_hint="--params") from exc
-    missing = [name for name, value in flat.items() if value is None]
-    if missing:
-        flags = ", ".join("--" + n.rstrip("_").replace("_", "-").replace("lambda", "lam")
-                          for n in missing)
-        raise click.UsageError(f"missing {flags} (or give --params EXPORT.json)")
-    return {**flat, "filter_enabled": filter_enabled}
 
 
 @jobs.command()

@@ -7,6 +7,7 @@ Subcommands live in their own modules and are imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -40,6 +41,17 @@ class LazyGroup(click.Group):
             module_name, attr = self.lazy_subcommands[cmd_name].split(":")
             return getattr(importlib.import_module(module_name), attr)
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; an error of the user's making becomes ``Error: ...``."""
+        from calab.cli.options import USER_ERRORS, user_error  # loaded with the first command
+
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except USER_ERRORS as error:
+            raise user_error(error) from None
 
 
 @click.group(cls=LazyGroup, lazy_subcommands=SUBCOMMANDS)

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from calab.cli.options import fs_option
+
 
 def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
     """The traces source for :func:`calab.tune` and its sampling rate (Hz)."""
@@ -119,8 +121,7 @@ def _emit(params: dict[str, Any] | None) -> None:
 
 @click.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option("--fs", type=float, default=None,
-              help="Sampling rate in Hz (default: from the file, else 30).")
+@fs_option
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
 @click.option("--timeout", type=float, default=None, help="Give up after S seconds.")
@@ -142,18 +143,12 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
     """
     from calab.server.tune import tune as run_tune
 
-    try:
-        if "://" in input_path:
-            source, fs = _url_input(input_path, fs, dataset, storage_options)
-        else:
-            source, fs = _resolve_input(input_path, fs)
-    except (OSError, ValueError, TypeError) as error:
-        raise click.ClickException(str(error)) from None
-    try:
-        params = run_tune(source, fs=fs, timeout=timeout, port=port,
-                          open_browser=not no_browser, max_cells=max_cells)
-    except (OSError, ValueError, TypeError) as error:
-        raise click.ClickException(str(error)) from None
+    if "://" in input_path:
+        source, fs = _url_input(input_path, fs, dataset, storage_options)
+    else:
+        source, fs = _resolve_input(input_path, fs)
+    params = run_tune(source, fs=fs, timeout=timeout, port=port,
+                      open_browser=not no_browser, max_cells=max_cells)
     _emit(params)
 
 

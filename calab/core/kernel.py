@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calab.core.validation import check_time_constants
+from calab.core.options import KERNEL_SPAN, time_constants
 
-# ln(1e6): the kernel is cut where exp(-t/tau_d) has fallen to 1e-6.
-KERNEL_SPAN = 13.8155
+__all__ = ["KERNEL_SPAN", "KernelSpec", "build_kernel", "compute_lipschitz", "kernel_length",
+           "kernel_spec", "tau_to_ar2"]
 
 
 @dataclass(frozen=True)
@@ -57,18 +57,17 @@ def kernel_length(tau_d: float, fs: float) -> int:
 
 
 def kernel_spec(tau_r: float, tau_d: float, fs: float) -> KernelSpec:
-    """Validate the time constants and describe the kernel they define."""
-    tau_r, tau_d, fs = check_time_constants(tau_r, tau_d, fs)
+    """Describe the kernel of validated time constants (seconds) and sampling rate (Hz).
+
+    The values are trusted: they come from a
+    :class:`calab.core.options.DeconvolutionOptions` or from
+    :func:`calab.core.options.time_constants`.
+    """
     d = math.exp(-1.0 / (fs * tau_d))
     r = math.exp(-1.0 / (fs * tau_r))
     length = kernel_length(tau_d, fs)
     raw = _raw_kernel(d, r, length)
     peak = float(raw.max())
-    if not peak > 0:
-        raise ValueError(
-            f"tau_r={tau_r} and tau_d={tau_d} are too short for fs={fs}: "
-            "the sampled kernel is zero"
-        )
     gain = float(raw.sum() / peak)
     ar2_gain = (d - r) / ((1.0 - d) * (1.0 - r)) / peak
     return KernelSpec(d, r, peak, length, gain, ar2_gain)
@@ -96,7 +95,7 @@ def build_kernel(tau_rise: float, tau_decay: float, fs: float) -> np.ndarray:
     >>> len(h), float(h.max())
     (249, 1.0)
     """
-    spec = kernel_spec(tau_rise, tau_decay, fs)
+    spec = kernel_spec(*time_constants(tau_rise, tau_decay, fs))
     return _raw_kernel(spec.decay_root, spec.rise_root, spec.length) / spec.peak
 
 
@@ -115,7 +114,7 @@ def tau_to_ar2(tau_rise: float, tau_decay: float, fs: float) -> tuple[float, flo
     >>> round(g1, 4), round(g2, 4)
     (1.6625, -0.6778)
     """
-    tau_r, tau_d, fs = check_time_constants(tau_rise, tau_decay, fs)
+    tau_r, tau_d, fs = time_constants(tau_rise, tau_decay, fs)
     d = math.exp(-1.0 / (fs * tau_d))
     r = math.exp(-1.0 / (fs * tau_r))
     return d + r, -d * r, d, r

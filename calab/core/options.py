@@ -13,16 +13,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from numbers import Integral, Real
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
-from calab.errors import InvalidParameterError, ParameterTypeError
+from calab.core.checks import (
+    choice,
+    flag,
+    integer_in_range,
+    non_negative_number,
+    positive_number,
+    real_number,
+)
+from calab.errors import InvalidParameterError, MissingFieldError, ParameterTypeError
+
+__all__ = [
+    "CONSTRAINTS", "CONV_MODES", "DEFAULT_CONSTRAINT", "DEFAULT_CONV_MODE", "DEFAULT_FILTER",
+    "DEFAULT_MAX_ITERS", "DEFAULT_NAN_POLICY", "DEFAULT_TOL", "KERNEL_SPAN", "MAX_ITERS_LIMIT",
+    "MAX_KERNEL_TAPS", "NAN_POLICIES", "DeconvolutionOptions", "check_kernel_span", "choice",
+    "flag",
+    "integer_in_range", "non_negative_number", "positive_number", "real_number",
+    "time_constants",
+]
 
 DEFAULT_MAX_ITERS = 2000
 DEFAULT_TOL = 1e-4
+DEFAULT_CONV_MODE = "fft"
+DEFAULT_CONSTRAINT = "nonneg"
+DEFAULT_NAN_POLICY = "raise"
+DEFAULT_FILTER = False
 CONV_MODES = ("fft", "banded")
 CONSTRAINTS = ("nonneg", "box01")
 NAN_POLICIES = ("raise", "interpolate")
@@ -85,12 +105,11 @@ class DeconvolutionOptions:
     tau_d: ParamValue
     lam: ParamValue
     max_iters: int = DEFAULT_MAX_ITERS
-    conv_mode: str = "fft"
-    constraint: str = "nonneg"
+    conv_mode: str = DEFAULT_CONV_MODE
+    constraint: str = DEFAULT_CONSTRAINT
     tol: float = DEFAULT_TOL
-    filter_enabled: bool = False
-    nan_policy: str = "raise"
-    _checked: bool = field(default=False, repr=False, compare=False)
+    filter_enabled: bool = DEFAULT_FILTER
+    nan_policy: str = DEFAULT_NAN_POLICY
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -98,6 +117,7 @@ class DeconvolutionOptions:
         set_(self, "tau_r", _per_cell_or_scalar("tau_r", self.tau_r, positive_number))
         set_(self, "tau_d", _per_cell_or_scalar("tau_d", self.tau_d, positive_number))
         set_(self, "lam", _per_cell_or_scalar("lam", self.lam, non_negative_number))
+        _check_per_cell_lengths(self.tau_r, self.tau_d, self.lam)
         _check_rise_below_decay(self.tau_r, self.tau_d)
         set_(self, "max_iters", integer_in_range("max_iters", self.max_iters, 1, MAX_ITERS_LIMIT))
         set_(self, "conv_mode", choice("conv_mode", self.conv_mode, CONV_MODES))
@@ -105,8 +125,8 @@ class DeconvolutionOptions:
         set_(self, "tol", positive_number("tol", self.tol))
         set_(self, "filter_enabled", flag("filter_enabled", self.filter_enabled))
         set_(self, "nan_policy", choice("nan_policy", self.nan_policy, NAN_POLICIES))
-        set_(self, "_checked", True)
         self.kernel_length()  # refuses an absurd kernel now, before any work
+        _check_kernel_not_zero(self.tau_r, self.tau_d, self.fs)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -127,10 +147,14 @@ class DeconvolutionOptions:
         >>> DeconvolutionOptions.from_params(p, max_iters=50).to_params()["tau_decay"]
         0.6
         """
+        if not isinstance(params, Mapping):
+            raise ParameterTypeError(
+                f"{prefix or 'params'} must be a dict with fs, tau_rise, tau_decay and "
+                f"lambda_; got {type(params).__name__}", argument=prefix or "params")
         names = {"fs": "fs", "tau_rise": "tau_r", "tau_decay": "tau_d", "lambda_": "lam"}
         missing = [key for key in names if key not in params]
         if missing:
-            raise InvalidParameterError(
+            raise MissingFieldError(
                 f"{prefix}{missing[0]} is missing; a parameter set needs "
                 "fs, tau_rise, tau_decay and lambda_",
                 argument=f"{prefix}{missing[0]}",
@@ -160,7 +184,7 @@ class DeconvolutionOptions:
 
     def solver_settings(self) -> dict[str, Any]:
         """The fields other than the kernel, sampling rate and penalty, as keywords."""
-        skip = {"fs", "tau_r", "tau_d", "lam", "_checked"}
+        skip = {"fs", "tau_r", "tau_d", "lam"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
     # ------------------------------------------------------------------ per cell
@@ -213,14 +237,9 @@ class DeconvolutionOptions:
 
         Raises ``InvalidParameterError`` when it exceeds what memory allows.
         """
-        span = KERNEL_SPAN * float(np.max(self.tau_d)) * self.fs
-        if not span <= MAX_KERNEL_TAPS:  # also catches inf
-            raise InvalidParameterError(
-                f"tau_d={_plain(np.max(self.tau_d))} s at fs={self.fs} Hz gives a kernel of "
-                f"{span:,.3g} samples (at most {MAX_KERNEL_TAPS:,} are allowed); tau_d is in "
-                "seconds: use a decay time constant of the indicator (typically 0.05-3 s)",
-                argument="tau_d",
-            )
+        longest = float(np.max(self.tau_d))
+        check_kernel_span(longest, self.fs)
+        span = KERNEL_SPAN * longest * self.fs
         return max(2, math.ceil(span))
 
     def check_recording(self, n_cells: int, n_timepoints: int, *, fs: float | None = None) -> None:
@@ -262,102 +281,103 @@ class DeconvolutionOptions:
             )
 
 
-# ---------------------------------------------------------------------- checks
-def real_number(name: str, value: Any) -> float:
-    """``value`` as a float; ``bool``, strings and non-representable numbers are refused."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
-        raise ParameterTypeError(
-            f"{name}={_short(value)} must be a real number", argument=name
-        )
-    if isinstance(value, np.complexfloating):
-        raise ParameterTypeError(f"{name}={_short(value)} must be a real number", argument=name)
-    try:
-        number = float(value)
-    except OverflowError:
-        raise InvalidParameterError(
-            f"{name}={_short(value)} is too large to represent as a float", argument=name
-        ) from None
-    if not math.isfinite(number):
-        raise InvalidParameterError(f"{name}={_short(value)} must be finite", argument=name)
-    return number
+def time_constants(tau_r: Any, tau_d: Any, fs: Any) -> tuple[float, float, float]:
+    """Validate one kernel's rise and decay time constants (s) and sampling rate (Hz).
 
+    The checks of :class:`DeconvolutionOptions` for functions that take a
+    kernel alone (``build_kernel``, ``bandpass_filter``, ...).
 
-def positive_number(name: str, value: Any) -> float:
-    """A finite float > 0."""
-    number = real_number(name, value)
-    if number <= 0:
-        raise InvalidParameterError(f"{name}={_short(value)} must be a finite number > 0",
-                                    argument=name)
-    return number
-
-
-def non_negative_number(name: str, value: Any) -> float:
-    """A finite float >= 0."""
-    number = real_number(name, value)
-    if number < 0:
-        raise InvalidParameterError(f"{name}={_short(value)} must be a finite number >= 0",
-                                    argument=name)
-    return number
-
-
-def integer_in_range(name: str, value: Any, low: int, high: int) -> int:
-    """An integer (not ``bool``) with ``low <= value <= high``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Integral, np.integer)):
-        raise ParameterTypeError(
-            f"{name}={_short(value)} must be an integer between {low} and {high:,}",
-            argument=name,
-        )
-    if not low <= value <= high:
-        raise InvalidParameterError(
-            f"{name}={_short(value)} must be an integer between {low} and {high:,}",
-            argument=name,
-        )
-    return int(value)
-
-
-def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """One of the ``allowed`` strings."""
-    if not isinstance(value, str) or value not in allowed:
-        options = ", ".join(repr(a) for a in allowed)
-        raise InvalidParameterError(
-            f"{name}={_short(value)} is not supported; use one of {options}", argument=name
-        )
-    return value
-
-
-def flag(name: str, value: Any) -> bool:
-    """A real boolean (``True``/``False``, NumPy bools included)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ParameterTypeError(f"{name}={_short(value)} must be True or False", argument=name)
-    return bool(value)
+    Examples
+    --------
+    >>> time_constants(0.1, 0.6, 30)
+    (0.1, 0.6, 30.0)
+    >>> time_constants(0.1, 1e300, 30.0)
+    Traceback (most recent call last):
+    ...
+    calab.errors.InvalidParameterError: tau_d=1e+300 s at fs=30.0 Hz gives a kernel of 4.14e+302 ...
+    """
+    rise, decay = positive_number("tau_r", tau_r), positive_number("tau_d", tau_d)
+    rate = positive_number("fs", fs)
+    _check_rise_below_decay(rise, decay)
+    check_kernel_span(decay, rate)
+    _check_kernel_not_zero(rise, decay, rate)
+    return rise, decay, rate
 
 
 def _per_cell_or_scalar(name: str, value: Any, check: Any) -> ParamValue:
-    if isinstance(value, (list, tuple, np.ndarray)):
-        items = np.asarray(value, dtype=object).ravel() if not isinstance(
-            value, np.ndarray) or value.dtype == object else value.ravel()
-        if np.ndim(value) != 1 or len(items) == 0:
-            raise InvalidParameterError(
-                f"{name} must be a number or a 1-D sequence of one number per cell; "
-                f"got shape {np.shape(value)}", argument=name)
-        return np.array([check(f"{name}[{i}]", v.item() if isinstance(v, np.generic) else v)
-                         for i, v in enumerate(items)], dtype=np.float64)
-    return check(name, value)
+    """A checked scalar, or a float64 array of one checked value per cell."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return check(name, value)  # type: ignore[no-any-return]
+    try:
+        array = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
+    except ValueError:
+        array = np.empty(0)
+    if array.ndim != 1 or array.size == 0:
+        raise InvalidParameterError(
+            f"{name} must be a number or a 1-D sequence of one number per cell; "
+            f"got {type(value).__name__} of shape {np.shape(array)}", argument=name)
+    if array.dtype.kind in "iuf":  # numeric arrays: checked at once, first bad value named
+        values = array.astype(np.float64)
+        lowest_ok = values > 0 if check is positive_number else values >= 0
+        bad = np.flatnonzero(~(np.isfinite(values) & lowest_ok))
+        if bad.size:
+            check(f"{name}[{bad[0]}]", array[bad[0]].item())
+        return values
+    return np.array([check(f"{name}[{i}]", v.item() if isinstance(v, np.generic) else v)
+                     for i, v in enumerate(array)], dtype=np.float64)
+
+
+def _check_per_cell_lengths(*values: ParamValue) -> None:
+    sizes = {name: v.size for name, v in zip(("tau_r", "tau_d", "lam"), values, strict=True)
+             if isinstance(v, np.ndarray)}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{name} has {size}" for name, size in sizes.items())
+        raise InvalidParameterError(
+            f"per-cell parameters must have one value per cell each; {listed} values",
+            argument=next(iter(sizes)))
 
 
 def _check_rise_below_decay(tau_r: ParamValue, tau_d: ParamValue) -> None:
     rise, decay = np.asarray(tau_r, float), np.asarray(tau_d, float)
-    if rise.size > 1 and decay.size > 1 and rise.size != decay.size:
-        raise InvalidParameterError(
-            f"tau_r has {rise.size} values and tau_d {decay.size}; give one per cell",
-            argument="tau_r")
-    bad = np.flatnonzero(np.broadcast_to(rise >= decay, np.broadcast(rise, decay).shape))
+    shape = np.broadcast(rise, decay).shape
+    bad = np.flatnonzero(np.broadcast_to(rise >= decay, shape))
     if bad.size:
         where = "" if rise.ndim == decay.ndim == 0 else f" (cell {bad[0]})"
-        r = float(np.broadcast_to(rise, np.broadcast(rise, decay).shape).flat[bad[0]])
-        d = float(np.broadcast_to(decay, np.broadcast(rise, decay).shape).flat[bad[0]])
+        r = float(np.broadcast_to(rise, shape).flat[bad[0]])
+        d = float(np.broadcast_to(decay, shape).flat[bad[0]])
         raise InvalidParameterError(
             f"tau_r={r} must be smaller than tau_d={d}{where}", argument="tau_r")
+
+
+def check_kernel_span(tau_d: float, fs: float) -> None:
+    """Refuse a decay time constant whose kernel would not fit in memory (validated floats)."""
+    span = KERNEL_SPAN * tau_d * fs
+    if not span <= MAX_KERNEL_TAPS:  # also catches inf
+        raise InvalidParameterError(
+            f"tau_d={tau_d} s at fs={fs} Hz gives a kernel of {span:,.3g} samples (at most "
+            f"{MAX_KERNEL_TAPS:,} are allowed); tau_d is in seconds: use a decay time "
+            "constant of the indicator (typically 0.05-3 s)",
+            argument="tau_d",
+        )
+
+
+def _check_kernel_not_zero(tau_r: ParamValue, tau_d: ParamValue, fs: float) -> None:
+    """The sampled kernel ``d**i - r**i`` is zero everywhere when ``d == r`` in floats."""
+    with np.errstate(under="ignore"):
+        d = np.exp(-1.0 / (fs * np.asarray(tau_d, dtype=np.float64)))
+        r = np.exp(-1.0 / (fs * np.asarray(tau_r, dtype=np.float64)))
+    shape = np.broadcast(d, r).shape
+    bad = np.flatnonzero(np.broadcast_to(~(d > r), shape))
+    if bad.size:
+        rise = float(np.broadcast_to(tau_r, shape).flat[bad[0]])
+        decay = float(np.broadcast_to(tau_d, shape).flat[bad[0]])
+        raise InvalidParameterError(
+            f"tau_r={rise} and tau_d={decay} are too short for fs={fs} Hz: the sampled "
+            "kernel is zero; use time constants longer than one sample (1/fs)",
+            argument="tau_d",
+        )
 
 
 def _take(value: ParamValue, cells: slice | np.ndarray) -> ParamValue:
@@ -368,12 +388,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist() if value.ndim else float(value)
     return float(value) if isinstance(value, (np.floating, np.integer)) else value
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr`` of a value, cut for huge integers and strings."""
-    try:
-        text = repr(value)
-    except ValueError:  # ints beyond Python's str-conversion digit limit
-        text = f"<integer with more than {limit} digits>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from calab.core.validation import as_trace_matrix, check_time_constants
+from calab.core.options import check_kernel_span, positive_number, time_constants
+from calab.core.validation import as_trace_matrix
 
 BASELINE_QUANTILE = 0.2
 # Samples from which the rows' argsort is split over threads.
@@ -31,7 +32,7 @@ def filter_cutoffs(tau_rise: float, tau_decay: float, fs: float) -> tuple[float,
     transients; the low-pass ``4/(2*pi*tau_rise)`` (capped at Nyquist) keeps
     the fastest rise.
     """
-    tau_r, tau_d, fs = check_time_constants(tau_rise, tau_decay, fs)
+    tau_r, tau_d, fs = time_constants(tau_rise, tau_decay, fs)
     high_pass = 1.0 / (2.0 * math.pi * 16.0 * tau_d)
     low_pass = min(4.0 / (2.0 * math.pi * tau_r), fs / 2.0)
     return high_pass, low_pass
@@ -115,6 +116,8 @@ def rolling_baseline(traces: np.ndarray, tau_decay: float, fs: float) -> np.ndar
     >>> rolling_baseline(np.arange(10.0), 0.1, 10.0)[:4].tolist()
     [0.0, 0.0, 0.0, 1.0]
     """
+    tau_decay, fs = positive_number("tau_decay", tau_decay), positive_number("fs", fs)
+    check_kernel_span(tau_decay, fs)
     matrix, was_1d = as_trace_matrix(traces)
     window = baseline_window(tau_decay, fs)
     ranks = _window_ranks(window)

@@ -1,76 +1,20 @@
-"""Argument checks shared by every public entry point.
+"""Checks of trace matrices: the array every entry point hands to the core.
 
-Each check raises ``ValueError`` or ``TypeError`` naming the argument, the
-value received and what is allowed, before any heavy work starts.
+Parameter checks live in :mod:`calab.core.options`. Each check here raises an
+error of the :mod:`calab.errors` family (a ``ValueError`` or ``TypeError``)
+naming the argument, what was received and what is allowed.
 """
 
 from __future__ import annotations
 
-import math
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
-CONV_MODES = ("fft", "banded")
-CONSTRAINTS = ("nonneg", "box01")
-NAN_POLICIES = ("raise", "interpolate")
+from calab.core.options import NAN_POLICIES, choice, non_negative_number, positive_number
+from calab.errors import InvalidParameterError, ParameterTypeError
+
 MAX_INTERPOLATED_GAP = 50
-
-
-def check_positive(name: str, value: Any) -> float:
-    """Return ``value`` as a float, requiring a finite number > 0."""
-    number = _as_real(name, value)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name}={value!r} must be a finite number > 0")
-    return number
-
-
-def check_lambda(value: Any, name: str = "lam") -> float:
-    """Return the sparsity penalty as a float, requiring a finite number >= 0."""
-    number = _as_real(name, value)
-    if not (math.isfinite(number) and number >= 0):
-        raise ValueError(f"{name}={value!r} must be a finite number >= 0")
-    return number
-
-
-def check_time_constants(tau_r: Any, tau_d: Any, fs: Any) -> tuple[float, float, float]:
-    """Validate rise/decay time constants (seconds) and the sampling rate (Hz)."""
-    tau_r = check_positive("tau_r", tau_r)
-    tau_d = check_positive("tau_d", tau_d)
-    fs = check_positive("fs", fs)
-    if tau_r >= tau_d:
-        raise ValueError(f"tau_r={tau_r} must be smaller than tau_d={tau_d}")
-    return tau_r, tau_d, fs
-
-
-def check_solver_options(
-    max_iters: Any, conv_mode: Any, constraint: Any, tol: Any
-) -> tuple[int, str, str, float]:
-    """Validate the FISTA options shared by every solver entry point."""
-    if isinstance(max_iters, bool) or not isinstance(max_iters, (int, np.integer)):
-        raise TypeError(f"max_iters={max_iters!r} must be an integer >= 1")
-    if max_iters < 1:
-        raise ValueError(f"max_iters={max_iters!r} must be an integer >= 1")
-    check_choice("conv_mode", conv_mode, CONV_MODES)
-    check_choice("constraint", constraint, CONSTRAINTS)
-    tol = check_positive("tol", tol)
-    return int(max_iters), conv_mode, constraint, tol
-
-
-def check_flag(name: str, value: Any) -> bool:
-    """Require a real boolean (``True``/``False``, NumPy bools included)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}={value!r} must be True or False")
-    return bool(value)
-
-
-def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    """Require ``value`` to be one of the ``allowed`` strings."""
-    if not isinstance(value, str) or value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{name}={value!r} is not supported; use one of {choices}")
-    return value
 
 
 def as_trace_matrix(
@@ -81,24 +25,28 @@ def as_trace_matrix(
     The second value tells whether the input was a single 1-D trace.
     Strided and non-contiguous inputs are copied into a contiguous array.
     """
-    check_choice("nan_policy", nan_policy, NAN_POLICIES)
-    array = np.asarray(traces)
+    choice("nan_policy", nan_policy, NAN_POLICIES)
+    array = _as_array(traces, name)
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
     ):
-        raise TypeError(
+        raise ParameterTypeError(
             f"{name} must be a numeric array; got dtype {array.dtype} "
-            f"(convert with np.asarray(..., dtype=float))"
+            f"(convert with np.asarray(..., dtype=float))", argument=name,
         )
     if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real-valued; got complex dtype {array.dtype}")
+        raise ParameterTypeError(
+            f"{name} must be real-valued; got complex dtype {array.dtype}", argument=name
+        )
     if array.ndim not in (1, 2):
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name} must be 1-D (n_timepoints,) or 2-D (n_cells, n_timepoints); "
-            f"got {array.ndim}-D with shape {array.shape}"
+            f"got {array.ndim}-D with shape {array.shape}", argument=name,
         )
     if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}); need at least one sample")
+        raise InvalidParameterError(
+            f"{name} is empty (shape {array.shape}); need at least one sample", argument=name
+        )
     was_1d = array.ndim == 1
     matrix = np.ascontiguousarray(np.atleast_2d(array), dtype=np.float64)
     if matrix is array or np.shares_memory(matrix, array):
@@ -123,7 +71,30 @@ def _handle_non_finite(matrix: np.ndarray, name: str, nan_policy: str) -> None:
         else f"; gaps longer than {MAX_INTERPOLATED_GAP} samples or all-NaN cells "
         "cannot be interpolated"
     )
-    raise ValueError(f"{name} contains NaN or inf values ({preview}{more}){hint}")
+    raise InvalidParameterError(
+        f"{name} contains NaN or inf values ({preview}{more}){hint}", argument=name
+    )
+
+
+def _as_array(traces: Any, name: str) -> np.ndarray:
+    """``np.asarray(traces)``, with NumPy's errors for ragged or odd input made clear."""
+    try:
+        return np.asarray(traces)
+    except (ValueError, TypeError, OverflowError):
+        if isinstance(traces, (list, tuple)):
+            lengths = sorted({len(row) for row in traces if hasattr(row, "__len__")})
+            if len(lengths) > 1:
+                raise InvalidParameterError(
+                    f"{name} is ragged: its rows have lengths {lengths[:5]}; every trace "
+                    "must have the same number of timepoints (n_cells, n_timepoints)",
+                    argument=name,
+                ) from None
+        raise ParameterTypeError(
+            f"{name} (a {type(traces).__name__}) cannot be read as a numeric array: its "
+            "items are not numbers or sequences of numbers of one length; pass a NumPy "
+            "array of shape (n_timepoints,) or (n_cells, n_timepoints)",
+            argument=name,
+        ) from None
 
 
 def _fill_gaps(matrix: np.ndarray, bad: np.ndarray, cells: np.ndarray) -> bool:
@@ -145,7 +116,15 @@ def _longest_run(mask: np.ndarray) -> int:
     return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
-def _as_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (Real, np.number)):
-        raise TypeError(f"{name}={value!r} must be a real number")
-    return float(value)
+# Names other layers still import from here; they move to calab.core.options.
+def check_positive(name: str, value: Any) -> float:
+    """Deprecated alias of :func:`calab.core.options.positive_number`."""
+    return positive_number(name, value)
+
+
+def check_lambda(value: Any, name: str = "lam") -> float:
+    """Deprecated alias of :func:`calab.core.options.non_negative_number`."""
+    return non_negative_number(name, value)
+
+
+check_choice = choice

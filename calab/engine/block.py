@@ -9,61 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from calab.core.deconvolve import DEFAULT_TOL, deconvolve_matrix
-from calab.core.kernel import kernel_spec
+from calab.core.deconvolve import deconvolve_matrix
+from calab.core.options import DeconvolutionOptions
 from calab.core.result import DeconvolutionResult
-from calab.core.validation import (
-    NAN_POLICIES,
-    check_choice,
-    check_flag,
-    check_lambda,
-    check_solver_options,
-    check_time_constants,
-)
+from calab.errors import InvalidParameterError
 
 
-@dataclass(frozen=True)
-class SolveSettings:
-    """Everything besides the traces that a block solve needs (validated)."""
+def solve_block(block: np.ndarray, options: DeconvolutionOptions) -> DeconvolutionResult:
+    """Deconvolve a ``(n_cells, n_timepoints)`` block with the core, on one thread.
 
-    fs: float
-    tau_r: float
-    tau_d: float
-    lam: float
-    max_iters: int = 2000
-    conv_mode: str = "fft"
-    constraint: str = "nonneg"
-    tol: float = DEFAULT_TOL
-    filter_enabled: bool = False
-    nan_policy: str = "raise"
-
-    @classmethod
-    def checked(cls, fs, tau_r, tau_d, lam, max_iters=2000, conv_mode="fft",
-                constraint="nonneg", *, tol=DEFAULT_TOL, filter_enabled=False,
-                nan_policy="raise") -> SolveSettings:
-        """Validate every argument now, so a lazy graph never fails on a bad option."""
-        kernel_spec(tau_r, tau_d, fs)
-        tau_r, tau_d, fs = check_time_constants(tau_r, tau_d, fs)
-        max_iters, conv_mode, constraint, tol = check_solver_options(
-            max_iters, conv_mode, constraint, tol
-        )
-        check_choice("nan_policy", nan_policy, NAN_POLICIES)
-        filter_enabled = check_flag("filter_enabled", filter_enabled)
-        return cls(fs, tau_r, tau_d, check_lambda(lam), max_iters,
-                   conv_mode, constraint, tol, filter_enabled, nan_policy)
-
-    def solve(self, matrix: np.ndarray) -> DeconvolutionResult:
-        """Deconvolve a ``(n_cells, n_timepoints)`` block with the core, one thread."""
-        with single_numba_thread():
-            return deconvolve_matrix(
-                matrix, self.fs, self.tau_r, self.tau_d, self.lam, self.max_iters,
-                self.conv_mode, self.constraint, tol=self.tol,
-                filter_enabled=self.filter_enabled, nan_policy=self.nan_policy,
-            )
+    ``options`` are already validated and, when per cell, describe exactly
+    the cells of ``block`` (see :meth:`DeconvolutionOptions.for_cells`).
+    """
+    with single_numba_thread():
+        return deconvolve_matrix(block, options)
 
 
 @contextmanager
@@ -84,14 +47,21 @@ def packed_width(n_timepoints: int) -> int:
     return 2 * n_timepoints + 3
 
 
-def solve_packed(block: np.ndarray, settings: SolveSettings) -> np.ndarray:
+def solve_packed(
+    block: np.ndarray, options: DeconvolutionOptions, block_info: dict[Any, Any] | None = None
+) -> np.ndarray:
     """Solve a block and pack the full result into one float64 array.
 
     Returns ``(n_cells, 2*T + 3)``: activity, reconvolution, then baseline,
     iterations and converged as the last three columns. Packing lets one solve
     feed all five lazy outputs of :func:`calab.engine.lazy.deconvolve_dask`.
+    ``block_info`` (given by ``map_blocks``) locates the block's cells, so
+    per-cell options are cut to them.
     """
-    result = settings.solve(block)
+    if options.per_cell and block_info is not None:
+        start, stop = block_info[0]["array-location"][0]
+        options = options.for_cells(slice(start, stop))
+    result = solve_block(block, options)
     n_time = block.shape[1]
     packed = np.empty((block.shape[0], packed_width(n_time)), dtype=np.float64)
     packed[:, :n_time] = result.activity
@@ -111,9 +81,9 @@ def check_finite_block(block: np.ndarray, first_cell: int, name: str = "input") 
     cells = np.flatnonzero(per_cell)
     preview = ", ".join(f"cell {first_cell + c}: {per_cell[c]} samples" for c in cells[:5])
     more = f" and {len(cells) - 5} more cells" if len(cells) > 5 else ""
-    raise ValueError(
+    raise InvalidParameterError(
         f"{name} contains NaN or inf values ({preview}{more}); clean the recording, "
-        "or use nan_policy='interpolate' to fill short gaps"
+        "or use nan_policy='interpolate' to fill short gaps", argument=name,
     )
 
 
@@ -123,4 +93,4 @@ def warm_up() -> None:
     Run it on every worker with ``client.run(warm_up)`` so the first real
     block does not pay the start-up cost.
     """
-    SolveSettings.checked(30.0, 0.05, 0.4, 0.03).solve(np.ones((2, 64)))
+    solve_block(np.ones((2, 64)), DeconvolutionOptions(fs=30.0, tau_r=0.05, tau_d=0.4, lam=0.03))

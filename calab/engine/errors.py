@@ -1,41 +1,11 @@
-"""Exceptions raised by the out-of-core engine."""
+"""Errors of the out-of-core engine: members of the :mod:`calab.errors` family.
+
+``Cancelled`` and ``ResumeMismatchError`` live in :mod:`calab.errors` and are
+re-exported here, where they were first documented.
+"""
 
 from __future__ import annotations
 
+from calab.errors import BlocksFailedError, Cancelled, ResumeMismatchError
 
-class Cancelled(RuntimeError):  # noqa: N818 - the name is part of the public contract
-    """A run was stopped on request; blocks finished before the stop stay valid.
-
-    Rerunning the same call with ``resume=True`` computes only the rest.
-    """
-
-
-class ResumeMismatchError(ValueError):
-    """An existing output was written with other parameters, inputs or settings."""
-
-
-class BlocksFailedError(RuntimeError):
-    """Some blocks raised; the others completed and are marked done.
-
-    Attributes
-    ----------
-    failures : list of tuple
-        ``(block_index, first_cell, stop_cell, message)`` per failed block.
-    """
-
-    def __init__(self, failures: list[tuple[int, int, int, str]], n_blocks: int) -> None:
-        self.failures = failures
-        shown = "; ".join(
-            f"block {index} (cells {start}-{stop - 1}): {_shorten(message)}"
-            for index, start, stop, message in failures[:3]
-        )
-        more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
-        super().__init__(
-            f"{len(failures)} of {n_blocks} blocks failed and are not marked done: "
-            f"{shown}{more}. Blocks that finished are kept; fix the cause and rerun "
-            "the same command to compute only the rest."
-        )
-
-
-def _shorten(message: str, limit: int = 400) -> str:
-    return message if len(message) <= limit else message[: limit - 3] + "..."
+__all__ = ["BlocksFailedError", "Cancelled", "ResumeMismatchError"]

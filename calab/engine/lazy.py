@@ -13,27 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.deconvolve import DEFAULT_TOL
+from calab.core.options import DeconvolutionOptions
 from calab.core.result import DeconvolutionResult
-from calab.engine.block import SolveSettings, packed_width, solve_packed
+from calab.engine.block import packed_width, solve_packed
 from calab.engine.cluster import available_cores
 from calab.engine.planning import BLOCKS_PER_THREAD, plan_chunk_cells
+from calab.errors import InvalidParameterError, ParameterTypeError
 
 
 def deconvolve_dask(
-    traces: Any,
-    fs: float,
-    tau_r: float,
-    tau_d: float,
-    lam: float,
-    max_iters: int = 2000,
-    conv_mode: str = "fft",
-    constraint: str = "nonneg",
-    *,
-    tol: float = DEFAULT_TOL,
-    filter_enabled: bool = False,
-    nan_policy: str = "raise",
-    chunk_cells: int | None = None,
+    traces: Any, options: DeconvolutionOptions, *, chunk_cells: int | None = None
 ) -> DeconvolutionResult:
     """Deconvolve a dask array lazily; the dask branch of ``run_deconvolution_full``.
 
@@ -42,8 +31,9 @@ def deconvolve_dask(
     traces : dask.array.Array
         ``(n_timepoints,)`` or ``(n_cells, n_timepoints)`` fluorescence, any
         chunking (time is rechunked to one chunk per block).
-    fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint, tol, filter_enabled, nan_policy
-        As in :func:`calab.run_deconvolution_full`; validated immediately.
+    options : DeconvolutionOptions
+        Validated parameters (scalars or one value per cell); checked against
+        the recording's shape immediately, before any graph is built.
     chunk_cells : int, optional
         Cells per block; by default chosen by bytes
         (:func:`calab.engine.planning.plan_chunk_cells`), with at least two
@@ -62,23 +52,21 @@ def deconvolve_dask(
     --------
     >>> import dask.array as da, numpy as np
     >>> traces = da.from_array(np.random.default_rng(0).normal(size=(16, 300)), chunks=(4, 100))
-    >>> result = deconvolve_dask(traces, 30.0, 0.1, 0.6, 0.5)
+    >>> opts = DeconvolutionOptions(fs=30.0, tau_r=0.1, tau_d=0.6, lam=0.5)
+    >>> result = deconvolve_dask(traces, opts)
     >>> result.activity.shape, result.activity.chunks[1]
     ((16, 300), (300,))
     """
     import dask.array as da
 
-    settings = SolveSettings.checked(
-        fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint, tol=tol,
-        filter_enabled=filter_enabled, nan_policy=nan_policy,
-    )
     matrix, was_1d = _as_dask_matrix(traces, da)
     n_cells, n_time = matrix.shape
+    options.check_recording(n_cells, n_time)
     cells = plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells,
                              min_blocks=BLOCKS_PER_THREAD * available_cores())
     matrix = matrix.astype(np.float64).rechunk({0: cells, 1: -1})
     packed = matrix.map_blocks(
-        solve_packed, settings, dtype=np.float64,
+        solve_packed, options, dtype=np.float64,
         chunks=(matrix.chunks[0], (packed_width(n_time),)),
         name="calab-deconvolve",
         meta=np.empty((0, 0), dtype=np.float64),
@@ -95,22 +83,26 @@ def deconvolve_dask(
 
 def _as_dask_matrix(traces: Any, da: Any) -> tuple[Any, bool]:
     if not isinstance(traces, da.Array):
-        raise TypeError(f"traces must be a dask array here; got {type(traces).__name__}")
+        raise ParameterTypeError(
+            f"traces must be a dask array here; got {type(traces).__name__}"
+        )
     dtype = traces.dtype
     if dtype.kind == "O" or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
-        raise TypeError(f"traces must be a numeric array; got dtype {dtype}")
+        raise ParameterTypeError(f"traces must be a numeric array; got dtype {dtype}")
     if np.issubdtype(dtype, np.complexfloating):
-        raise TypeError(f"traces must be real-valued; got complex dtype {dtype}")
+        raise ParameterTypeError(f"traces must be real-valued; got complex dtype {dtype}")
     if traces.ndim not in (1, 2):
-        raise ValueError(
+        raise InvalidParameterError(
             "traces must be 1-D (n_timepoints,) or 2-D (n_cells, n_timepoints); "
             f"got {traces.ndim}-D with shape {traces.shape}"
         )
     if any(np.isnan(size) for size in traces.shape):
-        raise ValueError(
+        raise InvalidParameterError(
             f"traces has unknown chunk sizes (shape {traces.shape}); call "
             "traces.compute_chunk_sizes() first"
         )
     if traces.size == 0:
-        raise ValueError(f"traces is empty (shape {traces.shape}); need at least one sample")
+        raise InvalidParameterError(
+            f"traces is empty (shape {traces.shape}); need at least one sample"
+        )
     return (traces[None, :], True) if traces.ndim == 1 else (traces, False)

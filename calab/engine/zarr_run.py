@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from calab.engine.block import SolveSettings, check_finite_block
+from calab.core.options import (
+    DEFAULT_CONSTRAINT,
+    DEFAULT_CONV_MODE,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_NAN_POLICY,
+    DEFAULT_TOL,
+    DeconvolutionOptions,
+    flag,
+)
+from calab.engine.block import check_finite_block, solve_block
 from calab.engine.block_stores import open_block_stores
 from calab.engine.cluster import dask_client, describe_cluster
 from calab.engine.errors import BlocksFailedError, Cancelled
@@ -30,6 +39,7 @@ from calab.engine.outputs import (
     write_block,
 )
 from calab.engine.planning import BLOCKS_PER_THREAD, block_bounds, plan_chunk_cells
+from calab.errors import ParameterTypeError
 from calab.io.storage import resolve_run_storage
 
 POLL_S, STOP_POLL_S = 0.1, 0.5
@@ -44,7 +54,7 @@ class BlockJob:
     input: str
     dataset: str | None
     output: str
-    settings: SolveSettings
+    options: DeconvolutionOptions
     chunk_cells: int
     n_cells: int
     full: bool
@@ -64,10 +74,10 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
     start, stop = job.bounds(index)
     source, arrays = open_block_stores(job)
     block = np.asarray(source[start:stop, :], dtype=np.float64)
-    if job.settings.nan_policy == "raise":
+    if job.options.nan_policy == "raise":
         check_finite_block(block, start)
     try:
-        result = job.settings.solve(block)
+        result = solve_block(block, job.options.for_cells(slice(start, stop)))
     except ValueError as err:
         raise ValueError(f"cells {start}-{stop - 1} (numbered from {start} below): {err}") from None
     if not np.isfinite(result.activity).all():  # never mark a block done with NaN results
@@ -91,15 +101,15 @@ def deconvolve_zarr(
     chunk_cells: int | None = None,
     full: bool = False,
     resume: bool = True,
-    conv_mode: str = "fft",
-    max_iters: int = 2000,
-    constraint: str = "nonneg",
-    tol: float = 1e-4,
+    conv_mode: str = DEFAULT_CONV_MODE,
+    max_iters: int = DEFAULT_MAX_ITERS,
+    constraint: str = DEFAULT_CONSTRAINT,
+    tol: float = DEFAULT_TOL,
     n_workers: int | None = None,
     memory_limit: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    nan_policy: str = "raise",
+    nan_policy: str = DEFAULT_NAN_POLICY,
     storage_options: dict | None = None,
 ) -> dict[str, Any]:
     """Deconvolve a zarr recording out of core into a zarr output group.
@@ -117,7 +127,8 @@ def deconvolve_zarr(
         finished blocks; ``"calab"`` attributes record parameters, version, input.
     params : dict, str or pathlib.Path
         Flat ``{tau_rise, tau_decay, lambda_, fs, filter_enabled}`` (seconds,
-        Hz), a parsed CaTune export, or the path of an export JSON.
+        Hz; ``tau_rise``, ``tau_decay`` and ``lambda_`` may be lists of one
+        value per cell), a parsed CaTune export, or the path of an export JSON.
     dataset : str, optional
         Array name inside a zarr group.
     scheduler : str, optional
@@ -176,23 +187,22 @@ def deconvolve_zarr(
     (1, (16, 900))
     """
     began = time.perf_counter()
-    flat = _resolve_params(params)
-    settings = SolveSettings.checked(
-        flat["fs"], flat["tau_rise"], flat["tau_decay"], flat["lambda_"], max_iters, conv_mode,
-        constraint, tol=tol, filter_enabled=flat["filter_enabled"], nan_policy=nan_policy,
-    )
-    options = resolve_run_storage(input, output, storage_options)
-    _array, info = describe_input(input, dataset, options["input"])
-    resolved = options["output"] or options["input"]  # one set serves workers' reads and writes
+    options = _resolve_options(params, max_iters=max_iters, conv_mode=conv_mode,
+                               constraint=constraint, tol=tol, nan_policy=nan_policy)
+    full, resume = flag("full", full), flag("resume", resume)
+    stores = resolve_run_storage(input, output, storage_options)
+    _array, info = describe_input(input, dataset, stores["input"])
+    options.check_recording(*info.shape)
+    resolved = stores["output"] or stores["input"]  # one set serves workers' reads and writes
     out = _check_output_location(output, info.store)
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
-        return _run(info, out, flat, settings, chunk_cells, full, resume, connection,
+        return _run(info, out, options, chunk_cells, full, resume, connection,
                     progress, should_stop, began, resolved)
 
 
-def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: int | None,
+def _run(info: Any, out: str, options: DeconvolutionOptions, chunk_cells: int | None,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
          began: float, storage_options: dict | None = None) -> dict[str, Any]:
@@ -200,12 +210,12 @@ def _run(info: Any, out: str, flat: dict, settings: SolveSettings, chunk_cells: 
     cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection,
                          storage_options)
     bounds = block_bounds(n_cells, cells)
-    solver = {"max_iters": settings.max_iters, "conv_mode": settings.conv_mode,
-              "constraint": settings.constraint, "tol": settings.tol,
-              "nan_policy": settings.nan_policy}
-    attrs = run_attrs(flat, solver, info.as_attrs(), bool(full), cells, len(bounds))
+    solver = {"max_iters": options.max_iters, "conv_mode": options.conv_mode,
+              "constraint": options.constraint, "tol": options.tol,
+              "nan_policy": options.nan_policy}
+    attrs = run_attrs(options.to_params(), solver, info.as_attrs(), full, cells, len(bounds))
     done = prepare_output(out, attrs, info.shape, resume, storage_options)
-    job = BlockJob(info.store, info.dataset, out, settings, cells, n_cells, bool(full),
+    job = BlockJob(info.store, info.dataset, out, options, cells, n_cells, full,
                    storage_options, uuid.uuid4().hex)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
@@ -343,16 +353,16 @@ def _failure_message(future: Any) -> str:
     return f"the task was {future.status} (scheduler or connection lost?)"
 
 
-def _resolve_params(params: dict | str | Path) -> dict[str, Any]:
-    from calab.io.export import load_export_params, normalize_params
+def _resolve_options(params: dict | str | Path, **solver_options: Any) -> DeconvolutionOptions:
+    from calab.io.export import load_export_params, params_to_options
 
     if isinstance(params, (str, Path)):
-        return load_export_params(params)
+        return DeconvolutionOptions.from_params(load_export_params(params), **solver_options)
     if isinstance(params, dict):
-        return normalize_params(params, source="params")
-    raise TypeError(
+        return params_to_options(params, source="params", per_cell=True, **solver_options)
+    raise ParameterTypeError(
         f"params must be a dict {{tau_rise, tau_decay, lambda_, fs}} or the path of a CaTune "
-        f"export JSON; got {type(params).__name__}"
+        f"export JSON; got {type(params).__name__}", argument="params",
     )
 
 

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from calab.errors import InvalidParameterError
+from calab.io.json_text import load_json_text
+
 __all__ = ["json_bytes", "read_json_object", "to_json_value", "write_atomically"]
 
 
@@ -111,15 +114,10 @@ def read_json_object(path: str | Path, what: str = "JSON file") -> dict[str, Any
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     text = path.read_bytes().decode("utf-8", errors="replace")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno} "
-            f"(char {err.pos})"
-        ) from None
+    value = load_json_text(text, what=str(path))
     if not isinstance(value, dict):
-        raise ValueError(
-            f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}"
+        raise InvalidParameterError(
+            f"{path} must hold a JSON object {{...}}; found a {type(value).__name__}",
+            argument=str(path),
         )
     return value

@@ -29,7 +29,13 @@ import numpy as np
 
 from calab._version import __version__
 from calab.core.kernel import tau_to_ar2
-from calab.core.validation import check_lambda, check_positive
+from calab.core.options import (
+    DeconvolutionOptions,
+    flag,
+    non_negative_number,
+    positive_number,
+)
+from calab.errors import CalabError, InvalidParameterError, MissingFieldError, ParameterTypeError
 from calab.io import json_bytes, read_json_object, write_atomically
 
 EXPORT_SCHEMA_VERSION = "1.2.0"
@@ -47,11 +53,8 @@ EXPORT_FIELDS = {
 }
 
 
-class MissingFieldError(KeyError, ValueError):
-    """A required field is absent. Both a ``KeyError`` and a ``ValueError``."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
+__all__ = ["MissingFieldError", "export_document", "load_export_params", "normalize_params",
+           "params_to_options", "save_export_params"]
 
 
 def normalize_params(obj: Mapping[str, Any], *, source: str | None = None) -> dict[str, Any]:
@@ -90,16 +93,48 @@ def normalize_params(obj: Mapping[str, Any], *, source: str | None = None) -> di
     >>> normalize_params({"tau_rise": 0.1, "tau_decay": 0.6, "lambda": 1, "fs": 30})
     {'tau_rise': 0.1, 'tau_decay': 0.6, 'lambda_': 1.0, 'fs': 30.0, 'filter_enabled': False}
     """
+    return params_to_options(obj, source=source).to_params()
+
+
+def params_to_options(
+    obj: Mapping[str, Any], *, source: str | None = None, per_cell: bool = False,
+    **solver_options: Any,
+) -> DeconvolutionOptions:
+    """The validated :class:`DeconvolutionOptions` of an export or flat parameter dict.
+
+    Parameters
+    ----------
+    obj : mapping
+        As :func:`normalize_params`.
+    source : str, optional
+        Keyword-only. Prefix for error messages.
+    per_cell : bool, optional
+        Keyword-only. Accept lists of one value per cell for ``tau_rise``,
+        ``tau_decay`` and ``lambda_`` (a CaTune export holds scalars).
+    **solver_options
+        The other fields of :class:`DeconvolutionOptions` (``max_iters``, ...).
+
+    Examples
+    --------
+    >>> flat = {"tau_rise": 0.1, "tau_decay": [0.5, 0.6], "lambda_": 1, "fs": 30}
+    >>> params_to_options(flat, per_cell=True, max_iters=100).n_cells
+    2
+    """
     prefix = f"{source}: " if source else ""
     if not isinstance(obj, Mapping):
-        raise TypeError(
-            f"{prefix}parameters must be a JSON object/dict; got {type(obj).__name__}"
+        raise ParameterTypeError(
+            f"{prefix}parameters must be a JSON object/dict; got {type(obj).__name__}",
+            argument="params",
         )
     if "parameters" in obj or "schema_version" in obj:
         fields = _export_fields(obj, prefix)
     else:
         fields = _flat_fields(obj, prefix)
-    return _validated(fields, prefix)
+    flat = _validated(fields, prefix, per_cell)
+    try:
+        return DeconvolutionOptions.from_params(flat, **solver_options)
+    except CalabError as err:
+        raise type(err)(f"{prefix}{err}", argument=err.argument) from None
 
 
 def load_export_params(path: str | Path) -> dict[str, Any]:
@@ -168,7 +203,7 @@ def save_export_params(
     >>> doc["schema_version"], doc["parameters"]["lambda"], round(doc["ar2_coefficients"]["g1"], 4)
     ('1.2.0', 1.0, 1.6625)
     """
-    flat = normalize_params(params, source="params")
+    flat = normalize_params(params, source="params")  # scalars only: CaTune reads scalars
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}")
     carried = params.get("metadata") if "parameters" in params else None
@@ -198,11 +233,14 @@ def _export_fields(document: Mapping[str, Any], prefix: str) -> dict[str, tuple[
     """Map flat keys to ``(field path, raw value)`` from an export document."""
     _check_schema_version(document.get("schema_version", "1.0.0"), prefix)
     if "parameters" not in document:
-        raise MissingFieldError(f"{prefix}missing field 'parameters' (the parameter object)")
+        raise MissingFieldError(
+            f"{prefix}missing field 'parameters' (the parameter object)", argument="parameters"
+        )
     block = document["parameters"]
     if not isinstance(block, Mapping):
-        raise TypeError(
-            f"{prefix}field 'parameters' must be an object; got {type(block).__name__}"
+        raise ParameterTypeError(
+            f"{prefix}field 'parameters' must be an object; got {type(block).__name__}",
+            argument="parameters",
         )
     fields = {}
     for key, name in EXPORT_FIELDS.items():
@@ -210,16 +248,16 @@ def _export_fields(document: Mapping[str, Any], prefix: str) -> dict[str, tuple[
         if name in block:
             fields[key] = (path, block[name])
         elif key != "filter_enabled":
-            raise MissingFieldError(f"{prefix}missing field '{path}'")
+            raise MissingFieldError(f"{prefix}missing field '{path}'", argument=path)
     return fields
 
 
 def _flat_fields(flat: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, Any]]:
     """Map flat keys to ``(field name, raw value)``, accepting "lambda" for ``lambda_``."""
     if "lambda_" in flat and "lambda" in flat and flat["lambda_"] != flat["lambda"]:
-        raise ValueError(
+        raise InvalidParameterError(
             f"{prefix}lambda_={flat['lambda_']!r} and lambda={flat['lambda']!r} disagree; "
-            "give only one"
+            "give only one", argument="lambda_",
         )
     fields = {}
     for key in PARAM_KEYS:
@@ -230,48 +268,47 @@ def _flat_fields(flat: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, A
         elif key != "filter_enabled":
             raise MissingFieldError(
                 f"{prefix}missing field '{key}'; expected tau_rise, tau_decay, lambda_, fs "
-                f"(and optionally filter_enabled), got {sorted(map(str, flat))}"
+                f"(and optionally filter_enabled), got {sorted(map(str, flat))[:20]}",
+                argument=key,
             )
     return fields
 
 
-def _validated(fields: dict[str, tuple[str, Any]], prefix: str) -> dict[str, Any]:
+def _validated(
+    fields: dict[str, tuple[str, Any]], prefix: str, per_cell: bool
+) -> dict[str, Any]:
+    """Check each field under its own name; the flat dict for ``from_params``."""
+    checks = {"tau_rise": positive_number, "tau_decay": positive_number,
+              "lambda_": non_negative_number, "fs": positive_number, "filter_enabled": flag}
+    flat = {"filter_enabled": False}
     try:
-        tau_rise = check_positive(*fields["tau_rise"])
-        tau_decay = check_positive(*fields["tau_decay"])
-        fs = check_positive(*fields["fs"])
-        lam = check_lambda(fields["lambda_"][1], name=fields["lambda_"][0])
-        filter_enabled = _check_bool(*fields.get("filter_enabled", ("filter_enabled", False)))
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"{prefix}{err}") from None
-    if tau_rise >= tau_decay:
-        raise ValueError(
-            f"{prefix}{fields['tau_rise'][0]}={tau_rise} must be smaller than "
-            f"{fields['tau_decay'][0]}={tau_decay} (rise and decay time constants in seconds)"
+        for key, (name, value) in fields.items():
+            if per_cell and key in ("tau_rise", "tau_decay", "lambda_") and isinstance(
+                    value, (list, tuple, np.ndarray)):
+                flat[key] = value  # checked element by element by DeconvolutionOptions
+            else:
+                flat[key] = checks[key](name, value)
+    except CalabError as err:
+        raise type(err)(f"{prefix}{err}", argument=err.argument) from None
+    rise, decay = flat["tau_rise"], flat["tau_decay"]
+    if np.ndim(rise) == np.ndim(decay) == 0 and rise >= decay:
+        raise InvalidParameterError(
+            f"{prefix}{fields['tau_rise'][0]}={rise} must be smaller than "
+            f"{fields['tau_decay'][0]}={decay} (rise and decay time constants in seconds)",
+            argument=fields["tau_rise"][0],
         )
-    return {
-        "tau_rise": tau_rise,
-        "tau_decay": tau_decay,
-        "lambda_": lam,
-        "fs": fs,
-        "filter_enabled": filter_enabled,
-    }
+    return flat
 
 
 def _check_schema_version(version: Any, prefix: str) -> None:
     parts = version.split(".") if isinstance(version, str) else []
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
-        raise ValueError(
-            f"{prefix}schema_version={version!r} is not a version string like '1.2.0'"
+        raise InvalidParameterError(
+            f"{prefix}schema_version={version!r} is not a version string like '1.2.0'",
+            argument="schema_version",
         )
     if parts[0] != SUPPORTED_MAJOR:
-        raise ValueError(
+        raise InvalidParameterError(
             f"{prefix}schema_version={version!r} is not supported; calab reads CaTune "
-            f"export schemas 1.x (1.0.0 to {EXPORT_SCHEMA_VERSION})"
+            f"export schemas 1.x (1.0.0 to {EXPORT_SCHEMA_VERSION})", argument="schema_version",
         )
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    raise TypeError(f"{name}={value!r} must be true or false")

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
-from calab.core.kernel import kernel_spec
-from calab.core.validation import check_lambda
+from calab.core.options import DeconvolutionOptions
+from calab.errors import CalabError
+from calab.io.export import params_to_options
 from calab.server.bridge_session import Dataset
 from calab.server.common import ApiError, encode_frame
 
@@ -43,10 +44,7 @@ class SolveRequest:
     """A validated solve request; ``rows`` index the dataset, ``start:stop`` its window."""
 
     request_id: int
-    tau_rise: float
-    tau_decay: float
-    lam: float
-    filter_enabled: bool
+    options: DeconvolutionOptions
     rows: np.ndarray
     start: int
     stop: int
@@ -58,19 +56,17 @@ def parse_solve_request(body: Any, dataset: Dataset) -> SolveRequest:
         raise ApiError(400, "solve request must be a JSON object")
     try:
         request_id = _integer(body, "request_id")
-        tau_rise, tau_decay = float(body["tau_rise"]), float(body["tau_decay"])
-        kernel_spec(tau_rise, tau_decay, dataset.fs)
-        lam = check_lambda(body["lambda"], name="lambda")
-        filter_enabled = body.get("filter_enabled", False)
-        if not isinstance(filter_enabled, bool):
-            raise TypeError(f"filter_enabled={filter_enabled!r} must be true or false")
+        fields = ("tau_rise", "tau_decay", "lambda", "filter_enabled")
+        options = params_to_options({"fs": dataset.fs, **{k: body[k] for k in fields if k in body}})
         rows = _rows(body.get("rows"), dataset.traces.shape[0])
         start, stop = _window(body, dataset.traces.shape[1])
+    except CalabError as error:
+        raise ApiError(400, f"invalid solve request: {error}") from None
     except KeyError as error:
         raise ApiError(400, f"solve request is missing the field {error}") from None
     except (TypeError, ValueError) as error:
         raise ApiError(400, f"invalid solve request: {error}") from None
-    return SolveRequest(request_id, tau_rise, tau_decay, lam, filter_enabled, rows, start, stop)
+    return SolveRequest(request_id, options, rows, start, stop)
 
 
 def _integer(body: dict, name: str) -> int:
@@ -125,13 +121,7 @@ class WindowSolver:
         began = time.perf_counter()
         raw = dataset.traces[request.rows, request.start : request.stop]
         keys = [self._key(dataset, row, request) for row in request.rows]
-        options: dict[str, Any] = {"filter_enabled": request.filter_enabled}
-        warm = self._warm_start(keys)
-        if warm is not None:
-            options["warm_start"] = warm
-        result = deconvolve_matrix(
-            raw, dataset.fs, request.tau_rise, request.tau_decay, request.lam, **options
-        )
+        result = deconvolve_matrix(raw, request.options, warm_start=self._warm_start(keys))
         self._remember(keys, result.activity)
         header = {
             "request_id": request.request_id,
@@ -148,7 +138,8 @@ class WindowSolver:
 
     @staticmethod
     def _key(dataset: Dataset, row: int, request: SolveRequest) -> tuple:
-        return (id(dataset), int(row), request.start, request.stop, request.filter_enabled)
+        return (id(dataset), int(row), request.start, request.stop,
+                request.options.filter_enabled)
 
     def _warm_start(self, keys: list[tuple]) -> np.ndarray | None:
         if not all(k in self._warm for k in keys):
@@ -165,7 +156,8 @@ class WindowSolver:
     def warm_up(self, fs: float = 30.0) -> None:
         """Compile the solver in the background so the first real solve is fast."""
         signal = np.sin(np.linspace(0, 20, 300))[None, :] + 1.0
-        self._executor.submit(deconvolve_matrix, signal, fs, 0.1, 0.6, 0.5)
+        options = DeconvolutionOptions(fs=fs, tau_r=0.1, tau_d=0.6, lam=0.5)
+        self._executor.submit(deconvolve_matrix, signal, options)
 
     def close(self) -> None:
         """Stop the worker thread (pending requests are cancelled)."""

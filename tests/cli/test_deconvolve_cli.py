@@ -62,15 +62,46 @@ def test_tuning_stem_supplies_fs_and_export_supplies_params(traces, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "a.npy"), expected, rtol=1e-9, atol=1e-12)
 
 
+def test_solver_flags_reach_the_solver(traces, tmp_path):
+    gappy = traces.copy()
+    gappy[3, 100:104] = np.nan
+    np.save(tmp_path / "x.npy", gappy)
+    done = calab_cli("deconvolve", str(tmp_path / "x.npy"), "--fs", "30", *FLAGS, "--filter",
+                     "--constraint", "box01", "--tol", "1e-3", "--nan-policy", "interpolate",
+                     "--max-iters", "300", "-o", str(tmp_path / "a.npy"))
+    assert done.returncode == 0, done.stderr
+    expected = calab.run_deconvolution(gappy, FS, TAU_R, TAU_D, LAM, 300, constraint="box01",
+                                       tol=1e-3, filter_enabled=True, nan_policy="interpolate")
+    np.testing.assert_allclose(np.load(tmp_path / "a.npy"), expected, rtol=1e-9, atol=1e-12)
+    unfiltered = calab.run_deconvolution(gappy, FS, TAU_R, TAU_D, LAM, 300, constraint="box01",
+                                         tol=1e-3, nan_policy="interpolate")
+    assert not np.allclose(expected, unfiltered)  # --filter made a difference
+
+
+def test_no_filter_overrides_an_export_that_filters(traces, tmp_path):
+    np.save(tmp_path / "x.npy", traces)
+    calab.save_export_params({"tau_rise": TAU_R, "tau_decay": TAU_D, "lambda_": LAM, "fs": FS,
+                              "filter_enabled": True}, tmp_path / "export.json")
+    for flag, filtered in (("--filter", True), ("--no-filter", False)):
+        done = calab_cli("deconvolve", str(tmp_path / "x.npy"), "-p",
+                         str(tmp_path / "export.json"), flag, "-o", str(tmp_path / "a.npy"))
+        assert done.returncode == 0, done.stderr
+        expected = calab.run_deconvolution(traces, FS, TAU_R, TAU_D, LAM,
+                                           filter_enabled=filtered)
+        np.testing.assert_allclose(np.load(tmp_path / "a.npy"), expected, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["x.npy", "--params", "e.json", "--fs", "30"], 2, "either --params or"),
         (["x.npy", "--fs", "30", "--tau-rise", "0.05", "--tau-decay", "0.4"], 2, "missing --lam"),
-        (["missing.npy", "--fs", "30", *FLAGS], 1, "input='missing.npy' does not exist"),
+        (["missing.npy", "--fs", "30", *FLAGS], 2, "input='missing.npy' does not exist"),
         (["x.npy", "--fs", "30", *FLAGS, "-o", "out.zarr"], 2, "written to an .npy file"),
-        (["x.npy", "--fs", "30", "--tau-rise", "0.5", "--tau-decay", "0.4", "--lam", "1"], 1,
+        (["x.npy", "--fs", "30", "--tau-rise", "0.5", "--tau-decay", "0.4", "--lam", "1"], 2,
          "tau_rise=0.5 must be smaller"),
+        (["x.npy", "--fs", "30", *FLAGS, "--tau-decay", "1e5"], 2, "tau_d=100000.0 s at fs=30"),
+        (["x.npy", "--fs", "1e400", *FLAGS], 2, "fs=inf must be a finite number > 0"),
         (["rec.zarr", "--fs", "30", *FLAGS, "-o", "o.npy"], 2, "use an OUTPUT.zarr path"),
         (["rec.zarr", "--fs", "30", *FLAGS], 2, "zarr input needs -o OUTPUT.zarr"),
     ],
@@ -110,11 +141,11 @@ def test_zarr_out_of_core_with_progress_json_and_resume(traces, tmp_path):
     again = json.loads(calab_cli(*common, "--dataset", "traces", "--full", "--json").stdout)
     assert (again["blocks_skipped"], again["blocks_computed"]) == (3, 0)
     other = calab_cli(*common, "--dataset", "traces", "--json")  # without --full: other run
-    assert other.returncode == 1 and "different full" in other.stderr
+    assert other.returncode == 2 and "different full" in other.stderr
     for dataset, message in (("nope", "dataset='nope' is not an array"),
                              ("cube", "must be 2-D (n_cells, n_timepoints); got 3-D")):
         bad = calab_cli(*common[:-1], str(tmp_path / "o2.zarr"), "--dataset", dataset)
-        assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_progress_bar_plain_lines_when_not_a_terminal():

@@ -1,14 +1,14 @@
-"""Every bad input of the issue gets a clear ValueError/TypeError, fast.
+"""Every bad input of the issue gets a clear ValueError/TypeError.
 
-Each message must name the argument and the value received; each error must
-arrive within 5 s, even on a large recording (validation runs before work).
+Each message must name the argument and the value received. That each error
+arrives before any work, even on a large recording, is timed side by side with
+a solve in ``benchmarks/bad_input_latency.py`` (no wall-clock asserts here).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +16,6 @@ import pytest
 import calab
 
 FS, TAU_R, TAU_D, LAM = 30.0, 0.1, 0.6, 0.5
-LIMIT_S = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +32,11 @@ def big() -> np.ndarray:
 
 
 def expect_error(error, fragments, function, *args, **kwargs) -> str:
-    start = time.perf_counter()
     with pytest.raises(error) as info:
         function(*args, **kwargs)
-    elapsed = time.perf_counter() - start
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
-    assert elapsed < LIMIT_S, f"error took {elapsed:.1f} s"
     return message
 
 

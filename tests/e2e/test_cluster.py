@@ -21,6 +21,7 @@ import pytest
 import zarr
 
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.options import DeconvolutionOptions
 from calab.engine import BlocksFailedError, deconvolve_zarr
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -46,8 +47,8 @@ def recording(tmp_path_factory) -> tuple[Path, np.ndarray]:
 def assert_matches_in_memory(output: Path, data: np.ndarray, chunk_cells: int) -> None:
     """The output equals the in-memory core run on the same blocks of cells."""
     activity = np.concatenate([
-        deconvolve_matrix(data[i : i + chunk_cells].astype(np.float64), FS, TAU_R, TAU_D,
-                          LAM).activity
+        deconvolve_matrix(data[i : i + chunk_cells].astype(np.float64),
+                          DeconvolutionOptions(FS, TAU_R, TAU_D, LAM)).activity
         for i in range(0, data.shape[0], chunk_cells)])
     got = zarr.open_array(str(output), path="activity", mode="r")[:]
     np.testing.assert_allclose(got, activity.astype(np.float32), rtol=2e-6, atol=1e-7)

@@ -15,8 +15,9 @@ from engine_helpers import FS, LAM, TAU_D, TAU_R, simulated_traces, write_store
 def warm_solver() -> None:
     """Load the numba-compiled solver once per test session (cache=True)."""
     from calab.core.deconvolve import deconvolve_matrix
+    from calab.core.options import DeconvolutionOptions
 
-    deconvolve_matrix(np.ones((2, 64)), FS, TAU_R, TAU_D, LAM)
+    deconvolve_matrix(np.ones((2, 64)), DeconvolutionOptions(FS, TAU_R, TAU_D, LAM))
 
 
 @pytest.fixture(scope="session")

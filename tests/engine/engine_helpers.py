@@ -49,10 +49,11 @@ def assert_same_result(got, want, float32: bool = False) -> None:
 def in_memory_by_blocks(data: np.ndarray, chunk_cells: int):
     """The in-memory core run on the same blocks of cells as the engine."""
     from calab.core.deconvolve import deconvolve_matrix
+    from calab.core.options import DeconvolutionOptions
     from calab.core.result import DeconvolutionResult
 
-    parts = [deconvolve_matrix(np.asarray(data[i : i + chunk_cells], dtype=np.float64),
-                               FS, TAU_R, TAU_D, LAM)
+    options = DeconvolutionOptions(FS, TAU_R, TAU_D, LAM)
+    parts = [deconvolve_matrix(np.asarray(data[i : i + chunk_cells], dtype=np.float64), options)
              for i in range(0, data.shape[0], chunk_cells)]
     return DeconvolutionResult(*(np.concatenate([getattr(p, f) for p in parts])
                                  for f in DeconvolutionResult._fields))

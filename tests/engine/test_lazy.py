@@ -18,7 +18,10 @@ from engine_helpers import (
 
 import calab
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.options import DeconvolutionOptions
 from calab.engine.lazy import deconvolve_dask
+
+OPTIONS = DeconvolutionOptions(FS, TAU_R, TAU_D, LAM)
 
 
 class CountingScheduler:
@@ -53,7 +56,7 @@ def traces() -> np.ndarray:
 def test_same_result_on_numpy_and_dask(traces, kind, warm_solver):
     data = traces if kind == "numpy" else da.from_array(traces, chunks=(7, 100))
     result = calab.run_deconvolution_full(data, FS, TAU_R, TAU_D, LAM)
-    expected = deconvolve_matrix(traces, FS, TAU_R, TAU_D, LAM)
+    expected = deconvolve_matrix(traces, OPTIONS)
     if kind == "dask":
         assert all(isinstance(field, da.Array) for field in result)
         expected = in_memory_by_blocks(traces, result.activity.chunks[0][0])
@@ -67,8 +70,7 @@ def test_same_result_on_numpy_and_dask(traces, kind, warm_solver):
 def test_nothing_computes_until_asked(traces, warm_solver):
     counter = CountingScheduler()
     with dask.config.set(scheduler=counter):
-        lazy = deconvolve_dask(da.from_array(traces, chunks=(5, 400)), FS, TAU_R, TAU_D, LAM,
-                               chunk_cells=6)
+        lazy = deconvolve_dask(da.from_array(traces, chunks=(5, 400)), OPTIONS, chunk_cells=6)
         assert counter.calls == 0 and counter.tasks == []
         assert lazy.activity.chunks[1] == (traces.shape[1],)  # whole time axis per block
         n_blocks = lazy.activity.numblocks[0]
@@ -80,13 +82,13 @@ def test_nothing_computes_until_asked(traces, warm_solver):
 
 
 def test_configurable_block_size_and_one_trace(traces, warm_solver):
-    result = deconvolve_dask(da.from_array(traces), FS, TAU_R, TAU_D, LAM, chunk_cells=3)
+    result = deconvolve_dask(da.from_array(traces), OPTIONS, chunk_cells=3)
     assert result.activity.chunks[0] == (3,) * 6 + (2,)
     single = calab.run_deconvolution_full(da.from_array(traces[4], chunks=50), FS, TAU_R,
                                           TAU_D, LAM)
     assert single.activity.ndim == 1 and single.iterations.ndim == 0
     activity, iterations = dask.compute(single.activity, single.iterations, scheduler="sync")
-    expected = deconvolve_matrix(traces[4], FS, TAU_R, TAU_D, LAM)
+    expected = deconvolve_matrix(traces[4], OPTIONS)
     np.testing.assert_allclose(activity, expected.activity, rtol=1e-9, atol=1e-12)
     assert int(iterations) == expected.iterations
 

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.options import DeconvolutionOptions
 from calab.server.bridge import bridge_app
 from calab.server.bridge_session import TuningSession, load_dataset
 from calab.server.common import decode_frame
@@ -157,7 +158,8 @@ def test_solve_returns_the_core_solution_as_float32_frame(client, traces):
     header, (fit, activity) = decode_frame(response.content)
     assert header["request_id"] == 1 and header["cell_indices"] == [0, 2, 4]
     assert fit.shape == activity.shape == (3, 900) and fit.dtype == np.float32
-    expected = deconvolve_matrix(traces[[0, 2, 4], 300:1200], 30.0, 0.1, 0.6, 0.5)
+    expected = deconvolve_matrix(traces[[0, 2, 4], 300:1200],
+                                 DeconvolutionOptions(30.0, 0.1, 0.6, 0.5))
     np.testing.assert_allclose(activity, expected.activity, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fit, expected.reconvolution, rtol=1e-5, atol=1e-4)
     assert all(0.0 < r2 <= 1.0 for r2 in header["r2"])

@@ -97,15 +97,19 @@ def test_server_errors_are_reported_with_status_and_field(
     result = calab_jobs("submit", "../x.zarr", "-o", "out.zarr", *FLAT)
     assert result.exit_code == 1
     assert "HTTP 403" in result.output and "(field: input)" in result.output
-    result = calab_jobs("submit", "rec.zarr", "-o", "out.zarr", "--fs", "30", "--tau-rise",
-                        "0.9", "--tau-decay", "0.6", "--lam", "0.05")
-    assert "HTTP 422" in result.output and "(field: params)" in result.output
+    result = calab_jobs("submit", "rec.zarr", "-o", "out.zarr", *FLAT, "--nan-policy",
+                        "interpolate")
+    assert "HTTP 422" in result.output and "(field: options.nan_policy)" in result.output
     monkeypatch.setenv("CALAB_TOKEN", "wrong-token-0123456789")
     result = calab_jobs("list")
     assert result.exit_code == 1 and "HTTP 401" in result.output and "CALAB_TOKEN" in result.output
 
 
 def test_parameter_flags_are_checked_before_any_request(tmp_path: Path) -> None:
+    result = calab_jobs("--server", "http://127.0.0.1:9", "submit", "rec.zarr", "-o", "o.zarr",
+                        "--fs", "30", "--tau-rise", "0.9", "--tau-decay", "0.6", "--lam", "1")
+    assert result.exit_code == 2 and "Error: options: tau_rise=0.9 must be smaller" in (
+        result.output)
     result = calab_jobs("--server", "http://127.0.0.1:9", "submit", "rec.zarr", "-o", "o.zarr",
                         "--fs", "30")
     assert result.exit_code == 2 and "--tau-rise" in result.output and "--lam" in result.output

@@ -12,18 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from calab.core.validation import CONSTRAINTS, CONV_MODES
+from calab.core.options import (
+    CONSTRAINTS,
+    CONV_MODES,
+    DEFAULT_CONSTRAINT,
+    DEFAULT_CONV_MODE,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_TOL,
+)
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.paths import check_not_inside, resolve_under_root
 
 SUBMISSION_FIELDS = ("input", "dataset", "output", "params", "options")
 OPTION_DEFAULTS: dict[str, Any] = {
     "full": False,
-    "conv_mode": "fft",
-    "max_iters": 2000,
+    "conv_mode": DEFAULT_CONV_MODE,
+    "max_iters": DEFAULT_MAX_ITERS,
     "chunk_cells": None,
-    "constraint": "nonneg",
-    "tol": 1e-4,
+    "constraint": DEFAULT_CONSTRAINT,
+    "tol": DEFAULT_TOL,
 }
 
 # (input path, dataset or None) -> raises ValueError naming what is wrong

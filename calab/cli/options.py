@@ -1,0 +1,173 @@
+"""Click options every command shares, and the one mapping of errors to exit codes.
+
+- :func:`fs_option`, :func:`parameter_options`, :func:`solver_options`: the
+  same flags, help and defaults (from :mod:`calab.core.options`) for
+  ``calab deconvolve``, ``calab tune`` and ``calab jobs submit``.
+- :func:`params_from_flags`: the validated parameter dict of those flags.
+- :func:`user_error`: how an error of the user's making is shown: ``Error: <message>``
+  with exit code 2 (1 for a run that failed part-way), never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from calab.core.options import (
+    CONSTRAINTS,
+    CONV_MODES,
+    DEFAULT_CONSTRAINT,
+    DEFAULT_CONV_MODE,
+    DEFAULT_MAX_ITERS,
+    DEFAULT_NAN_POLICY,
+    DEFAULT_TOL,
+    MAX_ITERS_LIMIT,
+    NAN_POLICIES,
+)
+from calab.errors import BlocksFailedError, CalabError, Cancelled
+from calab.io.export import load_export_params, normalize_params
+
+__all__ = ["UserError", "fs_option", "parameter_options", "params_from_flags",
+           "solver_options", "user_error"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Flag name of each parameter key, for messages.
+FLAG_NAMES = {"fs": "--fs", "tau_rise": "--tau-rise", "tau_decay": "--tau-decay",
+              "lambda_": "--lam"}
+
+fs_option = click.option(
+    "--fs", type=float, default=None, help="Sampling rate in Hz (default: the file's own)."
+)
+
+
+def parameter_options(command: F) -> F:
+    """``--params`` or ``--fs/--tau-rise/--tau-decay/--lam``, and ``--filter/--no-filter``."""
+    for option in reversed((
+        click.option("-p", "--params", "params_path", default=None,
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="CaTune export JSON with the parameters (instead of the four below)."),
+        fs_option,
+        click.option("--tau-rise", type=float, default=None, help="Rise time constant in s."),
+        click.option("--tau-decay", type=float, default=None, help="Decay time constant in s."),
+        click.option("--lam", "--lambda", "lam", type=float, default=None,
+                     help="Sparsity penalty lambda (>= 0)."),
+        click.option("--filter/--no-filter", "filter_enabled", default=None,
+                     help="Band-pass filter the traces first (default: the export's "
+                          "setting, else off)."),
+    )):
+        command = option(command)
+    return command
+
+
+def solver_options(command: F) -> F:
+    """``--conv-mode``, ``--max-iters``, ``--constraint``, ``--tol``, ``--nan-policy``."""
+    for option in reversed((
+        click.option("--conv-mode", type=click.Choice(CONV_MODES), default=DEFAULT_CONV_MODE,
+                     show_default=True, help="Convolution operator of the solver."),
+        click.option("--max-iters", type=click.IntRange(1, MAX_ITERS_LIMIT),
+                     default=DEFAULT_MAX_ITERS, show_default=True,
+                     help="Maximum FISTA iterations per cell."),
+        click.option("--constraint", type=click.Choice(CONSTRAINTS),
+                     default=DEFAULT_CONSTRAINT, show_default=True,
+                     help="nonneg: activity >= 0; box01: 0 <= activity <= 1."),
+        click.option("--tol", type=click.FloatRange(min=0, min_open=True),
+                     default=DEFAULT_TOL, show_default=True,
+                     help="Relative change of the activity at which a cell has converged."),
+        click.option("--nan-policy", type=click.Choice(NAN_POLICIES),
+                     default=DEFAULT_NAN_POLICY, show_default=True,
+                     help="raise on NaN samples, or interpolate short gaps."),
+    )):
+        command = option(command)
+    return command
+
+
+def params_from_flags(
+    params_path: Path | str | None, fs: float | None, tau_rise: float | None,
+    tau_decay: float | None, lam: float | None, filter_enabled: bool | None,
+    *, fs_fallback: float | None = None,
+) -> dict[str, Any]:
+    """The validated flat parameter dict of :func:`parameter_options`' flags.
+
+    Parameters
+    ----------
+    params_path : path or None
+        ``--params``: a CaTune export; excludes the four value flags.
+    fs, tau_rise, tau_decay, lam : float or None
+        The value flags; all four needed without ``--params`` (``fs`` may come
+        from ``fs_fallback``, the rate the input file records).
+    filter_enabled : bool or None
+        ``--filter/--no-filter``; None keeps the export's setting (else off).
+
+    Returns
+    -------
+    dict
+        ``{tau_rise, tau_decay, lambda_, fs, filter_enabled}``.
+
+    Raises
+    ------
+    click.UsageError
+        Both ``--params`` and value flags, or missing flags.
+    calab.errors.CalabError
+        Values out of range, an unreadable export.
+    """
+    flags = {"fs": fs, "tau_rise": tau_rise, "tau_decay": tau_decay, "lambda_": lam}
+    given = [FLAG_NAMES[name] for name, value in flags.items() if value is not None]
+    if params_path is not None:
+        if given:
+            raise click.UsageError("give either --params or --fs/--tau-rise/--tau-decay/--lam, "
+                                   f"not both (also got {', '.join(given)})")
+        params = load_export_params(params_path)
+    else:
+        if flags["fs"] is None:
+            flags["fs"] = fs_fallback
+        missing = [FLAG_NAMES[name] for name, value in flags.items() if value is None]
+        if missing:
+            raise click.UsageError(f"missing {', '.join(missing)}: give --params EXPORT.json "
+                                   "or all of --fs, --tau-rise, --tau-decay, --lam")
+        params = normalize_params({**flags, "filter_enabled": False}, source="options")
+    if filter_enabled is not None:
+        params["filter_enabled"] = filter_enabled
+    return params
+
+
+class UserError(click.ClickException):
+    """Shown as ``Error: <message>``; exit code 2 (a bad argument) unless told otherwise."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+#: Errors shown as ``Error: <message>`` instead of a traceback when a command raises them.
+USER_ERRORS = (CalabError, ValueError, TypeError, KeyError, OSError, ImportError)
+#: Of those, the ones that do not mean "a bad argument" (exit 1, not 2).
+RUN_ERRORS = (BlocksFailedError, Cancelled)
+
+
+def user_error(error: BaseException) -> click.ClickException:
+    """The click exception that shows ``error`` to the user.
+
+    A run that failed part-way (:class:`calab.errors.BlocksFailedError`), was
+    stopped, or met an operating-system error other than a missing file
+    exits 1; every other error of the user's making exits 2.
+
+    Examples
+    --------
+    >>> from calab.errors import InvalidParameterError
+    >>> err = user_error(InvalidParameterError("tau_d=-1 must be a finite number > 0"))
+    >>> err.exit_code, err.format_message()
+    (2, 'tau_d=-1 must be a finite number > 0')
+    """
+    text = str(error)
+    if isinstance(error, KeyError) and not isinstance(error, CalabError) and error.args:
+        text = str(error.args[0])
+    bad_path = isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
+    system = isinstance(error, OSError) and not bad_path and not isinstance(error, CalabError)
+    code = 1 if system or isinstance(error, RUN_ERRORS) else 2
+    return UserError(text or type(error).__name__, exit_code=code)
