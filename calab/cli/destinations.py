@@ -39,31 +39,36 @@ def choose_destination(to: str | None, output: str | None, append: bool) -> str:
     return to
 
 
-def write_destination(to: str, result: Any, meta: dict[str, Any], params: dict[str, Any], *,
-                      input_path: str, output: str | None, full: bool, name: str | None) -> str:
-    """Write ``result`` to destination ``to``; returns what was written (path or key)."""
-    fmt = meta.get("format")
+def write_destination(to: str, result: Any, recording: Any, params: dict[str, Any], *,
+                      output: str | None, full: bool, name: str | None) -> str:
+    """Write ``result`` to destination ``to``; returns what was written (path or key).
+
+    ``recording`` is the input as :func:`calab.open_recording` opened it: its
+    ``format``, ``source``, ``dataset`` (the NWB series) and ``cell_ids``
+    (suite2p's kept ROI rows, Minian's ``unit_id``, CaImAn's kept components).
+    """
+    fmt, source = recording.format, recording.source
     if fmt != to:
-        raise click.UsageError(f"--to {to} needs {to} input; {input_path!r} was read as {fmt}")
+        raise click.UsageError(f"--to {to} needs {to} input; {source!r} was read as {fmt}")
     names = {} if name is None else {"name": name}
     if to == "nwb":
         from calab.io.writers.nwb import save_nwb
 
-        written = save_nwb(result if full else result.activity, input_path, output,
-                           series=meta.get("series"), params=params, full=full, **names)
+        written = save_nwb(result if full else result.activity, source, output,
+                           series=recording.dataset, params=params, full=full, **names)
         return str(written)
     if to == "suite2p":
         from calab.io.writers.suite2p import save_suite2p
 
-        return str(save_suite2p(result.activity, meta["source"],
-                                roi_indices=meta.get("roi_indices"), params=params, **names))
+        return str(save_suite2p(result.activity, source, roi_indices=recording.cell_ids,
+                                params=params, **names))
     if to == "minian":
         from calab.io.writers.minian import save_minian
 
-        return str(save_minian(result.activity, meta["source"], unit_ids=meta.get("unit_ids"),
+        return str(save_minian(result.activity, source, unit_ids=recording.cell_ids,
                                params=params, **names))
     from calab.io.writers.caiman import save_caiman
 
-    key = save_caiman(result.activity, meta["source"],
-                      component_indices=meta.get("component_indices"), params=params, **names)
-    return f"{meta['source']}:{key}"
+    key = save_caiman(result.activity, source, component_indices=recording.cell_ids,
+                      params=params, **names)
+    return f"{source}:{key}"

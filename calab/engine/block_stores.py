@@ -1,11 +1,10 @@
-"""The stores a worker opens for a run's blocks, opened once per run and worker.
+"""The output arrays a worker opens for a run's blocks, opened once per run and worker.
 
 Opening a zarr array reads its metadata; on object storage that is several
 requests (and format probing) per open. A worker processing many blocks of
-one run reuses the input array and the output arrays it opened for the first
-one. Entries are keyed by the run's id (a new id per ``deconvolve_zarr``
-call, so a rerun that recreates the output opens it afresh) and only the
-last few runs are kept.
+one run reuses the output arrays it opened for the first one. Entries are
+keyed by the run's id (a new id per ``deconvolve_zarr`` call, so a rerun that
+recreates the output opens it afresh) and only the last few runs are kept.
 """
 
 from __future__ import annotations
@@ -14,23 +13,21 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from calab.engine.inputs import open_input_array
 from calab.engine.outputs import OutputArrays
 
 MAX_RUNS = 4
-_OPEN: OrderedDict[str, tuple[Any, OutputArrays]] = OrderedDict()
+_OPEN: OrderedDict[str, OutputArrays] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def open_block_stores(job: Any) -> tuple[Any, OutputArrays]:
-    """The input ``zarr.Array`` and the :class:`OutputArrays` of ``job``'s run."""
+def open_output_arrays(job: Any) -> OutputArrays:
+    """The :class:`OutputArrays` of ``job``'s run (``job.output``, ``job.run_id``)."""
     key = getattr(job, "run_id", "")
     with _LOCK:
         if key and key in _OPEN:
             _OPEN.move_to_end(key)
             return _OPEN[key]
-    opened = (open_input_array(job.input, job.dataset, job.storage_options),
-              OutputArrays(job.output, job.storage_options))
+    opened = OutputArrays(job.output, job.storage_options)
     if key:
         with _LOCK:
             _OPEN[key] = opened

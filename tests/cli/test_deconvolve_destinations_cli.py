@@ -47,7 +47,7 @@ def test_nwb_copy_append_and_full(tmp_path):
     names = calab.load_nwb(source, series="Deconvolved")[1]["available_series"]
     assert "Fluorescence/DeconvolvedReconvolution" in names
     again = run(source, *PARAMS, "--append")  # several series now: the source must be named
-    assert again.exit_code != 0 and "pass series= one of" in again.output
+    assert again.exit_code != 0 and "holds several series" in again.output
     again = run(source, *PARAMS, "--append", "--dataset", "RoiResponseSeries")
     assert again.exit_code != 0 and "already holds ['Deconvolved']" in again.output
 

@@ -83,7 +83,7 @@ def save_caiman(
     'estimates/S_calab'
     """
     h5py = require_module("h5py", "loaders", "save_caiman")
-    path = existing_path(path, "CaImAn results file")
+    path, _ = existing_path(path, "CaImAn results file")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise ValueError(f"name={name!r} must be letters, digits or _ (e.g. {DEFAULT_NAME!r})")
     key = f"estimates/{name}"

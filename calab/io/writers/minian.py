@@ -80,7 +80,7 @@ def save_minian(
     >>> save_minian(act, "minian_output", unit_ids=meta["unit_ids"])  # doctest: +SKIP
     PosixPath('minian_output/S_calab.zarr')
     """
-    folder = existing_path(minian_path, "Minian output")
+    folder, _ = existing_path(minian_path, "Minian output")
     if folder.name.endswith(".zarr"):
         folder = folder.parent
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in MINIAN_VARIABLES:

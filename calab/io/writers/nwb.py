@@ -98,7 +98,7 @@ def save_nwb(
     PosixPath('session_deconvolved.nwb')
     """
     require_module("pynwb", "nwb", "save_nwb")
-    source = existing_path(source, "NWB file")
+    source, _ = existing_path(source, "NWB file")
     destination = source if output is None else Path(output).expanduser()
     if output is not None and destination.exists() and not destination.samefile(source):
         raise FileExistsError(
@@ -140,11 +140,11 @@ def _append_series(path: Path, parts: dict[str, Any], *, series: str | None,
 
     with NWBHDF5IO(str(path), mode="a") as io:
         nwbfile = io.read()
-        found = _roi_response_series(nwbfile, module, shown)
+        found = _roi_response_series(nwbfile, module, str(shown))
         if series is None:  # calab's own earlier outputs are not candidate sources
             found = {key: value for key, value in found.items()
                      if OUTPUT_FORMAT not in str(value[1].description)}
-        chosen_name = _choose_series(found, series, shown)
+        chosen_name = _choose_series(found, series, str(shown))
         _kind, source_series = found[chosen_name]
         container = _container_of(nwbfile, module, chosen_name)
         n_time, n_rois = _time_rois(source_series)
