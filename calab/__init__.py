@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "load_minian": "calab.io.loaders",
     "load_suite2p": "calab.io.loaders",
     "load_nwb": "calab.io.loaders",
+    "save_nwb": "calab.io.writers.nwb",
     # out of core
     "deconvolve_zarr": "calab.engine",
     # interactive tuning

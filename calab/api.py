@@ -42,7 +42,8 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
                       max_iters: int = DEFAULT_MAX_ITERS, conv_mode: str = DEFAULT_CONV_MODE,
                       constraint: str = DEFAULT_CONSTRAINT, *, tol: float = DEFAULT_TOL,
                       filter_enabled: bool = DEFAULT_FILTER,
-                      nan_policy: str = DEFAULT_NAN_POLICY) -> Any:
+                      nan_policy: str = DEFAULT_NAN_POLICY,
+                      dims: tuple[str, str] | None = None) -> Any:
     """Deconvolve one or more calcium traces with FISTA.
 
     Each trace is preprocessed (optional bandpass filter, then the causal
@@ -79,11 +80,16 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
         Keyword-only. Apply :func:`calab.bandpass_filter` first.
     nan_policy : {"raise", "interpolate"}, optional
         Keyword-only. ``"interpolate"`` fills short NaN gaps linearly.
+    dims : tuple of str, optional
+        Keyword-only, for ``xarray.DataArray`` input: its ``(cell_dim,
+        time_dim)``. Detected for Minian's ``("unit_id", "frame")`` and for
+        a 1-D DataArray.
 
     Returns
     -------
-    numpy.ndarray or dask.array.Array
-        Non-negative activity, same shape as ``traces`` (lazy for dask input).
+    numpy.ndarray, dask.array.Array or xarray.DataArray
+        Non-negative activity, same shape as ``traces`` (lazy for dask input;
+        a DataArray with the input's dims and coordinates for DataArray input).
 
     Raises
     ------
@@ -105,6 +111,8 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
     """
     options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
                                    tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
+    if dims is not None or _is_dataarray(traces):
+        return _solve_dataarray(traces, options, dims).activity
     traces = _dask_if_file_backed(traces)
     if _is_dask_array(traces):
         return deconvolve_with_options(traces, options).activity
@@ -116,7 +124,8 @@ def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCel
                            conv_mode: str = DEFAULT_CONV_MODE,
                            constraint: str = DEFAULT_CONSTRAINT, *, tol: float = DEFAULT_TOL,
                            filter_enabled: bool = DEFAULT_FILTER,
-                           nan_policy: str = DEFAULT_NAN_POLICY) -> DeconvolutionResult:
+                           nan_policy: str = DEFAULT_NAN_POLICY,
+                           dims: tuple[str, str] | None = None) -> DeconvolutionResult:
     """Deconvolve and return activity with its diagnostics.
 
     Parameters are those of :func:`run_deconvolution`.
@@ -125,7 +134,10 @@ def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCel
     -------
     DeconvolutionResult
         ``(activity, baseline, reconvolution, iterations, converged)``:
-        scalars for 1-D input, ``(n_cells,)`` arrays for 2-D input.
+        scalars for 1-D input, ``(n_cells,)`` arrays for 2-D input. For
+        DataArray input every field is a DataArray: ``activity`` and
+        ``reconvolution`` with the input's dims and coordinates, the others
+        over its cell dimension.
         ``traces - reconvolution`` is the residual of the fit.
 
     Examples
@@ -138,6 +150,8 @@ def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCel
     """
     options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
                                    tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
+    if dims is not None or _is_dataarray(traces):
+        return _solve_dataarray(traces, options, dims)
     return deconvolve_with_options(traces, options)
 
 
@@ -207,6 +221,19 @@ def deconvolve_from_export(
     if _is_dask_array(traces):
         return deconvolve_with_options(traces, settings).activity
     return deconvolve_activity(traces, settings)
+
+
+def _solve_dataarray(traces: Any, options: DeconvolutionOptions,
+                     dims: tuple[str, str] | None) -> DeconvolutionResult:
+    from calab import xarray_support
+
+    xarray_support.check_dims_use(traces, dims)
+    return xarray_support.solve_dataarray(
+        lambda values: deconvolve_with_options(values, options), traces, dims)
+
+
+def _is_dataarray(value: Any) -> bool:
+    return type(value).__name__ == "DataArray" and type(value).__module__.startswith("xarray")
 
 
 def _is_dask_array(value: Any) -> bool:

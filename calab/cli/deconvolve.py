@@ -35,6 +35,18 @@ from calab.core.options import DeconvolutionOptions
               "(default: chosen by bytes).")
 @click.option("--no-resume", is_flag=True, help="Overwrite an existing output instead of "
               "finishing it.")
+@click.option("--to", "to", type=click.Choice(["npy", "nwb", "suite2p", "minian", "caiman"]),
+              help="Destination layout for in-memory input (default: nwb for -o *.nwb or "
+              "--append, else npy); suite2p/minian/caiman write into the input under a new name.")
+@click.option("--append", is_flag=True, help="NWB input: add the Deconvolved series to the "
+              "input file itself (through a temporary copy) instead of -o OUT.nwb.")
+@click.option("--name", "out_name", metavar="NAME", help="Name of the new NWB series, suite2p "
+              "file stem, Minian variable or CaImAn dataset (defaults: Deconvolved, spks_calab, "
+              "S_calab, S_calab).")
+@click.option("--storage-options", "storage_options", metavar="JSON",
+              help="fsspec options for URL input/output (s3://, gs://), e.g. "
+              "'{\"client_kwargs\": {\"endpoint_url\": \"http://minio:9000\"}}'; "
+              "AWS_* environment variables fill the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout.")
 def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
                tau_rise: float | None, tau_decay: float | None, lam: float | None,
@@ -42,7 +54,8 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
                full: bool, conv_mode: str, max_iters: int, constraint: str, tol: float,
                nan_policy: str, scheduler: str | None, workers: int | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
-               as_json: bool) -> None:
+               to: str | None, append: bool, out_name: str | None,
+               storage_options: str | None, as_json: bool) -> None:
     """Deconvolve INPUT: a zarr store (out of core, on Dask), or in memory an .npy,
     .npz, tuning data, HDF5 or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder)
     or NWB output.
@@ -54,6 +67,8 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
           --filter -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
       calab deconvolve traces.npy --params export.json -o activity.npy --full
       calab deconvolve traces.npy --fs 30 --params auto -o activity.npy
+      calab deconvolve session.nwb --params export.json -o session_deconvolved.nwb
+      calab deconvolve suite2p/plane0 --params export.json --to suite2p
 
     `--params auto` suggests the parameters from the recording itself
     (see `calab suggest`) and reports them in the summary ("suggested").
@@ -64,7 +79,13 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
     solver = {"conv_mode": conv_mode, "max_iters": max_iters, "constraint": constraint,
               "tol": tol, "nan_policy": nan_policy}
     try:
-        recording = open_recording(input_path, fs=fs, dataset=dataset)
+        from calab.cli.destinations import choose_destination
+        from calab.io.storage import parse_storage_options, resolve_storage_options
+
+        destination = {"to": choose_destination(to, output, append), "name": out_name}
+        stores = parse_storage_options(storage_options)
+        recording = open_recording(input_path, fs=fs, dataset=dataset,
+                                   storage_options=resolve_storage_options(input_path, stores))
         suggestion = None
         if params_path is not None and str(params_path) == AUTO and not Path(AUTO).exists():
             suggestion = _suggest(recording, flags)
@@ -74,13 +95,16 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
             params = params_from_flags(*flags, fs_fallback=recording.fs)
         options = DeconvolutionOptions.from_params(params, **solver)
         recording.with_fs(options.fs)  # an export's fs must agree with the file's too
-        if _out_of_core(recording, output):
+        if destination["to"] == "npy" and not (to or append or out_name) and \
+                _out_of_core(recording, output):
             summary = _run_zarr(input_path, str(output), options.to_params(), recording.n_cells,
                                 dataset=recording.dataset, full=full, scheduler=scheduler,
                                 workers=workers, memory_limit=memory_limit,
-                                chunk_cells=chunk_cells, resume=not no_resume, **solver)
+                                chunk_cells=chunk_cells, resume=not no_resume,
+                                storage_options=stores, **solver)
         else:
-            summary = _run_in_memory(recording, output, options, full=full)
+            summary = _run_in_memory(recording, output, options, full=full,
+                                     destination=destination)
         if suggestion is not None:
             summary["suggested"] = _suggestion_record(suggestion)
     except KeyboardInterrupt:
@@ -154,22 +178,28 @@ def _run_zarr(input_path: str, output: str, params: dict, n_cells: int, *,
 
 
 def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOptions, *,
-                   full: bool) -> dict[str, Any]:
+                   full: bool, destination: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from calab.api import deconvolve_with_options  # the solver loads only when used
 
     out = Path(output or "activity.npy")
-    if out.suffix != ".npy":
+    if destination["to"] == "npy" and out.suffix != ".npy":
         raise click.UsageError(f"-o {output}: .npy input is written to an .npy file "
                                "(use OUTPUT.npy, or a zarr input for zarr output)")
     traces = recording.read()
     began = time.perf_counter()
     result = deconvolve_with_options(traces, options)
     wall = time.perf_counter() - began
-    np.save(out, result.activity)
-    if full:
-        _save_diagnostics(out, result)
+    if destination["to"] == "npy":
+        np.save(out, result.activity)
+        if full:
+            _save_diagnostics(out, result)
+    else:
+        from calab.cli.destinations import write_destination
+
+        out = write_destination(destination["to"], result, recording, options.to_params(),
+                                output=output, full=full, name=destination["name"])
     cells = 1 if traces.ndim == 1 else traces.shape[0]
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),

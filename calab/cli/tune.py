@@ -13,17 +13,21 @@ from calab.cli.options import fs_option
 DEFAULT_FS = 30.0
 
 
-def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
+def _resolve_input(path: str, fs: float | None, dataset: str | None = None,
+                   storage_options: str | None = None) -> tuple[Any, float]:
     """The recording for :func:`calab.tune` and its sampling rate (Hz).
 
     The file's own rate (tuning sidecar, CaImAn, suite2p, NWB, zarr attributes)
     is used; ``--fs`` must agree with it. Without either, 30 Hz is assumed.
+    A URL input takes ``--storage-options`` (see :mod:`calab.io.storage`).
     """
     from calab.errors import CalabError
     from calab.io.opener import open_recording
+    from calab.io.storage import parse_storage_options, resolve_storage_options
 
     try:
-        recording = open_recording(path, fs=fs)
+        options = resolve_storage_options(path, parse_storage_options(storage_options))
+        recording = open_recording(path, fs=fs, dataset=dataset, storage_options=options)
     except (CalabError, OSError) as error:
         raise click.BadParameter(str(error), param_hint="INPUT") from None
     if recording.fs is None:
@@ -50,8 +54,13 @@ def _emit(params: dict[str, Any] | None) -> None:
                    "(default: chosen across the SNR range). All cells stay reachable.")
 @click.option("--max-cells", type=click.IntRange(min=1), default=64, show_default=True,
               help="Most cells chosen automatically when --cells is not given.")
+@click.option("--dataset", help="Array inside a zarr group given as a URL.")
+@click.option("--storage-options", "storage_options", metavar="JSON",
+              help="fsspec options for a zarr store given as a URL (s3://, gs://); AWS_* "
+              "environment variables fill the rest.")
 def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
-         timeout: float | None, cells: str | None, max_cells: int) -> None:
+         timeout: float | None, cells: str | None, max_cells: int, dataset: str | None,
+         storage_options: str | None) -> None:
     """Tune kernel and sparsity on INPUT in the browser; print the parameters as JSON.
 
     INPUT is anything calab.open_recording reads: a .npy or .npz file, a
@@ -62,7 +71,7 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
     """
     from calab.server.tune import tune as run_tune
 
-    source, fs = _resolve_input(input_path, fs)
+    source, fs = _resolve_input(input_path, fs, dataset, storage_options)
     if cells is not None:
         from calab.core.subsample import parse_cell_spec
 

@@ -30,6 +30,7 @@ import numpy as np
 from calab._version import __version__
 from calab.engine.inputs import store_location
 from calab.errors import InvalidParameterError, ResumeMismatchError
+from calab.io.storage import url_holds_data, zarr_open_kwargs
 
 ATTRS_KEY = "calab"
 DONE = "done"
@@ -54,12 +55,12 @@ def run_attrs(params: dict, solver: dict, input_attrs: dict, full: bool, chunk_c
     }))
 
 
-def read_run_attrs(output: str) -> dict[str, Any] | None:
+def read_run_attrs(output: str, storage_options: dict | None = None) -> dict[str, Any] | None:
     """The calab attributes of an existing output group, or None."""
     import zarr
 
     try:
-        group = zarr.open_group(store=output, mode="r")
+        group = zarr.open_group(store=output, mode="r", **zarr_open_kwargs(output, storage_options))
     except Exception:
         return None
     attrs = dict(group.attrs).get(ATTRS_KEY)
@@ -67,7 +68,7 @@ def read_run_attrs(output: str) -> dict[str, Any] | None:
 
 
 def prepare_output(output: str, attrs: dict[str, Any], shape: tuple[int, int],
-                   resume: bool) -> np.ndarray:
+                   resume: bool, storage_options: dict | None = None) -> np.ndarray:
     """Create (or reopen, when resuming) the output group; return the done mask.
 
     Raises
@@ -79,16 +80,16 @@ def prepare_output(output: str, attrs: dict[str, Any], shape: tuple[int, int],
     OSError
         ``output`` cannot be written.
     """
-    existing = read_run_attrs(output)
+    existing = read_run_attrs(output, storage_options)
     if existing is None:
-        _refuse_foreign(output)
+        _refuse_foreign(output, storage_options)
     elif resume:
         _check_same_run(output, existing, attrs)
-        done = read_done(output, attrs["n_blocks"])
+        done = read_done(output, attrs["n_blocks"], storage_options)
         if done is not None:
             return done
     try:
-        _create(output, attrs, shape)
+        _create(output, attrs, shape, storage_options)
     except OSError as err:
         raise OSError(
             err.errno, f"cannot write output={output!r}: {err.strerror or err}; "
@@ -134,8 +135,12 @@ def check_output_usable(output: str) -> None:
             "choose a writable location")
 
 
-def _refuse_foreign(output: str) -> None:
+def _refuse_foreign(output: str, storage_options: dict | None = None) -> None:
     if "://" in output:
+        if url_holds_data(output, storage_options):
+            raise FileExistsError(
+                f"output={output!r} holds data that is not a calab output; it is left "
+                "untouched. Choose another URL or remove it first")
         return
     path = Path(output)
     if path.is_file() or (path.is_dir() and any(path.iterdir())):
@@ -158,12 +163,14 @@ def _check_same_run(output: str, existing: dict, attrs: dict) -> None:
         )
 
 
-def read_done(output: str, n_blocks: int) -> np.ndarray | None:
+def read_done(output: str, n_blocks: int,
+              storage_options: dict | None = None) -> np.ndarray | None:
     """The done record as booleans, or None when the output has none of this size."""
     import zarr
 
     try:
-        done = zarr.open_array(store=output, path=DONE, mode="r")
+        done = zarr.open_array(store=output, path=DONE, mode="r",
+                               **zarr_open_kwargs(output, storage_options))
     except Exception:
         return None
     if done.shape != (n_blocks,):
@@ -171,12 +178,14 @@ def read_done(output: str, n_blocks: int) -> np.ndarray | None:
     return np.asarray(done[:]) == 1
 
 
-def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int]) -> None:
+def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int],
+            storage_options: dict | None = None) -> None:
     import zarr
 
     if "://" not in output and Path(output).is_dir():
         shutil.rmtree(output)  # only ever a calab output or an empty directory here
-    group = zarr.open_group(store=output, mode="w", attributes={ATTRS_KEY: attrs})
+    group = zarr.open_group(store=output, mode="w", attributes={ATTRS_KEY: attrs},
+                            **zarr_open_kwargs(output, storage_options))
     n_cells, n_time = shape
     rows = attrs["chunk_cells"]
     group.create_array("activity", shape=shape, chunks=(rows, n_time), dtype="float32",
@@ -194,21 +203,44 @@ def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int]) -> None:
                        fill_value=0, dimension_names=("block",))
 
 
+class OutputArrays:
+    """The output group's arrays, each opened once (on object storage every open is requests).
+
+    With ``confine_to`` (the job service's data root), the store re-checks at
+    every access that the output still lies under that directory (see
+    :mod:`calab.io.confined`).
+    """
+
+    def __init__(self, output: str, storage_options: dict | None = None, *,
+                 confine_to: str | None = None) -> None:
+        import zarr
+
+        store: Any = output
+        kwargs = zarr_open_kwargs(output, storage_options)
+        if confine_to is not None:
+            from calab.io.confined import confined_store
+
+            store, kwargs = confined_store(confine_to, output, read_only=False), {}
+        self.group = zarr.open_group(store=store, mode="r+", zarr_format=3, **kwargs)
+        self.arrays: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.arrays:
+            self.arrays[name] = self.group[name]
+        return self.arrays[name]
+
+
 def write_block(output: str, index: int, start: int, stop: int, result: Any, full: bool,
-                checksum: int, *, confine_to: str | None = None) -> None:
+                checksum: int, storage_options: dict | None = None,
+                arrays: OutputArrays | None = None, *, confine_to: str | None = None) -> None:
     """Write one block's regions and input checksum, then mark it done (in that order).
 
-    With ``confine_to``, every write re-checks that the output still lies
-    under that directory (see :mod:`calab.io.confined`).
+    A block is whole chunks of every array, so on object storage each region
+    is one object written whole (a PUT) before the done chunk's PUT.
+    ``arrays`` reuses an :class:`OutputArrays` already open on ``output``.
     """
-    import zarr
-
-    store: Any = output
-    if confine_to is not None:
-        from calab.io.confined import confined_store
-
-        store = confined_store(confine_to, output, read_only=False)
-    group = zarr.open_group(store=store, mode="r+")
+    group = arrays if arrays is not None else OutputArrays(output, storage_options,
+                                                           confine_to=confine_to)
     group["activity"][start:stop, :] = np.asarray(result.activity, dtype=np.float32)
     if full:
         group["reconvolution"][start:stop, :] = np.asarray(result.reconvolution, np.float32)
@@ -219,12 +251,14 @@ def write_block(output: str, index: int, start: int, stop: int, result: Any, ful
     group[DONE][index] = 1
 
 
-def read_checksums(output: str, n_blocks: int) -> np.ndarray | None:
+def read_checksums(output: str, n_blocks: int,
+                   storage_options: dict | None = None) -> np.ndarray | None:
     """The recorded input checksum of every block (0: none), or None when absent."""
     import zarr
 
     try:
-        checksums = zarr.open_array(store=output, path=CHECKSUM, mode="r")
+        checksums = zarr.open_array(store=output, path=CHECKSUM, mode="r",
+                                    **zarr_open_kwargs(output, storage_options))
     except Exception:
         return None
     if checksums.shape != (n_blocks,):

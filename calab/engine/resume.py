@@ -41,7 +41,7 @@ def verify_done_blocks(connection: Any, job: Any, output: str, done: np.ndarray)
         differently; the message names the blocks and what to do.
     """
     finished = [int(i) for i in np.flatnonzero(done)]
-    recorded = read_checksums(output, done.size)
+    recorded = read_checksums(output, done.size, getattr(job, "storage_options", None))
     if recorded is None or not recorded[finished].all():
         raise ResumeMismatchError(
             f"output={output!r} records no input checksum for its finished blocks (written "

@@ -26,6 +26,7 @@ from calab.core.options import (
     flag,
 )
 from calab.engine.block import check_finite_block, solve_block
+from calab.engine.block_stores import open_output_arrays
 from calab.engine.cluster import dask_client, describe_cluster
 from calab.engine.errors import BlocksFailedError, Cancelled
 from calab.engine.inputs import block_checksum, describe_input
@@ -43,11 +44,10 @@ from calab.engine.resume import verify_done_blocks
 from calab.errors import ParameterTypeError
 from calab.io.arrays import TraceArray
 from calab.io.confined import confine_traces
+from calab.io.storage import resolve_run_storage
 
-POLL_S = 0.1
-WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
-WINDOW_MIN = 8
-STOP_POLL_S = 0.5
+POLL_S, STOP_POLL_S = 0.1, 0.5
+WINDOW_PER_THREAD, WINDOW_MIN = 4, 8  # tasks in flight per worker thread, and at least
 DRAIN_TIMEOUT_S = 600.0  # how long a stop waits for the blocks already running
 
 
@@ -62,6 +62,8 @@ class BlockJob:
     n_cells: int
     full: bool
     confine_to: str | None = None  # every read and write re-checks it stays under this dir
+    storage_options: dict | None = None  # fsspec options of the URL output (not recorded)
+    run_id: str = ""  # one per run: workers reuse the stores they opened for it
 
     def bounds(self, index: int) -> tuple[int, int]:
         start = index * self.chunk_cells
@@ -89,7 +91,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
             f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
             f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
     write_block(job.output, index, start, stop, result, job.full, checksum,
-                confine_to=job.confine_to)
+                arrays=open_output_arrays(job))
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
 
@@ -115,19 +117,22 @@ def deconvolve_zarr(
     should_stop: Callable[[], bool] | None = None,
     nan_policy: str = DEFAULT_NAN_POLICY,
     confine_to: str | Path | None = None,
+    storage_options: dict | None = None,
 ) -> dict[str, Any]:
     """Deconvolve a zarr recording out of core into a zarr output group.
 
     Parameters
     ----------
     input : str or pathlib.Path
-        Any recording :func:`calab.open_recording` reads, typically a zarr array
-        ``(n_cells, n_timepoints)`` or a group holding it (see ``dataset``).
+        Any recording :func:`calab.open_recording` reads: typically a zarr array
+        (v3 or v2) of shape ``(n_cells, n_timepoints)`` or a group holding it
+        (see ``dataset``), local or an fsspec URL (``s3://``, ``gs://``); also
+        ``.npy``, HDF5, CaImAn, Minian, suite2p or NWB files, read block by block.
     output : str or pathlib.Path
-        Output group: ``activity`` float32 ``(n_cells, n_timepoints)``; with
-        ``full=True`` also ``baseline``, ``reconvolution``, ``iterations`` and
-        ``converged``; ``done`` records finished blocks. Attributes under
-        ``"calab"`` record parameters, version and the input's shape/chunking.
+        Output group (local path or fsspec URL): ``activity`` float32
+        ``(n_cells, n_timepoints)``; with ``full=True`` also ``baseline``,
+        ``reconvolution``, ``iterations``, ``converged``; ``done`` records
+        finished blocks; ``"calab"`` attributes record parameters, version, input.
     params : dict, str or pathlib.Path
         Flat ``{tau_rise, tau_decay, lambda_, fs, filter_enabled}`` (seconds,
         Hz; ``tau_rise``, ``tau_decay`` and ``lambda_`` may be lists of one
@@ -153,6 +158,8 @@ def deconvolve_zarr(
     n_workers, memory_limit : optional
         Embedded cluster only: worker processes (default: cores) and memory
         limit per worker (e.g. ``"2GB"``).
+    storage_options : dict, optional
+        fsspec options of URL input/output; ``AWS_*`` fill the rest (:mod:`calab.io.storage`).
     progress : callable, optional
         ``progress(blocks_done, blocks_total)``; done includes skipped blocks.
     should_stop : callable, optional
@@ -196,8 +203,11 @@ def deconvolve_zarr(
     options = _resolve_options(params, max_iters=max_iters, conv_mode=conv_mode,
                                constraint=constraint, tol=tol, nan_policy=nan_policy)
     full, resume = flag("full", full), flag("resume", resume)
-    recording, info = describe_input(input, dataset, fs=options.fs)
+    stores = resolve_run_storage(input, output, storage_options)
+    recording, info = describe_input(input, dataset, fs=options.fs,
+                                     storage_options=stores["input"])
     options.check_recording(*info.shape)
+    resolved = stores["output"] or stores["input"]  # one set serves workers' reads and writes
     out = check_output_location(output, info.store)
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
@@ -205,24 +215,27 @@ def deconvolve_zarr(
         traces = recording.traces if confine_to is None else confine_traces(
             recording.traces, str(confine_to))
         return _run(traces, info, out, options, chunk_cells, full, resume,
-                    connection, progress, should_stop, began, confine_to)
+                    connection, progress, should_stop, began, resolved,
+                    None if confine_to is None else str(confine_to))
 
 
 def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
          chunk_cells: int | None,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
-         began: float, confine_to: str | Path | None = None) -> dict[str, Any]:
+         began: float, storage_options: dict | None = None,
+         confine_to: str | None = None) -> dict[str, Any]:
     n_cells, n_time = info.shape
-    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection)
+    cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection,
+                         storage_options)
     bounds = block_bounds(n_cells, cells)
     solver = {"max_iters": options.max_iters, "conv_mode": options.conv_mode,
               "constraint": options.constraint, "tol": options.tol,
               "nan_policy": options.nan_policy}
     attrs = run_attrs(options.to_params(), solver, info.as_attrs(), full, cells, len(bounds))
-    done = prepare_output(out, attrs, info.shape, resume)
-    job = BlockJob(source, out, options, cells, n_cells, full,
-                   None if confine_to is None else str(confine_to))
+    done = prepare_output(out, attrs, info.shape, resume, storage_options)
+    job = BlockJob(source, out, options, cells, n_cells, full, confine_to, storage_options,
+                   uuid.uuid4().hex)
     if resume and done.any():
         verify_done_blocks(connection, job, out, done)
     todo = [i for i in range(len(bounds)) if not done[i]]
@@ -318,9 +331,7 @@ class _BlockQueue:
     def drain(self) -> int:
         """Submit nothing more and let the blocks in flight end; how many completed.
 
-        Running tasks cannot be interrupted (their writes would land after we
-        return), so they are waited for: once this returns, the output no longer
-        changes.
+    XX
         """
         self.waiting.clear()
         futures = [future for future, _ in self.in_flight.values()]
@@ -339,8 +350,7 @@ class _BlockQueue:
 
 
 def _window(dask: Any) -> int:
-    threads = describe_cluster(dask)["threads"]
-    return max(WINDOW_MIN, WINDOW_PER_THREAD * threads)
+    return max(WINDOW_MIN, WINDOW_PER_THREAD * describe_cluster(dask)["threads"])
 
 
 def _completed(future: Any, job: BlockJob, index: int) -> bool:
@@ -353,7 +363,7 @@ def _completed(future: Any, job: BlockJob, index: int) -> bool:
         return True
     if future.status != "lost":
         return False
-    done = read_done(job.output, -(-job.n_cells // job.chunk_cells))
+    done = read_done(job.output, -(-job.n_cells // job.chunk_cells), job.storage_options)
     return done is not None and bool(done[index])
 
 
@@ -378,10 +388,11 @@ def _resolve_options(params: dict | str | Path, **solver_options: Any) -> Deconv
 
 
 def _block_cells(n_cells: int, n_time: int, chunk_cells: int | None, output: str,
-                 input_chunk_cells: int, connection: _LazyConnection) -> int:
+                 input_chunk_cells: int, connection: _LazyConnection,
+                 storage_options: dict | None = None) -> int:
     if chunk_cells is not None:
         return plan_chunk_cells(n_cells, n_time, chunk_cells=chunk_cells)
-    existing = read_run_attrs(output)
+    existing = read_run_attrs(output, storage_options)
     if existing and isinstance(existing.get("chunk_cells"), int):
         return min(existing["chunk_cells"], n_cells)  # resume with the blocks of the first run
     threads = max(1, describe_cluster(connection.get())["threads"])

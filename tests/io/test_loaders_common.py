@@ -97,12 +97,15 @@ def write_nwb(
     dff_timestamps=None,
     conversion=1.0,
     offset=0.0,
+    subject=False,
 ):
     """An NWB file with ImagingPlane, PlaneSegmentation and RoiResponseSeries written by pynwb.
 
     ``fluorescence`` is ``(n_rois, T)``; it is stored time-first as NWB requires.
+    ``subject=True`` adds the subject nwbinspector asks every file for.
     """
     from pynwb import NWBHDF5IO, NWBFile
+    from pynwb.file import Subject
     from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 
     nwb = NWBFile(
@@ -110,6 +113,8 @@ def write_nwb(
         identifier="calab-test",
         session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
     )
+    if subject:
+        nwb.subject = Subject(subject_id="m1", species="Mus musculus", sex="F", age="P90D")
     device = nwb.create_device(name="Microscope")
     channel = OpticalChannel(name="green", description="GCaMP", emission_lambda=520.0)
     plane = nwb.create_imaging_plane(

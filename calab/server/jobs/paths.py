@@ -11,6 +11,7 @@ absolute path.
 from __future__ import annotations
 
 import errno
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from calab.server.jobs.errors import JobRequestError
@@ -160,3 +161,62 @@ def relative_text(text: str, root: Path) -> str:
 def _show(value: object, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def resolve_under_url_prefixes(field: str, value: object, prefixes: Sequence[str]) -> str:
+    """Check a client URL against the object-storage prefixes the operator shared.
+
+    The URL object-storage counterpart of :func:`resolve_under_root`: a job may
+    name ``s3://bucket/area/rec.zarr`` only when it lies under one of
+    ``prefixes`` (``"s3://bucket/area/"``), compared path segment by segment,
+    so ``s3://bucket/area-2/`` is not under ``s3://bucket/area``.
+
+    Parameters
+    ----------
+    field : str
+        Request field name for error messages (``"input"``, ``"output"``).
+    value : object
+        The client's value; must be a ``protocol://`` URL string.
+    prefixes : sequence of str
+        Allowed URL prefixes (the service configuration); empty allows none.
+
+    Returns
+    -------
+    str
+        The normalised URL (protocol lower-cased, no empty or ``.`` segments).
+
+    Raises
+    ------
+    JobRequestError
+        Naming ``field``: 422 for a value that is not a URL; 403 for ``..``
+        segments, query strings, or a URL under none of the prefixes.
+
+    Example
+    -------
+    >>> resolve_under_url_prefixes("input", "s3://lab/rec//a.zarr", ["s3://lab/rec/"])
+    's3://lab/rec/a.zarr'
+    """
+    if not isinstance(value, str) or "://" not in value:
+        raise JobRequestError(field, f"{field}={value!r} must be a URL such as s3://bucket/key")
+    url = _normalised_url(field, value)
+    for prefix in prefixes:
+        allowed = _normalised_url("prefix", prefix)
+        if url == allowed or url.startswith(allowed.rstrip("/") + "/"):
+            return url
+    shared = ", ".join(repr(p) for p in prefixes) or "none"
+    raise JobRequestError(
+        field, f"{field}={value!r} is outside the storage prefixes this service shares "
+        f"({shared})", 403)
+
+
+def _normalised_url(field: str, value: str) -> str:
+    if any(ch in value for ch in ("\x00", "\\", "?", "#")):
+        raise JobRequestError(
+            field, f"{field}={value!r} contains a NUL, backslash, query or fragment", 403)
+    protocol, _, rest = value.partition("://")
+    segments = [part for part in rest.split("/") if part not in ("", ".")]
+    if ".." in segments:
+        raise JobRequestError(field, f"{field}={value!r} contains '..'", 403)
+    if not protocol.isalnum() or not segments:
+        raise JobRequestError(field, f"{field}={value!r} is not a usable storage URL")
+    return f"{protocol.lower()}://{'/'.join(segments)}"
