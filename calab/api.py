@@ -101,8 +101,9 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
     >>> activity.shape == sim.traces.shape and bool((activity >= 0).all())
     True
     """
-    options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
-                                   tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
+    options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
+                                   max_iters, conv_mode, constraint, tol, filter_enabled,
+                                   nan_policy)
     if _is_dask_array(traces):
         return deconvolve_with_options(traces, options).activity
     return deconvolve_activity(traces, options)  # no diagnostics to compute
@@ -133,8 +134,9 @@ def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCel
     >>> res.activity.shape == sim.traces[0].shape and isinstance(res.iterations, int)
     True
     """
-    options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
-                                   tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
+    options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
+                                   max_iters, conv_mode, constraint, tol, filter_enabled,
+                                   nan_policy)
     return deconvolve_with_options(traces, options)
 
 

@@ -30,7 +30,7 @@ from calab.core.options import (
 from calab.errors import BlocksFailedError, CalabError, Cancelled
 from calab.io.export import load_export_params, normalize_params
 
-__all__ = ["UserError", "fs_option", "parameter_options", "params_from_flags",
+__all__ = ["RunError", "UserError", "fs_option", "parameter_options", "params_from_flags",
            "solver_options", "user_error"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,13 +135,15 @@ def params_from_flags(
 
 
 class UserError(click.ClickException):
-    """Shown as ``Error: <message>``; exit code 2 (a bad argument) unless told otherwise."""
+    """Shown as ``Error: <message>`` with exit code 2: a bad argument, value or file."""
 
     exit_code = 2
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class RunError(click.ClickException):
+    """Shown as ``Error: <message>`` with exit code 1: a run that failed or was stopped."""
+
+    exit_code = 1
 
 
 #: Errors shown as ``Error: <message>`` instead of a traceback when a command raises them.
@@ -170,4 +172,4 @@ def user_error(error: BaseException) -> click.ClickException:
     bad_path = isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
     system = isinstance(error, OSError) and not bad_path and not isinstance(error, CalabError)
     code = 1 if system or isinstance(error, RUN_ERRORS) else 2
-    return UserError(text or type(error).__name__, exit_code=code)
+    return (RunError if code == 1 else UserError)(text or type(error).__name__)

@@ -197,14 +197,16 @@ def _set_mark(marked: np.ndarray, block_counts: np.ndarray, rank: int, value: bo
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _unmark(marked, block_counts, rank, cursor, below):
+def _unmark(marked: np.ndarray, block_counts: np.ndarray, rank: int, cursor: int,
+            below: int) -> tuple[int, int]:
     """Remove ``rank`` from the window; the cursor stays put (maybe on an unmarked rank)."""
     _set_mark(marked, block_counts, rank, False)
     return cursor, below - (rank < cursor)
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk(marked, block_counts, cursor, below, wanted, filled):
+def _walk(marked: np.ndarray, block_counts: np.ndarray, cursor: int, below: int, wanted: int,
+          filled: int) -> tuple[int, int]:
     """Move the cursor to the marked rank with exactly ``wanted`` marked ranks below it."""
     if not marked[cursor]:  # its sample left: step onto a marked neighbour
         if below < filled:

@@ -281,7 +281,7 @@ class _BlockQueue:
         self.run_id = uuid.uuid4().hex[:8]
 
     def submit(self, count: int) -> list[Any]:
-        futures = []
+        futures: list[Any] = []
         while self.waiting and len(futures) < count:
             index = self.waiting.pop()
             future = self.dask.submit(run_block, self.job, index, pure=False,

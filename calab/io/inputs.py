@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.validation import check_choice
+from calab.core.options import choice as check_choice
 from calab.io.loaders import load_caiman, load_minian, load_nwb, load_suite2p
 from calab.io.loaders._common import build_meta, check_trace_shape, resolve_fs
 from calab.io.loaders.minian import is_zarr_store

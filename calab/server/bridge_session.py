@@ -57,7 +57,7 @@ def load_dataset(
     max_minutes: float = 10.0,
 ) -> Dataset:
     """Read the tuning subset of ``source``; see :func:`calab.engine.reading.read_tuning_subset`."""
-    from calab.core.validation import check_positive
+    from calab.core.options import positive_number as check_positive
 
     fs = check_positive("fs", fs)
     subset = read_tuning_subset(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.validation import check_positive
+from calab.core.options import positive_number as check_positive
 
 
 def require_module(module: str, extra: str, loader: str) -> ModuleType:

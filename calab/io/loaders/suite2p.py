@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.validation import check_lambda
+from calab.core.options import non_negative_number
 from calab.io.loaders._common import build_meta, check_trace_shape, existing_path, resolve_fs
 
 
@@ -67,7 +67,7 @@ def load_suite2p(
     >>> meta["sampling_rate_hz"], meta["roi_indices"][:3]  # doctest: +SKIP
     (30.0, [0, 2, 5])
     """
-    coefficient = check_lambda(neuropil_coefficient, name="neuropil_coefficient")
+    coefficient = non_negative_number("neuropil_coefficient", neuropil_coefficient)
     folder = _plane_folder(plane_dir)
     f_path = _required(folder, "F.npy")
     raw = _open_npy(f_path, lazy)
