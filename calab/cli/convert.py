@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from calab.cli.options import user_error
+
 LOADER_FORMATS = ("caiman", "minian", "suite2p", "nwb")
 ALL_FORMATS = (*LOADER_FORMATS, "npy", "tuning")
 BUILTIN_KEYS = ("sampling_rate_hz", "num_cells", "num_timepoints", "source", "format")
@@ -68,7 +70,7 @@ def convert(input_path: Path, fmt: str | None, output: Path, fs: float | None, *
         _check_option_formats(fmt, options)
         traces, meta = _load(input_path, fmt, fs, options)
     except (FileNotFoundError, KeyError, ValueError, TypeError, ImportError) as error:
-        raise click.ClickException(_message(error)) from None
+        raise user_error(error) from None
     rate = meta["sampling_rate_hz"]
     if rate is None:
         raise click.UsageError(f"{input_path} stores no sampling rate; pass --fs HZ")
@@ -125,10 +127,5 @@ def _write(traces: Any, fs: float, output: Path, meta: dict[str, Any], overwrite
     try:
         save_for_tuning(traces, fs, output, metadata=metadata)
     except (ValueError, TypeError) as error:
-        raise click.ClickException(f"cannot write {output}: {_message(error)}") from None
+        raise user_error(error, f"cannot write {output}") from None
     return npy_path, json_path
-
-
-def _message(error: BaseException) -> str:
-    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-    return f"{type(error).__name__}: {text}"

@@ -148,12 +148,15 @@ class RunError(click.ClickException):
 
 #: Errors shown as ``Error: <message>`` instead of a traceback when a command raises them.
 USER_ERRORS = (CalabError, ValueError, TypeError, KeyError, OSError, ImportError)
-#: Of those, the ones that do not mean "a bad argument" (exit 1, not 2).
+#: Errors that mean "a bad argument, value or file" (exit 2); any other exits 1.
+BAD_INPUT_ERRORS = (CalabError, ValueError, TypeError, KeyError, ImportError,
+                    FileNotFoundError, NotADirectoryError, IsADirectoryError)
+#: Family members that report a run that failed part-way or was stopped (exit 1).
 RUN_ERRORS = (BlocksFailedError, Cancelled)
 
 
-def user_error(error: BaseException) -> click.ClickException:
-    """The click exception that shows ``error`` to the user.
+def user_error(error: BaseException, context: str | None = None) -> click.ClickException:
+    """The click exception that shows ``error`` to the user (after ``context``, if given).
 
     A run that failed part-way (:class:`calab.errors.BlocksFailedError`), was
     stopped, or met an operating-system error other than a missing file
@@ -169,7 +172,7 @@ def user_error(error: BaseException) -> click.ClickException:
     text = str(error)
     if isinstance(error, KeyError) and not isinstance(error, CalabError) and error.args:
         text = str(error.args[0])
-    bad_path = isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
-    system = isinstance(error, OSError) and not bad_path and not isinstance(error, CalabError)
-    code = 1 if system or isinstance(error, RUN_ERRORS) else 2
-    return (RunError if code == 1 else UserError)(text or type(error).__name__)
+    bad_input = isinstance(error, BAD_INPUT_ERRORS) and not isinstance(error, RUN_ERRORS)
+    code = 2 if bad_input else 1
+    text = text or type(error).__name__
+    return (RunError if code == 1 else UserError)(f"{context}: {text}" if context else text)
