@@ -8,6 +8,14 @@ one interpreter and alternates their runs on the reference cases. It prints per 
 the median times and the median of the paired ratios (A / B; above 1 means B is
 faster). Two copies of one revision agree to about 1.5%.
 
+Compiled revisions (those with ``src/solver/``, the C++ core): the copy gets its own
+build of the extension ``calab.core._solver`` (its module name does not depend on the
+package's, so ``calab_a.core._solver`` and ``calab_b.core._solver`` load side by
+side). ``WORKTREE`` takes the extension installed in this environment (run
+``pip install -e .`` after changing ``src/solver/``); a git revision is built with
+``pip wheel`` (one to three minutes) and its extension taken from the wheel. Older
+numba revisions need ``pip install numba`` in this environment.
+
 Usage::
 
     python benchmarks/ab_revisions.py HEAD~1 WORKTREE [--mode banded] [--repeats 15]
@@ -26,6 +34,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +48,33 @@ def copy_revision(revision: str, name: str, into: Path) -> None:
     target = into / name
     if revision == "WORKTREE":
         shutil.copytree(ROOT / "calab", target, ignore=shutil.ignore_patterns("__pycache__"))
+        if (ROOT / "src" / "solver").is_dir():
+            import calab.core._solver as installed
+
+            shutil.copy2(installed.__file__, target / "core")
     else:
-        archive = subprocess.run(["git", "archive", revision, "calab"], cwd=ROOT, check=True,
+        archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True,
                                  capture_output=True).stdout
+        source = into / f"_extract_{name}"
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(into / "_extract", filter="data")
-        (into / "_extract" / "calab").rename(target)
+            tar.extractall(source, filter="data")
+        if (source / "src" / "solver").is_dir():
+            _extract_extension(source, target.parent / f"_wheel_{name}")
+        (source / "calab").rename(target)
     for path in target.rglob("*.py"):
         text = path.read_text()
         path.write_text(IMPORT.sub(lambda m: _renamed(m, name), text))
+
+
+def _extract_extension(source: Path, wheel_dir: Path) -> None:
+    """Build the revision in ``source`` as a wheel and put its compiled core in place."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                    str(wheel_dir), str(source)], check=True)
+    wheel = next(wheel_dir.glob("calab-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            if member.startswith("calab/core/_solver"):
+                (source / member).write_bytes(archive.read(member))
 
 
 def _renamed(match: re.Match, name: str) -> str:

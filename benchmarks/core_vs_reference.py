@@ -40,7 +40,7 @@ import calab
 from calab.core.metrics import objective
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"fft": 2.0, "banded": 10.0}
+TARGETS = {"fft": 4.0, "banded": 12.0}
 
 
 def reference_python(given: str | None) -> str:

@@ -33,6 +33,8 @@ CASES = [
     ("jgcamp8f_60hz_raw_f", "jgcamp8f", 60.0, 0.5, False, 10.0, 24, 8, 300.0, 40.0, 400.0),
     ("ogb1_30hz_noisy", "ogb1", 30.0, 1.5, False, 4.0, 25, 12, 300.0, 25.0, 0.0),
     ("gcamp6f_10hz_filtered", "gcamp6f", 10.0, 0.3, True, 3.0, 26, 16, 600.0, 25.0, 0.0),
+    # a restart's short steps once stopped a cell early (test_convergence_rule.py)
+    ("ogb1_10hz_filtered", "ogb1", 10.0, 0.016, True, 3.9, 3, 16, 60.0, 25.0, 0.0),
 ]
 
 

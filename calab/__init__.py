@@ -31,6 +31,8 @@ _EXPORTS: dict[str, str] = {
     "SimulationResult": "calab.core.simulate",
     "INDICATOR_PRESETS": "calab.core.simulate",
     # files
+    "open_recording": "calab.io.opener",
+    "Recording": "calab.io.recording",
     "save_for_tuning": "calab.io.tuning",
     "load_tuning_data": "calab.io.tuning",
     "load_export_params": "calab.io.export",

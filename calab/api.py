@@ -53,8 +53,10 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
 
     Parameters
     ----------
-    traces : numpy.ndarray or dask.array.Array
-        ``(n_timepoints,)`` or ``(n_cells, n_timepoints)`` fluorescence.
+    traces : numpy.ndarray, dask.array.Array or calab.io.recording.Recording
+        ``(n_timepoints,)`` or ``(n_cells, n_timepoints)`` fluorescence. A
+        recording from :func:`calab.open_recording` (or a loader's ``lazy=True``
+        traces) is read lazily, like a dask array.
     fs : float
         Sampling rate in Hz.
     tau_r, tau_d : float or array_like
@@ -104,6 +106,7 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
     options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
                                    max_iters, conv_mode, constraint, tol, filter_enabled,
                                    nan_policy)
+    traces = _dask_if_file_backed(traces)
     if _is_dask_array(traces):
         return deconvolve_with_options(traces, options).activity
     return deconvolve_activity(traces, options)  # no diagnostics to compute
@@ -153,6 +156,7 @@ def deconvolve_with_options(traces: Any, options: DeconvolutionOptions) -> Decon
     >>> deconvolve_with_options(np.ones(300), opts).activity.shape
     (300,)
     """
+    traces = _dask_if_file_backed(traces)
     if _is_dask_array(traces):
         from calab.engine.lazy import deconvolve_dask  # dask is imported only when used
 
@@ -209,3 +213,15 @@ def deconvolve_from_export(
 
 def _is_dask_array(value: Any) -> bool:
     return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "chunks")
+
+
+def _dask_if_file_backed(traces: Any) -> Any:
+    """A recording opened by :func:`calab.open_recording` (or its traces) as a dask array."""
+    from calab.io.arrays import TraceArray
+    from calab.io.recording import Recording
+
+    if isinstance(traces, (Recording, TraceArray)):
+        from calab.engine.sources import as_dask
+
+        return as_dask(traces)
+    return traces

@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install -q --upgrade pip >/dev/null
+# Builds the solver's compiled core (src/solver/, C++ through scikit-build-core) on the way;
+# nothing compiles at run time.
 python3 -m pip install -q -e ".[test,loaders,nwb,docs]"
+python3 -c "import calab.core._solver as s; print('calab solver core:', s.isa())"
 
 # Headless Chromium for the browser tests (Debian's package; no browser download).
 if [ ! -x /usr/bin/chromium ]; then

@@ -9,8 +9,7 @@ import click
 
 from calab.cli.options import user_error
 
-LOADER_FORMATS = ("caiman", "minian", "suite2p", "nwb")
-ALL_FORMATS = (*LOADER_FORMATS, "npy", "tuning")
+ALL_FORMATS = ("caiman", "minian", "suite2p", "nwb", "npy", "npz", "tuning", "zarr", "hdf5")
 BUILTIN_KEYS = ("sampling_rate_hz", "num_cells", "num_timepoints", "source", "format")
 # option name -> the one format it applies to
 FORMAT_OPTIONS = {
@@ -37,7 +36,9 @@ FORMAT_OPTIONS = {
     type=click.Path(path_type=Path),
     help="Output stem: writes STEM.npy and STEM_metadata.json.",
 )
-@click.option("--fs", type=float, default=None, help="Sampling rate in Hz (overrides the file's).")
+@click.option("--fs", type=float, default=None,
+              help="Sampling rate in Hz (needed when the file records none; must agree "
+                   "with the file's otherwise).")
 @click.option(
     "--dataset",
     default=None,
@@ -54,7 +55,8 @@ FORMAT_OPTIONS = {
 @click.option("--all-rois", is_flag=True, help="suite2p: keep every ROI, not only iscell ones.")
 @click.option("--overwrite", is_flag=True, help="Replace existing STEM.npy / STEM_metadata.json.")
 def convert(input_path: Path, fmt: str | None, output: Path, fs: float | None, **options) -> None:
-    """Convert INPUT (CaImAn .hdf5, Minian folder, suite2p plane, NWB) to tuning data.
+    """Convert INPUT (CaImAn .hdf5, Minian folder, suite2p plane, NWB, or anything else
+    calab.open_recording reads) to tuning data.
 
     The traces are written as STEM.npy, (n_cells, n_timepoints) float64, with
     STEM_metadata.json holding the sampling rate and where the data came from,
@@ -62,29 +64,21 @@ def convert(input_path: Path, fmt: str | None, output: Path, fs: float | None, *
 
     Example: calab convert suite2p/plane0 --format suite2p -o plane0 --fs 30
     """
-    from calab.io.inputs import detect_format
+    from calab.errors import CalabError
 
     overwrite = options.pop("overwrite")
     try:
-        fmt = fmt or detect_format(_existing(input_path))
-        _check_option_formats(fmt, options)
-        traces, meta = _load(input_path, fmt, fs, options)
-    except (FileNotFoundError, KeyError, ValueError, TypeError, ImportError) as error:
+        recording = _open(str(input_path), fmt, fs, options)
+    except (CalabError, OSError, ValueError, TypeError) as error:
         raise user_error(error) from None
-    rate = meta["sampling_rate_hz"]
+    rate = recording.fs
     if rate is None:
         raise click.UsageError(f"{input_path} stores no sampling rate; pass --fs HZ")
-    written = _write(traces, rate, output, meta, overwrite)
+    written = _write(recording, rate, output, overwrite)
     click.echo(
-        f"wrote {written[0]} ({meta['num_cells']} cells x {meta['num_timepoints']} samples "
-        f"at {rate:g} Hz) and {written[1]} from {fmt} input {input_path}"
+        f"wrote {written[0]} ({recording.n_cells} cells x {recording.n_timepoints} samples "
+        f"at {rate:g} Hz) and {written[1]} from {recording.format} input {input_path}"
     )
-
-
-def _existing(path: Path) -> Path:
-    if not path.exists() and not path.with_name(path.name + ".npy").exists():
-        raise FileNotFoundError(f"INPUT not found: {str(path)!r}")
-    return path if path.exists() else path.with_name(path.name + ".npy")
 
 
 def _check_option_formats(fmt: str, options: dict[str, Any]) -> None:
@@ -94,26 +88,29 @@ def _check_option_formats(fmt: str, options: dict[str, Any]) -> None:
             raise ValueError(f"{flag} applies to --format {owner} only, not {fmt}")
 
 
-def _load(path: Path, fmt: str, fs: float | None, options: dict[str, Any]):
-    from calab.io import loaders
-    from calab.io.inputs import read_traces
+def _open(path: str, fmt: str | None, fs: float | None, options: dict[str, Any]) -> Any:
+    """The recording, through the one opener (with the CaImAn/suite2p options)."""
+    from calab.io.loaders.caiman import open_caiman
+    from calab.io.loaders.suite2p import open_suite2p
+    from calab.io.opener import detect_format, open_recording
+    from calab.io.paths import locate
 
+    fmt = fmt or detect_format(path)
+    _check_option_formats(fmt, options)
     dataset = options["dataset"]
-    key = {} if dataset is None else {"trace_key": dataset}
     if fmt == "caiman":
         flags = {k: options[k] for k in ("add_residuals", "only_accepted")}
-        return loaders.load_caiman(path, fs=fs, **key, **flags)
+        return open_caiman(locate(path), path, dataset, **flags).with_fs(fs)
     if fmt == "suite2p":
-        if dataset is not None:
-            raise ValueError(f"--dataset={dataset!r} is not used for suite2p input")
         coefficient = options["neuropil_coefficient"]
-        return loaders.load_suite2p(
-            path, 0.7 if coefficient is None else coefficient, not options["all_rois"], fs=fs
-        )
-    return read_traces(path, fs=fs, dataset=dataset, fmt=fmt)
+        recording = open_suite2p(
+            locate(path), path, dataset, only_cells=not options["all_rois"],
+            neuropil_coefficient=0.7 if coefficient is None else coefficient)
+        return recording.with_fs(fs)
+    return open_recording(path, fs=fs, dataset=dataset, format=fmt)
 
 
-def _write(traces: Any, fs: float, output: Path, meta: dict[str, Any], overwrite: bool):
+def _write(recording: Any, fs: float, output: Path, overwrite: bool) -> tuple[Path, Path]:
     from calab.io.tuning import save_for_tuning, tuning_paths
 
     npy_path, json_path = tuning_paths(output)
@@ -122,10 +119,11 @@ def _write(traces: Any, fs: float, output: Path, meta: dict[str, Any], overwrite
         raise click.UsageError(
             f"{', '.join(existing)} already exist; pass --overwrite or another -o STEM"
         )
+    meta = recording.meta()
     extras = {k: v for k, v in meta.items() if k not in BUILTIN_KEYS}
     metadata = {"source_file": meta["source"], "source_format": meta["format"], **extras}
     try:
-        save_for_tuning(traces, fs, output, metadata=metadata)
+        save_for_tuning(recording.read(), fs, output, metadata=metadata)
     except (ValueError, TypeError) as error:
         raise user_error(error, f"cannot write {output}") from None
     return npy_path, json_path

@@ -12,17 +12,6 @@ import click
 
 from calab.cli.options import parameter_options, params_from_flags, solver_options
 from calab.core.options import DeconvolutionOptions
-from calab.errors import RecordingNotFoundError
-
-ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
-
-
-def is_zarr_path(path: str) -> bool:
-    """True for a zarr store path: ``*.zarr``, a URL, or a directory with zarr metadata."""
-    if "://" in path or path.rstrip("/").endswith(".zarr") or ".zarr/" in path:
-        return True
-    folder = Path(path)
-    return folder.is_dir() and any((folder / marker).exists() for marker in ZARR_MARKERS)
 
 
 @click.command()
@@ -31,8 +20,8 @@ def is_zarr_path(path: str) -> bool:
 @click.option("-o", "--output", type=str, metavar="PATH",
               help="OUTPUT.zarr for zarr input (required); OUTPUT.npy for .npy input "
                    "(default activity.npy).")
-@click.option("--dataset", help="Array inside a zarr group; the HDF5 key (CaImAn), variable "
-              "(Minian) or series (NWB) of a pipeline output.")
+@click.option("--dataset", help="Array inside a zarr group or .npz; the HDF5 key (CaImAn, "
+              "HDF5), variable (Minian) or series (NWB) of a pipeline output.")
 @click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations, "
               "converged.")
 @solver_options
@@ -55,7 +44,8 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
                memory_limit: str | None, chunk_cells: int | None, no_resume: bool,
                as_json: bool) -> None:
     """Deconvolve INPUT: a zarr store (out of core, on Dask), or in memory an .npy,
-    tuning data or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder) or NWB output.
+    .npz, tuning data, HDF5 or a CaImAn (.hdf5), Minian (folder), suite2p (plane folder)
+    or NWB output.
 
     \b
     Examples:
@@ -64,19 +54,23 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
           --filter -o out.zarr --scheduler tcp://10.0.0.5:8786 --json
       calab deconvolve traces.npy --params export.json -o activity.npy --full
     """
+    from calab.io.opener import open_recording
+
     flags = (params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
-    solver = {"conv_mode": conv_mode, "max_iters": max_iters, "constraint": constraint,
-              "tol": tol, "nan_policy": nan_policy}
+    solver: dict[str, Any] = {"conv_mode": conv_mode, "max_iters": max_iters,
+                              "constraint": constraint, "tol": tol, "nan_policy": nan_policy}
     try:
-        if is_zarr_path(input_path):
-            params = params_from_flags(*flags)
-            summary = _run_zarr(input_path, output, params, dataset=dataset, full=full,
-                                scheduler=scheduler, workers=workers,
-                                memory_limit=memory_limit, chunk_cells=chunk_cells,
-                                resume=not no_resume, **solver)
+        recording = open_recording(input_path, fs=fs, dataset=dataset)
+        options = DeconvolutionOptions.from_params(
+            params_from_flags(*flags, fs_fallback=recording.fs), **solver)
+        recording.with_fs(options.fs)  # an export's fs must agree with the file's too
+        if _out_of_core(recording, output):
+            summary = _run_zarr(input_path, str(output), options.to_params(), recording.n_cells,
+                                dataset=recording.dataset, full=full, scheduler=scheduler,
+                                workers=workers, memory_limit=memory_limit,
+                                chunk_cells=chunk_cells, resume=not no_resume, **solver)
         else:
-            summary = _run_in_memory(input_path, output, flags, solver, full=full,
-                                     dataset=dataset)
+            summary = _run_in_memory(recording, output, options, full=full)
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
@@ -87,37 +81,39 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
         click.echo(_human_summary(summary), err=True)
 
 
-def _run_zarr(input_path: str, output: str | None, params: dict, *, workers: int | None,
-              **options: Any) -> dict[str, Any]:
-    from calab.cli.progress import ProgressBar
-    from calab.engine import deconvolve_zarr
-    from calab.engine.inputs import describe_input
-
+def _out_of_core(recording: Any, output: str | None) -> bool:
+    """A zarr-backed recording (zarr, Minian) runs out of core into a zarr output group."""
+    if recording.format not in ("zarr", "minian"):
+        return False
     if not output:
         raise click.UsageError("zarr input needs -o OUTPUT.zarr")
     if output.endswith(".npy"):
         raise click.UsageError(f"-o {output}: zarr input is written to a zarr group; "
                                "use an OUTPUT.zarr path")
-    _array, info = describe_input(input_path, options["dataset"])
-    with ProgressBar(label="deconvolve", cells_total=info.shape[0]) as bar:
+    return True
+
+
+def _run_zarr(input_path: str, output: str, params: dict, n_cells: int, *,
+              workers: int | None, **options: Any) -> dict[str, Any]:
+    from calab.cli.progress import ProgressBar
+    from calab.engine import deconvolve_zarr
+
+    with ProgressBar(label="deconvolve", cells_total=n_cells) as bar:
         return deconvolve_zarr(input_path, output, params, n_workers=workers, progress=bar,
                                **options)
 
 
-def _run_in_memory(input_path: str, output: str | None, flags: tuple[Any, ...],
-                   solver: dict[str, Any], *, full: bool, dataset: str | None,
-                   ) -> dict[str, Any]:
+def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOptions, *,
+                   full: bool) -> dict[str, Any]:
     import numpy as np
 
     from calab.api import deconvolve_with_options  # the solver loads only when used
 
-    traces, fs_hint = _load_traces(input_path, dataset)
-    options = DeconvolutionOptions.from_params(
-        params_from_flags(*flags, fs_fallback=fs_hint), **solver)
     out = Path(output or "activity.npy")
     if out.suffix != ".npy":
         raise click.UsageError(f"-o {output}: .npy input is written to an .npy file "
                                "(use OUTPUT.npy, or a zarr input for zarr output)")
+    traces = recording.read()
     began = time.perf_counter()
     result = deconvolve_with_options(traces, options)
     wall = time.perf_counter() - began
@@ -128,18 +124,6 @@ def _run_in_memory(input_path: str, output: str | None, flags: tuple[Any, ...],
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),
             "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": str(out)}
-
-
-def _load_traces(input_path: str, dataset: str | None) -> tuple[Any, float | None]:
-    """Traces and stored sampling rate of an .npy, tuning data or a pipeline output."""
-    from calab.io.inputs import read_traces
-
-    if not Path(input_path).exists() and not Path(f"{input_path}.npy").exists():
-        raise RecordingNotFoundError(
-            f"input={input_path!r} does not exist; expected a zarr store, an .npy file, a "
-            "tuning-data stem, or a CaImAn/Minian/suite2p/NWB output", argument="input")
-    traces, meta = read_traces(input_path, dataset=dataset)
-    return traces, meta.get("sampling_rate_hz")
 
 
 def _save_diagnostics(out: Path, result: Any) -> None:

@@ -11,12 +11,14 @@ import numpy as np
 
 from calab.io import read_json_object, to_json_value
 from calab.io.tuning import BUILTIN_KEYS, SIDECAR_SUFFIX, check_sidecar, tuning_paths
+from calab.io.zarr_store import has_zarr_metadata
 
 STATS_CHUNK = 1 << 22  # elements per pass when scanning a (memory-mapped) array
 MAX_KERNEL_TAPS = 10_000_000  # skip the derived kernel figures beyond this
 KNOWN_KINDS = (
     "a .npy array, a tuning-data stem (<stem>.npy + <stem>_metadata.json), "
-    "a CaTune export .json or a .zarr store"
+    "a CaTune export .json, a .zarr store or any recording calab opens "
+    "(.npz, HDF5, CaImAn, Minian, suite2p, NWB)"
 )
 
 
@@ -24,7 +26,8 @@ KNOWN_KINDS = (
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info(file: Path, as_json: bool) -> None:
-    """Describe FILE: a .npy array, tuning data, a CaTune export JSON or a .zarr store.
+    """Describe FILE: a .npy array, tuning data, a CaTune export JSON, a .zarr store or
+    any other recording calab opens (.npz, HDF5, CaImAn, Minian, suite2p, NWB).
 
     For arrays: shape, dtype, size, min/max, NaN count and memory order. For
     tuning data also the sidecar's sampling rate and keys. For an export: the
@@ -40,29 +43,53 @@ def info(file: Path, as_json: bool) -> None:
 
 def describe(path: Path) -> dict[str, Any]:
     """Pick the kind of ``path`` and describe it as a JSON-ready dict."""
-    if path.is_dir():
-        if path.name.endswith(".zarr") or _has_zarr_metadata(path):
-            return describe_zarr(path)
-        raise _bad_file(f"{path} is a folder; calab info describes {KNOWN_KINDS}")
+    if path.is_dir() and has_zarr_metadata(path):
+        return describe_zarr(path)
     npy_path, json_path = tuning_paths(path)
     is_tuning_name = path.name.endswith((".npy", SIDECAR_SUFFIX)) or not path.exists()
     if is_tuning_name and npy_path.is_file() and json_path.is_file():
         return describe_tuning(npy_path, json_path)
-    if not path.exists():
-        raise _bad_file(f"{path} does not exist (expected {KNOWN_KINDS})")
-    if path.suffix == ".npy":
+    if path.suffix == ".npy" and path.is_file():
         return {"kind": "npy", "path": str(path), **describe_npy(path)}
-    if path.suffix == ".json":
+    if path.suffix == ".json" and path.is_file():
         return describe_export(path)
-    raise _bad_file(f"{path} is of an unknown kind; calab info describes {KNOWN_KINDS}")
+    return describe_recording(path)
+
+
+def describe_recording(path: Path) -> dict[str, Any]:
+    """Shape, type, rate and cell ids of any other recording :func:`open_recording` reads."""
+    from calab.errors import CalabError, UnsupportedRecordingError
+    from calab.io.opener import open_recording
+
+    try:
+        recording = open_recording(path)
+    except UnsupportedRecordingError as err:
+        if "cannot tell the format" in str(err):
+            raise _bad_file(f"{path} is of an unknown kind; calab info describes "
+                            f"{KNOWN_KINDS}") from None
+        if path.is_dir():
+            raise _bad_file(f"{path} is a folder; calab info describes {KNOWN_KINDS}") from None
+        raise _bad_file(str(err)) from None
+    except (CalabError, OSError) as err:
+        raise _bad_file(str(err)) from None
+    ids = recording.cell_ids
+    return {
+        "kind": recording.format,
+        "path": str(path),
+        "dataset": recording.dataset,
+        "shape": list(recording.shape),
+        "dtype": recording.dtype.str,
+        "n_cells": recording.n_cells,
+        "n_timepoints": recording.n_timepoints,
+        "sampling_rate_hz": recording.file_fs,
+        "duration_s": None if recording.file_fs is None else
+        recording.n_timepoints / recording.file_fs,
+        "cell_ids": None if ids is None else ids[:20] + (["..."] if len(ids) > 20 else []),
+    }
 
 
 def _bad_file(message: str) -> click.BadParameter:
     return click.BadParameter(message, param_hint="'FILE'")
-
-
-def _has_zarr_metadata(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
 
 
 def describe_npy(path: Path) -> dict[str, Any]:
@@ -161,11 +188,11 @@ def kernel_figures(tau_rise: float, tau_decay: float, fs: float) -> dict[str, An
 
 def describe_zarr(path: Path) -> dict[str, Any]:
     """Every array of a zarr store (or the store's single array)."""
-    from calab.engine.inputs import describe_store
+    from calab.io.zarr_store import describe_store
 
     try:
         return describe_store(path)
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         raise _bad_file(str(err)) from None
 
 

@@ -4,95 +4,33 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from calab.cli.options import fs_option
 
+DEFAULT_FS = 30.0
+
 
 def _resolve_input(path: str, fs: float | None) -> tuple[Any, float]:
-    """The traces source for :func:`calab.tune` and its sampling rate (Hz)."""
-    source = Path(path)
-    pipeline = _pipeline_input(source, fs)
-    if pipeline is not None:
-        return pipeline
-    stem = source.with_suffix("") if source.suffix.lower() in (".npy", ".json") else source
-    if Path(f"{stem}_metadata.json").is_file() and Path(f"{stem}.npy").is_file():
-        from calab.io.tuning import load_tuning_data
+    """The recording for :func:`calab.tune` and its sampling rate (Hz).
 
-        traces, metadata = load_tuning_data(stem)
-        return traces, fs if fs is not None else float(metadata["sampling_rate_hz"])
-    if not source.exists():
-        raise click.BadParameter(
-            f"{path!r} does not exist (expected .npy, a tuning-data stem, a zarr store or .h5)",
-            param_hint="INPUT",
-        )
-    if source.suffix.lower() not in (".npy", ".h5", ".hdf5") and not source.is_dir():
-        raise click.BadParameter(
-            f"{path!r}: unsupported input; use .npy, a tuning-data stem, a zarr store or .h5",
-            param_hint="INPUT",
-        )
-    if fs is None:
-        fs = _stored_fs(source)
-    if fs is None:
-        click.echo("calab tune: no sampling rate given or stored; assuming --fs 30", err=True)
-        fs = 30.0
-    return str(source), fs
+    The file's own rate (tuning sidecar, CaImAn, suite2p, NWB, zarr attributes)
+    is used; ``--fs`` must agree with it. Without either, 30 Hz is assumed.
+    """
+    from calab.errors import CalabError
+    from calab.io.opener import open_recording
 
-
-def _pipeline_input(source: Path, fs: float | None) -> tuple[Any, float] | None:
-    """A CaImAn, Minian, suite2p or NWB output, read lazily; None for other inputs."""
-    from calab.io.inputs import detect_format, read_traces
-
-    if not source.exists() or (source.is_dir() and not _is_pipeline_folder(source)):
-        return None
     try:
-        fmt = detect_format(source)
-    except ValueError:
-        return None
-    if fmt not in ("caiman", "minian", "suite2p", "nwb"):
-        return None
-    try:
-        traces, meta = read_traces(source, fs=fs, fmt=fmt, lazy=True)
-    except KeyError as error:
-        if fmt == "caiman":  # an HDF5 file without CaImAn's layout: the generic reader
-            return None
-        raise click.BadParameter(str(error), param_hint="INPUT") from error
-    except (ValueError, ImportError) as error:
-        raise click.BadParameter(str(error), param_hint="INPUT") from error
-    rate = meta.get("sampling_rate_hz")
-    if rate is None:
-        raise click.BadParameter(
-            f"{str(source)!r} records no sampling rate; pass --fs HZ", param_hint="INPUT"
-        )
-    return traces, float(rate)
-
-
-def _is_pipeline_folder(source: Path) -> bool:
-    """A suite2p plane folder or a Minian output folder (not a bare zarr store)."""
-    return (source / "F.npy").is_file() or any(source.glob("plane*")) or any(
-        source.glob("*.zarr")
-    )
-
-
-def _stored_fs(source: Path) -> float | None:
-    """A sampling rate recorded in a zarr store's attributes, if any."""
-    if not source.is_dir():
-        return None
-    for name in ("zarr.json", ".zattrs"):
-        meta = source / name
-        if meta.is_file():
-            try:
-                document = json.loads(meta.read_text())
-            except ValueError:
-                return None
-            attrs = document.get("attributes", document)
-            for key in ("sampling_rate_hz", "fs"):
-                if isinstance(attrs.get(key), (int, float)):
-                    return float(attrs[key])
-    return None
+        recording = open_recording(path, fs=fs)
+    except (CalabError, OSError) as error:
+        raise click.BadParameter(str(error), param_hint="INPUT") from None
+    if recording.fs is None:
+        click.echo(f"calab tune: {path} records no sampling rate and no --fs was given; "
+                   f"assuming --fs {DEFAULT_FS:g}", err=True)
+        return recording, DEFAULT_FS
+    return recording, recording.fs
 
 
 def _emit(params: dict[str, Any] | None) -> None:
@@ -113,9 +51,10 @@ def tune(input_path: str, fs: float | None, port: int | None, no_browser: bool,
          timeout: float | None, max_cells: int) -> None:
     """Tune kernel and sparsity on INPUT in the browser; print the parameters as JSON.
 
-    INPUT is a .npy file, a tuning-data stem (STEM.npy + STEM_metadata.json),
-    a zarr store, an .h5 file, or a CaImAn (.hdf5), Minian (folder), suite2p
-    (plane folder) or NWB (.nwb) output. The app's URL goes to stderr; the exported
+    INPUT is anything calab.open_recording reads: a .npy or .npz file, a
+    tuning-data stem (STEM.npy + STEM_metadata.json), a zarr store, an HDF5
+    file, or a CaImAn (.hdf5), Minian (folder or C.zarr), suite2p (plane
+    folder) or NWB (.nwb) output. The app's URL goes to stderr; the exported
     parameters go to stdout. Exit status 1 when nothing was exported.
     """
     from calab.server.tune import tune as run_tune

@@ -1,1 +1,1 @@
-"""The math of calab, on in-memory NumPy arrays only (NumPy, SciPy, numba)."""
+"""The math of calab, on in-memory NumPy arrays only (NumPy, SciPy, and its own compiled core)."""

@@ -18,9 +18,11 @@ restart of O'Donoghue & Candès (2015): the momentum is reset whenever the
 objective of the iterate rises. The objective is tracked for free from the
 operator applied to the extrapolated point, since ``K z`` is linear in the two
 last iterates. A cell has converged when the relative change of ``s`` between
-two iterations falls below ``tol`` after at least ``MIN_ITERATIONS``; it then
-runs ``CONFIRM_ITERATIONS`` more (the change is often small right after a
-restart, where the objective still falls) and stops.
+two iterations falls below ``tol`` at least ``MIN_ITERATIONS`` after its
+momentum last started (start, restart, float64 phase): right after a restart
+the step has no momentum and is many times shorter than the accelerated ones,
+so its change does not measure the distance to the optimum. It then runs
+``CONFIRM_ITERATIONS`` more (a margin on the objective) and stops.
 
 **Two precisions.** Each group of cells first iterates in float32, which
 moves half the bytes and fills twice the vector lanes, and continues in
@@ -35,8 +37,11 @@ float64-only one closely), while most iterations run at float32 speed.
 too coarse (``tau_d * fs`` above ``FLOAT32_MAX_DECAY_SAMPLES``) run in
 float64 throughout.
 
-Traces are packed in groups of vector lanes (:mod:`calab.core.fista_state`);
-groups run in parallel threads, a group stops costing time when its cells have
+The hot loops are compiled C++ (``src/solver/``, the extension
+:mod:`calab.core._solver`); this module and its ``fista_*`` siblings are the thin
+Python layer: settings, packing, rounds. Traces are packed in groups of vector
+lanes (:mod:`calab.core.fista_state`); groups run in parallel threads (GIL
+released; :mod:`calab.core.fista_threads`), a group stops costing time when its cells have
 converged, and cells are repacked between rounds when that saves groups.
 """
 
@@ -107,7 +112,8 @@ def solve(
     constants = [_typed(coefficients, phase, layout[1], dtype)
                  for phase, dtype in ((single, np.float32), (settings, np.float64))]
     while state.running_groups.size:
-        iterate(*state.arrays(), *constants, ROUND_ITERATIONS, state.valid_rows)
+        iterate(*state.arrays(), *constants, ROUND_ITERATIONS, state.valid_rows,
+                n_threads=state.n_threads)
         state.collect()
     return SolverOutput(state.finish(), state.iterations, state.converged)
 
@@ -148,4 +154,7 @@ def _typed(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(coef, settings, tables)`` of one phase, in its dtype."""
     tables = correction_tables(coefficients[0], coefficients[1], chunk_len)
-    return coefficients.astype(dtype), settings.astype(dtype), tables.astype(dtype)
+    def typed(values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(values, dtype=dtype)
+
+    return typed(coefficients), typed(settings), typed(tables)

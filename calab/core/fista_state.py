@@ -18,6 +18,7 @@ import numpy as np
 
 from calab.core.fista_cells import CONVERGED, N_FLOATS, OBJECTIVE, SUM_S, T_MOMENTUM
 from calab.core.fista_kernel import DOUBLE, SINGLE
+from calab.core.fista_threads import get_num_threads
 
 # Traces too short to cut into chunks are packed up to this many cells per group (the
 # cells are then the vector lanes), and no fewer than MIN_LANES where threads allow.
@@ -77,10 +78,8 @@ class PackedState:
         self, y: np.ndarray, init: np.ndarray | None, layout: tuple[int, int], max_iters: int,
         *, start_single: bool = False,
     ) -> None:
-        import numba
-
         n_cells, self.n_time = y.shape
-        self.n_threads = numba.get_num_threads()
+        self.n_threads = get_num_threads()
         self.n_chunks, self.chunk_len = layout
         self.max_iters = max_iters
         self.activity = np.zeros((n_cells, self.n_time)) if init is None else init.astype(float)

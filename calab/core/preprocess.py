@@ -13,9 +13,10 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
+from calab.core import _solver
+from calab.core.fista_threads import get_num_threads
 from calab.core.options import check_kernel_span, positive_number, time_constants
 from calab.core.validation import as_trace_matrix
 
@@ -121,15 +122,15 @@ def rolling_baseline(traces: np.ndarray, tau_decay: float, fs: float) -> np.ndar
     matrix, was_1d = as_trace_matrix(traces)
     window = baseline_window(tau_decay, fs)
     ranks = _window_ranks(window)
-    baseline = np.empty_like(matrix)
+    baseline = np.empty(matrix.shape)
     _rolling_order_statistic(matrix, _row_orders(matrix), window, ranks, baseline)
     return baseline[0] if was_1d else baseline
 
 
 def _row_orders(matrix: np.ndarray) -> np.ndarray:
     """``np.argsort`` of every row; large matrices split over threads by rows (NumPy's
-    sort is faster than numba's and releases the GIL)."""
-    n_parts = min(numba.get_num_threads(), matrix.shape[0])
+    sort is fast and releases the GIL)."""
+    n_parts = min(get_num_threads(), matrix.shape[0])
     if n_parts < 2 or matrix.size < PARALLEL_SORT_SIZE:
         return np.argsort(matrix, axis=1)
     orders = np.empty(matrix.shape, dtype=np.intp)
@@ -158,11 +159,11 @@ def _window_ranks(window: int) -> np.ndarray:
     )
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
 def _rolling_order_statistic(
     matrix: np.ndarray, orders: np.ndarray, window: int, ranks: np.ndarray, out: np.ndarray
 ) -> None:
-    """Order statistics of a sliding window by a cursor walking the sorted samples.
+    """Order statistics of a sliding window by a cursor walking the sorted samples
+    (compiled: ``src/solver/baseline.cpp``; rows over threads, GIL released).
 
     Every sample is replaced by its rank in the sorted trace (``orders`` is the
     argsort of each row, done by NumPy's faster sort); a table marks which
@@ -171,80 +172,8 @@ def _rolling_order_statistic(
     order changes by at most one), so each step costs a short scan, with
     blocks of 64 ranks skipped by their counts.
     """
-    n_cells, n_time = matrix.shape
-    for cell in numba.prange(n_cells):
-        order = orders[cell]
-        position = np.empty(n_time, dtype=np.int64)
-        position[order] = np.arange(n_time)
-        marked = np.zeros(n_time, dtype=np.bool_)
-        block_counts = np.zeros((n_time >> 6) + 1, dtype=np.int64)
-        cursor, below = position[0], 0  # the answer's rank; marked ranks under it
-        for t in range(n_time):
-            if t >= window:
-                cursor, below = _unmark(marked, block_counts, position[t - window], cursor, below)
-            rank = position[t]
-            _set_mark(marked, block_counts, rank, True)
-            below += rank < cursor
-            filled = min(t + 1, window)
-            cursor, below = _walk(marked, block_counts, cursor, below, ranks[filled - 1], filled)
-            out[cell, t] = matrix[cell, order[cursor]]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _set_mark(marked: np.ndarray, block_counts: np.ndarray, rank: int, value: bool) -> None:
-    marked[rank] = value
-    block_counts[rank >> 6] += 1 if value else -1
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _unmark(marked: np.ndarray, block_counts: np.ndarray, rank: int, cursor: int,
-            below: int) -> tuple[int, int]:
-    """Remove ``rank`` from the window; the cursor stays put (maybe on an unmarked rank)."""
-    _set_mark(marked, block_counts, rank, False)
-    return cursor, below - (rank < cursor)
-
-
-@numba.njit(cache=True, nogil=True)
-def _walk(marked: np.ndarray, block_counts: np.ndarray, cursor: int, below: int, wanted: int,
-          filled: int) -> tuple[int, int]:
-    """Move the cursor to the marked rank with exactly ``wanted`` marked ranks below it."""
-    if not marked[cursor]:  # its sample left: step onto a marked neighbour
-        if below < filled:
-            cursor = _next_marked(marked, block_counts, cursor)
-        else:
-            cursor, below = _previous_marked(marked, block_counts, cursor), below - 1
-    while below < wanted:
-        cursor, below = _next_marked(marked, block_counts, cursor + 1), below + 1
-    while below > wanted:
-        cursor, below = _previous_marked(marked, block_counts, cursor - 1), below - 1
-    return cursor, below
-
-
-@numba.njit(cache=True, nogil=True)
-def _next_marked(marked: np.ndarray, block_counts: np.ndarray, rank: int) -> int:
-    """The smallest marked rank >= ``rank`` (one exists)."""
-    while True:
-        block = rank >> 6
-        if block_counts[block] == 0:
-            rank = (block + 1) << 6
-            continue
-        end = min((block + 1) << 6, marked.shape[0])
-        while rank < end:
-            if marked[rank]:
-                return rank
-            rank += 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _previous_marked(marked: np.ndarray, block_counts: np.ndarray, rank: int) -> int:
-    """The largest marked rank <= ``rank`` (one exists)."""
-    while True:
-        block = rank >> 6
-        if block_counts[block] == 0:
-            rank = (block << 6) - 1
-            continue
-        start = block << 6
-        while rank >= start:
-            if marked[rank]:
-                return rank
-            rank -= 1
+    _solver.rolling_order_statistic(
+        np.ascontiguousarray(matrix, dtype=np.float64),
+        np.ascontiguousarray(orders, dtype=np.int64), int(window),
+        np.ascontiguousarray(ranks, dtype=np.int64), out, get_num_threads(),
+    )

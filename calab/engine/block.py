@@ -1,19 +1,18 @@
 """What one task does to one block of cells: solve it with the core.
 
 These functions run inside Dask workers (or dask's local threads). They pin
-numba to one thread while solving, because Dask already runs one block per
-worker thread and nested parallelism only oversubscribes the cores.
+the compiled solver to one thread while solving, because Dask already runs one
+block per worker thread and nested parallelism only oversubscribes the cores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.fista_threads import single_thread
 from calab.core.options import DeconvolutionOptions
 from calab.core.result import DeconvolutionResult
 from calab.errors import InvalidParameterError
@@ -25,21 +24,8 @@ def solve_block(block: np.ndarray, options: DeconvolutionOptions) -> Deconvoluti
     ``options`` are already validated and, when per cell, describe exactly
     the cells of ``block`` (see :meth:`DeconvolutionOptions.for_cells`).
     """
-    with single_numba_thread():
+    with single_thread():
         return deconvolve_matrix(block, options)
-
-
-@contextmanager
-def single_numba_thread() -> Iterator[None]:
-    """Run numba-parallel code on one thread, restoring the caller's setting after."""
-    import numba
-
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def packed_width(n_timepoints: int) -> int:
@@ -88,9 +74,9 @@ def check_finite_block(block: np.ndarray, first_cell: int, name: str = "input") 
 
 
 def warm_up() -> None:
-    """Load (or compile) the numba solver in this process with a tiny solve.
+    """Load the compiled solver in this process with a tiny solve.
 
     Run it on every worker with ``client.run(warm_up)`` so the first real
-    block does not pay the start-up cost.
+    block does not pay the import (about a second; nothing compiles at run time).
     """
     solve_block(np.ones((2, 64)), DeconvolutionOptions(fs=30.0, tau_r=0.05, tau_d=0.4, lam=0.03))

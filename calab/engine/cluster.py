@@ -18,7 +18,7 @@ CONNECT_TIMEOUT_S = 20
 WORKER_WAIT_S = 60
 # Dask already runs one block per worker thread: nested threads only oversubscribe.
 SINGLE_THREAD_ENV = {
-    "NUMBA_NUM_THREADS": "1",
+    "CALAB_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",

@@ -1,8 +1,8 @@
-"""Opening a zarr recording: an array, or a group plus a dataset name.
+"""The recording a zarr run reads: opened by :func:`calab.open_recording`, described here.
 
-Zarr v3 stores are read natively and v2 stores are detected and read too.
-Every mistake (missing path, unknown dataset, wrong dimensionality or dtype)
-becomes a clear error before any cluster is started.
+The description (:class:`InputInfo`) is recorded in the output's attributes; a
+resume compares it, and each block's completion record carries a checksum of
+the input values the block read (see :mod:`calab.engine.zarr_run`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from calab.io.opener import open_recording
+from calab.io.recording import Recording
+from calab.io.zarr_store import is_url
+
+#: Samples per row read for the whole-array fingerprint.
 FINGERPRINT_SAMPLES = 4096
+#: Rows read for the fingerprint (spread from the first to the last).
+FINGERPRINT_ROWS = 3
 
 
 @dataclass(frozen=True)
@@ -23,10 +30,10 @@ class InputInfo:
 
     store: str
     dataset: str | None
+    format: str
     shape: tuple[int, int]
     dtype: str
     chunks: tuple[int, int]
-    zarr_format: int
     fingerprint: str
 
     def as_attrs(self) -> dict[str, Any]:
@@ -37,125 +44,47 @@ class InputInfo:
 
 
 def store_location(path: str | Path) -> str:
-    """A canonical string for a store: absolute local path, or the URL as given."""
+    """A canonical string for a store: the resolved local path, or the URL as given."""
     text = str(path)
-    return text if "://" in text else str(Path(text).expanduser().resolve())
+    return text if is_url(text) else str(Path(text).expanduser().resolve())
 
 
-def open_input_array(store: str, dataset: str | None) -> Any:
-    """Open the recording read-only and return the ``zarr.Array`` (validated)."""
-    import zarr
+def describe_input(path: str | Path, dataset: str | None, *, fs: float | None = None,
+                   storage_options: dict[str, Any] | None = None
+                   ) -> tuple[Recording, InputInfo]:
+    """Open the recording and describe it for planning and resume checks.
 
-    if "://" not in store and not Path(store).exists():
-        raise FileNotFoundError(f"input={store!r} does not exist; expected a zarr store")
-    try:
-        node = zarr.open(store=store, mode="r")
-    except Exception as err:  # zarr raises several types for "not a store"
-        raise ValueError(
-            f"input={store!r} is not a readable zarr array or group ({type(err).__name__}: {err})"
-        ) from None
-    if isinstance(node, zarr.Group):
-        node = _pick_dataset(node, store, dataset)
-    elif dataset is not None:
-        raise ValueError(
-            f"dataset={dataset!r} was given but input={store!r} is a single array, not a group; "
-            "drop the dataset name"
-        )
-    _check_recording(node, store, dataset)
-    return node
-
-
-def describe_input(store: str | Path, dataset: str | None) -> tuple[Any, InputInfo]:
-    """Open the recording and describe it for planning and resume checks."""
-    location = store_location(store)
-    array = open_input_array(location, dataset)
-    first = np.asarray(array[0, : min(FINGERPRINT_SAMPLES, array.shape[1])])
-    digest = hashlib.sha256(np.ascontiguousarray(first).tobytes()).hexdigest()[:16]
-    info = InputInfo(
-        store=location,
-        dataset=dataset,
-        shape=(int(array.shape[0]), int(array.shape[1])),
-        dtype=str(array.dtype),
-        chunks=(int(array.chunks[0]), int(array.chunks[1])),
-        zarr_format=int(array.metadata.zarr_format),
-        fingerprint=digest,
-    )
-    return array, info
-
-
-def _pick_dataset(group: Any, store: str, dataset: str | None) -> Any:
-    import zarr
-
-    arrays = sorted(name for name, _ in group.arrays())
-    if dataset is None:
-        if len(arrays) == 1:
-            return group[arrays[0]]
-        listing = ", ".join(repr(a) for a in arrays) or "none"
-        raise ValueError(
-            f"input={store!r} is a zarr group; pass dataset=NAME (--dataset) to choose "
-            f"one of its arrays: {listing}"
-        )
-    try:
-        node = group[dataset]
-    except KeyError:
-        node = None
-    if not isinstance(node, zarr.Array):
-        listing = ", ".join(repr(a) for a in arrays) or "none"
-        raise ValueError(
-            f"dataset={dataset!r} is not an array in input={store!r}; arrays there: {listing}"
-        )
-    return node
-
-
-def _check_recording(array: Any, store: str, dataset: str | None) -> None:
-    where = f"input={store!r}" + (f" dataset={dataset!r}" if dataset else "")
-    dtype = np.dtype(array.dtype)
-    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-        raise TypeError(f"{where} has dtype {dtype}; a real numeric (int or float) array is needed")
-    if array.ndim != 2:
-        hint = " (reshape a single trace to (1, n_timepoints))" if array.ndim == 1 else ""
-        raise ValueError(
-            f"{where} must be 2-D (n_cells, n_timepoints); got {array.ndim}-D with shape "
-            f"{tuple(array.shape)}{hint}"
-        )
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{where} is empty (shape {tuple(array.shape)})")
-
-
-def describe_store(path: str | Path) -> dict[str, Any]:
-    """Describe every array of a zarr store (or the store's single array).
-
-    Returns a JSON-ready dict: ``kind``, ``path``, ``zarr_format``, ``attrs``,
-    ``groups`` and ``arrays`` (name -> shape, chunks, dtype, chunks written).
-    Raises ``ValueError`` naming the path when it is not a readable store.
+    Raises the opener's errors (missing input, unknown dataset, not 2-D real
+    numbers, ``fs`` contradicting the file's rate), naming the path as given.
     """
-    import zarr
-
-    try:
-        node = zarr.open(str(path), mode="r")
-    except Exception as err:  # zarr raises several unrelated types for bad stores
-        raise ValueError(f"{path} is not a readable zarr store: {err}") from None
-    members = [("/", node)] if isinstance(node, zarr.Array) else list(
-        node.members(max_depth=None)
+    recording = open_recording(path, fs=fs, dataset=dataset, storage_options=storage_options)
+    n_cells, n_time = recording.shape
+    chunks = recording.traces.chunks or (n_cells, n_time)
+    info = InputInfo(
+        store=store_location(path),
+        dataset=recording.dataset,
+        format=recording.format,
+        shape=(int(n_cells), int(n_time)),
+        dtype=str(recording.dtype),
+        chunks=(int(chunks[0]), int(chunks[1])),
+        fingerprint=fingerprint(recording),
     )
-    return {
-        "kind": "zarr",
-        "path": str(path),
-        "zarr_format": node.metadata.zarr_format,
-        "attrs": dict(node.attrs),
-        "groups": [name for name, obj in members if isinstance(obj, zarr.Group)],
-        "arrays": {
-            name: _array_summary(obj) for name, obj in members if isinstance(obj, zarr.Array)
-        },
-    }
+    return recording, info
 
 
-def _array_summary(array: Any) -> dict[str, Any]:
-    return {
-        "shape": list(array.shape),
-        "chunks": list(array.chunks),
-        "dtype": str(array.dtype),
-        "chunks_written": int(array.nchunks_initialized),
-        "nchunks": int(array.nchunks),
-    }
+def fingerprint(recording: Recording) -> str:
+    """A digest of shape, dtype and a few rows spread over the whole recording."""
+    n_cells, n_time = recording.shape
+    rows = np.unique(np.linspace(0, n_cells - 1, FINGERPRINT_ROWS).round().astype(np.int64))
+    width = min(FINGERPRINT_SAMPLES, n_time)
+    columns = np.unique(np.linspace(0, n_time - 1, width).round().astype(np.int64))
+    digest = hashlib.sha256(repr((recording.shape, str(recording.dtype))).encode())
+    for row in rows:
+        digest.update(np.ascontiguousarray(recording[int(row)][columns]).tobytes())
+    return digest.hexdigest()[:16]
 
+
+def block_checksum(values: np.ndarray) -> int:
+    """A 63-bit checksum of the values one block read (recorded when the block is done)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(values).tobytes(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1 or 1  # never 0: 0 means "not recorded"

@@ -8,11 +8,12 @@ Layout (plain zarr v3, readable without calab)::
       reconvolution   float32 (n_cells, n_timepoints)
       iterations      int32   (n_cells,)
       converged       bool    (n_cells,)
+      input_checksum  uint64  (n_blocks,), one chunk per block: checksum of the input it read
       done            uint8   (n_blocks,), one chunk per block: 1 once the block is written
 
 Zarr does not store chunks equal to the fill value, so chunk existence cannot
 say whether a block finished; ``done`` is written only after all of a block's
-regions are, and a rerun trusts nothing else.
+regions (and its ``input_checksum``) are, and a rerun trusts nothing else.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from typing import Any
 import numpy as np
 
 from calab._version import __version__
-from calab.engine.errors import ResumeMismatchError
+from calab.engine.inputs import store_location
+from calab.errors import InvalidParameterError, ResumeMismatchError
 
 ATTRS_KEY = "calab"
 DONE = "done"
+CHECKSUM = "input_checksum"
 FULL_ARRAYS = ("baseline", "reconvolution", "iterations", "converged")
 # What must match for a rerun to continue an existing output.
 RESUME_KEYS = ("params", "solver", "input", "full", "chunk_cells")
@@ -92,6 +95,19 @@ def prepare_output(output: str, attrs: dict[str, Any], shape: tuple[int, int],
             "choose a writable location"
         ) from None
     return np.zeros(attrs["n_blocks"], dtype=bool)
+
+
+def check_output_location(output: str | Path, input_store: str) -> str:
+    """The output's location; refused when it is, holds or lies inside the input."""
+    out = store_location(output)
+    inside = out.startswith(input_store.rstrip("/") + "/")
+    if out == input_store or inside or input_store.startswith(out.rstrip("/") + "/"):
+        where = "inside" if inside else ("the same as" if out == input_store else "around")
+        raise InvalidParameterError(
+            f"output={str(output)!r} is {where} the input; it would overwrite or change the "
+            "recording it reads. Choose an output path outside the input",
+            argument="output")
+    return out
 
 
 def check_output_usable(output: str) -> None:
@@ -172,12 +188,15 @@ def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int]) -> None:
                             ("converged", "bool")):
             group.create_array(name, shape=(n_cells,), chunks=(rows,), dtype=dtype,
                                fill_value=0, dimension_names=("cell",))
+    group.create_array(CHECKSUM, shape=(attrs["n_blocks"],), chunks=(1,), dtype="uint64",
+                       fill_value=0, dimension_names=("block",))
     group.create_array(DONE, shape=(attrs["n_blocks"],), chunks=(1,), dtype="uint8",
                        fill_value=0, dimension_names=("block",))
 
 
-def write_block(output: str, index: int, start: int, stop: int, result: Any, full: bool) -> None:
-    """Write one block's regions, then mark it done (in that order)."""
+def write_block(output: str, index: int, start: int, stop: int, result: Any, full: bool,
+                checksum: int) -> None:
+    """Write one block's regions and input checksum, then mark it done (in that order)."""
     import zarr
 
     group = zarr.open_group(store=output, mode="r+")
@@ -187,4 +206,18 @@ def write_block(output: str, index: int, start: int, stop: int, result: Any, ful
         group["baseline"][start:stop] = np.asarray(result.baseline, dtype=np.float64)
         group["iterations"][start:stop] = np.asarray(result.iterations, dtype=np.int32)
         group["converged"][start:stop] = np.asarray(result.converged, dtype=bool)
+    group[CHECKSUM][index] = np.uint64(checksum)
     group[DONE][index] = 1
+
+
+def read_checksums(output: str, n_blocks: int) -> np.ndarray | None:
+    """The recorded input checksum of every block (0: none), or None when absent."""
+    import zarr
+
+    try:
+        checksums = zarr.open_array(store=output, path=CHECKSUM, mode="r")
+    except Exception:
+        return None
+    if checksums.shape != (n_blocks,):
+        return None
+    return np.asarray(checksums[:], dtype=np.uint64)

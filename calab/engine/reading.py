@@ -10,6 +10,7 @@ over the recording), so even a store of many gigabytes opens in seconds.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from calab.core.subsample import (
     spread_over_range,
     time_window,
 )
+from calab.io.opener import open_recording
+from calab.io.recording import Recording
 
 #: Bytes of candidate rows read to estimate SNR when choosing cells automatically.
 CANDIDATE_BYTES = 64 * 2**20
@@ -72,9 +75,9 @@ def read_tuning_subset(
 
     Parameters
     ----------
-    source : array-like or str or pathlib.Path
+    source : array-like, Recording, str or pathlib.Path
         ``(n_cells, n_timepoints)`` or ``(n_timepoints,)`` NumPy, dask or zarr
-        array, or the path of a zarr store, ``.npy`` or ``.h5`` file.
+        array, a recording from :func:`calab.open_recording`, or a path it opens.
     fs : float
         Sampling rate in Hz.
     cells : sequence of int, optional
@@ -153,9 +156,17 @@ def read_rows(
 
 
 def open_trace_array(source: Any) -> tuple[Any, str, Any]:
-    """Return ``(2-D array-like, description, close)`` for any supported source."""
-    if isinstance(source, (str, Path)):
-        return _open_path(Path(source))
+    """Return ``(2-D array-like, description, close)`` for any supported source.
+
+    Paths are opened by :func:`calab.open_recording`; recordings give their
+    file-backed traces; arrays are checked for shape and dtype.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        source = open_recording(source)
+    if isinstance(source, Recording):
+        name = Path(source.source).name or source.source
+        label = name if source.dataset is None else f"{name}:{source.dataset}"
+        return source.traces, label, lambda: None
     if not hasattr(source, "shape") or not hasattr(source, "dtype"):
         source = np.asarray(source)
     kind = type(source).__module__.split(".")[0]
@@ -177,62 +188,6 @@ def _as_2d(array: Any, name: str) -> Any:
     if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
         raise TypeError(f"{name} must be a real numeric array; got dtype {dtype}")
     return array
-
-
-def _open_path(path: Path) -> tuple[Any, str, Any]:
-    if not path.exists():
-        raise FileNotFoundError(f"traces path {str(path)!r} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
-        return _as_2d(mapped, str(path)), path.name, lambda: None
-    if suffix in (".h5", ".hdf5"):
-        return _open_hdf5(path)
-    if path.is_dir():
-        return _open_zarr(path), path.name, lambda: None
-    raise ValueError(
-        f"traces path {str(path)!r} is not supported; use a zarr store, .npy or .h5 file"
-    )
-
-
-def _open_zarr(path: Path) -> Any:
-    import zarr  # not via calab.engine.sources: that imports dask, slow to load
-
-    try:
-        node = zarr.open(store=str(path), mode="r")
-    except Exception as error:
-        raise ValueError(f"{str(path)!r} is not a readable zarr store: {error}") from None
-    if isinstance(node, zarr.Group):
-        names = sorted(key for key, _ in node.arrays())
-        name = "traces" if "traces" in names else (names[0] if len(names) == 1 else None)
-        if name is None:
-            raise ValueError(
-                f"zarr group {str(path)!r} holds the arrays {names}; "
-                "name one 'traces' or pass the array itself"
-            )
-        node = node[name]
-    return _as_2d(node, str(path))
-
-
-def _open_hdf5(path: Path) -> tuple[Any, str, Any]:
-    try:
-        import h5py
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError("reading .h5 files needs h5py: pip install 'calab[loaders]'") from error
-    handle = h5py.File(path, "r")
-    found: list[str] = []
-    handle.visititems(lambda name, obj: found.append(name) if _is_2d_dataset(obj) else None)
-    key = "traces" if "traces" in found else (found[0] if len(found) == 1 else None)
-    if key is None:
-        handle.close()
-        raise ValueError(
-            f"{path.name}: expected one 2-D dataset or one named 'traces'; found {found}"
-        )
-    return _as_2d(handle[key], f"{path.name}:{key}"), f"{path.name}:{key}", handle.close
-
-
-def _is_2d_dataset(obj: Any) -> bool:
-    return hasattr(obj, "shape") and hasattr(obj, "dtype") and len(obj.shape) == 2
 
 
 def _chunk_rows(array: Any) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from calab.engine.cluster import SINGLE_THREAD_ENV, available_cores, resolve_address
+from calab.io.opener import open_recording
 
 
 class ServiceCluster:
@@ -159,9 +160,9 @@ def _accepts_n_workers(client: Any) -> bool:
 
 
 def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, int]:
-    """Check that a zarr store (or group + dataset) holds a 2-D numeric recording.
+    """Check that ``path`` (and ``dataset``) is a 2-D numeric recording calab can read.
 
-    Reads metadata only (through the engine's own input checks). Used by the
+    Opens it with :func:`calab.open_recording`, reading metadata only. Used by the
     job service at submit time, so a bad input is refused before it becomes a
     failed job.
 
@@ -180,7 +181,7 @@ def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, in
     Raises
     ------
     FileNotFoundError, ValueError, TypeError
-        Missing store, not a zarr store, no such dataset (the message starts
+        Missing input, not a recording, no such dataset (the message starts
         with ``dataset=``), not a 2-D numeric array, or empty.
 
     Example
@@ -188,7 +189,5 @@ def inspect_input(path: str | Path, dataset: str | None = None) -> tuple[int, in
     >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
     (2000, 18000)
     """
-    from calab.engine.inputs import open_input_array, store_location
-
-    array = open_input_array(store_location(path), dataset)
-    return int(array.shape[0]), int(array.shape[1])
+    recording = open_recording(path, dataset=dataset)
+    return recording.n_cells, recording.n_timepoints

@@ -28,8 +28,9 @@ from calab.core.options import (
 from calab.engine.block import check_finite_block, solve_block
 from calab.engine.cluster import dask_client, describe_cluster
 from calab.engine.errors import BlocksFailedError, Cancelled
-from calab.engine.inputs import describe_input, open_input_array, store_location
+from calab.engine.inputs import block_checksum, describe_input
 from calab.engine.outputs import (
+    check_output_location,
     check_output_usable,
     prepare_output,
     read_done,
@@ -38,7 +39,9 @@ from calab.engine.outputs import (
     write_block,
 )
 from calab.engine.planning import BLOCKS_PER_THREAD, block_bounds, plan_chunk_cells
+from calab.engine.resume import verify_done_blocks
 from calab.errors import ParameterTypeError
+from calab.io.arrays import TraceArray
 
 POLL_S = 0.1
 WINDOW_PER_THREAD = 4  # tasks in flight per worker thread
@@ -51,8 +54,7 @@ DRAIN_TIMEOUT_S = 600.0  # how long a stop waits for the blocks already running
 class BlockJob:
     """What a worker needs to process any block of one run (small, picklable)."""
 
-    input: str
-    dataset: str | None
+    source: TraceArray
     output: str
     options: DeconvolutionOptions
     chunk_cells: int
@@ -70,8 +72,9 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
 
     began = time.perf_counter()
     start, stop = job.bounds(index)
-    source = open_input_array(job.input, job.dataset)
-    block = np.asarray(source[start:stop, :], dtype=np.float64)
+    values = job.source[start:stop, :]
+    checksum = block_checksum(values)
+    block = np.asarray(values, dtype=np.float64)
     if job.options.nan_policy == "raise":
         check_finite_block(block, start)
     try:
@@ -83,7 +86,7 @@ def run_block(job: BlockJob, index: int) -> dict[str, Any]:
         raise FloatingPointError(
             f"the solver returned NaN/inf activity for cells {bad[:5].tolist()}"
             f"{' and more' if bad.size > 5 else ''}; the block is not marked done")
-    write_block(job.output, index, start, stop, result, job.full)
+    write_block(job.output, index, start, stop, result, job.full, checksum)
     return {"index": index, "cells": stop - start, "seconds": time.perf_counter() - began,
             "converged": int(np.count_nonzero(result.converged))}
 
@@ -114,8 +117,10 @@ def deconvolve_zarr(
     Parameters
     ----------
     input : str or pathlib.Path
-        Zarr array (v3 or v2) of shape ``(n_cells, n_timepoints)``, or a group
-        holding it (see ``dataset``).
+        Any recording :func:`calab.open_recording` reads: typically a zarr array
+        (v3 or v2) of shape ``(n_cells, n_timepoints)`` or a group holding it
+        (see ``dataset``), local or an fsspec URL; also ``.npy``, HDF5, CaImAn,
+        Minian, suite2p or NWB files, read block by block by the workers.
     output : str or pathlib.Path
         Output group: ``activity`` float32 ``(n_cells, n_timepoints)``; with
         ``full=True`` also ``baseline``, ``reconvolution``, ``iterations`` and
@@ -139,7 +144,10 @@ def deconvolve_zarr(
     resume : bool
         Continue an existing output of the same run, computing only blocks not
         marked done; a different run (parameters, input, settings) is refused.
-        ``False`` overwrites an existing calab output.
+        Each done block records a checksum of the input values it read; a
+        resume re-reads those values on the workers and refuses an input
+        changed since (no solving, but one pass over the finished part of the
+        input). ``False`` overwrites an existing calab output.
     conv_mode, max_iters, constraint, tol, nan_policy
         Solver options of :func:`calab.run_deconvolution_full`.
     n_workers, memory_limit : optional
@@ -163,9 +171,12 @@ def deconvolve_zarr(
     Raises
     ------
     FileNotFoundError, ValueError, TypeError
-        Missing input, unknown dataset, not 2-D, bad parameters.
-    calab.engine.ResumeMismatchError
-        ``output`` holds a different run and ``resume`` is True.
+        Missing input, unknown dataset, not 2-D, bad parameters, ``fs``
+        contradicting the input's own rate, an output inside the input (or
+        the input inside the output), ``resume``/``full`` not a bool.
+    calab.errors.ResumeMismatchError
+        ``output`` holds a different run, or its input changed since, and
+        ``resume`` is True.
     calab.engine.BlocksFailedError
         Some blocks raised (e.g. NaN in the input); the others are kept.
 
@@ -184,17 +195,18 @@ def deconvolve_zarr(
     options = _resolve_options(params, max_iters=max_iters, conv_mode=conv_mode,
                                constraint=constraint, tol=tol, nan_policy=nan_policy)
     full, resume = flag("full", full), flag("resume", resume)
-    _array, info = describe_input(input, dataset)
+    recording, info = describe_input(input, dataset, fs=options.fs)
     options.check_recording(*info.shape)
-    out = _check_output_location(output, info.store)
+    out = check_output_location(output, info.store)
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
-        return _run(info, out, options, chunk_cells, full, resume, connection,
-                    progress, should_stop, began)
+        return _run(recording.traces, info, out, options, chunk_cells, full, resume,
+                    connection, progress, should_stop, began)
 
 
-def _run(info: Any, out: str, options: DeconvolutionOptions, chunk_cells: int | None,
+def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
+         chunk_cells: int | None,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
          began: float) -> dict[str, Any]:
@@ -206,7 +218,9 @@ def _run(info: Any, out: str, options: DeconvolutionOptions, chunk_cells: int | 
               "nan_policy": options.nan_policy}
     attrs = run_attrs(options.to_params(), solver, info.as_attrs(), full, cells, len(bounds))
     done = prepare_output(out, attrs, info.shape, resume)
-    job = BlockJob(info.store, info.dataset, out, options, cells, n_cells, full)
+    job = BlockJob(source, out, options, cells, n_cells, full)
+    if resume and done.any():
+        verify_done_blocks(connection.get(), job, out, done)
     todo = [i for i in range(len(bounds)) if not done[i]]
     skipped = len(bounds) - len(todo)
     if progress is not None:
@@ -357,16 +371,6 @@ def _resolve_options(params: dict | str | Path, **solver_options: Any) -> Deconv
         f"params must be a dict {{tau_rise, tau_decay, lambda_, fs}} or the path of a CaTune "
         f"export JSON; got {type(params).__name__}", argument="params",
     )
-
-
-def _check_output_location(output: str | Path, input_store: str) -> str:
-    out = store_location(output)
-    if out == input_store or input_store.startswith(out.rstrip("/") + "/"):
-        raise ValueError(
-            f"output={str(output)!r} would overwrite the input {input_store!r}; "
-            "choose another output path"
-        )
-    return out
 
 
 def _block_cells(n_cells: int, n_time: int, chunk_cells: int | None, output: str,

@@ -17,6 +17,7 @@ import numpy as np
 
 from calab.core.options import positive_number as check_positive
 from calab.core.validation import as_trace_matrix
+from calab.errors import UnsupportedRecordingError
 from calab.io import json_bytes, read_json_object, write_atomically
 
 TUNING_SCHEMA_VERSION = "1.0.0"
@@ -107,7 +108,9 @@ def load_tuning_data(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     FileNotFoundError
         Either file is missing; the message names both expected files.
     ValueError
-        Malformed sidecar, or sidecar values that do not match the array.
+        Malformed sidecar, sidecar values that do not match the array, an
+        empty or unreadable ``.npy``, or NaN/inf values (which
+        :func:`save_for_tuning` refuses too).
 
     Examples
     --------
@@ -127,6 +130,7 @@ def load_tuning_data(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     metadata = read_json_object(json_path, "tuning metadata sidecar")
     traces = _load_npy(npy_path)
     check_sidecar(metadata, traces.shape, traces.dtype, json_path)
+    _check_finite(traces, npy_path)
     return traces, metadata
 
 
@@ -165,7 +169,7 @@ def _check_dtype(metadata: Mapping[str, Any], dtype: np.dtype, source: str | Pat
         return
     try:
         declared = np.dtype(metadata["dtype"])
-    except TypeError:
+    except Exception:  # NumPy raises TypeError, ValueError, SyntaxError... for a bad spec
         raise ValueError(f"{source}: dtype={metadata['dtype']!r} is not a NumPy dtype") from None
     if declared != dtype:
         raise ValueError(
@@ -203,16 +207,33 @@ def _sidecar_content(
     return content
 
 
+def _check_finite(traces: np.ndarray, npy_path: Path) -> None:
+    """Refuse NaN/inf values, as :func:`save_for_tuning` does."""
+    if traces.dtype.kind != "f":
+        return
+    bad = int(np.count_nonzero(~np.isfinite(traces)))
+    if bad:
+        rows = np.flatnonzero(~np.isfinite(traces).all(axis=1))
+        raise UnsupportedRecordingError(
+            f"{npy_path} holds {bad} NaN/inf values (cells {rows[:5].tolist()}"
+            f"{' and more' if rows.size > 5 else ''}); tuning data must be finite. "
+            "Fill or drop those cells and save again with save_for_tuning", argument="input")
+
+
 def _load_npy(npy_path: Path) -> np.ndarray:
     try:
         traces = np.load(npy_path, allow_pickle=False)
-    except ValueError as err:
-        raise ValueError(f"{npy_path} is not a readable numeric .npy file: {err}") from None
+    except (ValueError, OSError, EOFError) as err:
+        detail = str(err) or "the file is empty or truncated"
+        raise UnsupportedRecordingError(
+            f"{npy_path} is not a readable numeric .npy file: {detail}", argument="input"
+        ) from None
     if traces.ndim != 2:
-        raise ValueError(
+        raise UnsupportedRecordingError(
             f"{npy_path} must hold a 2-D (n_cells, n_timepoints) array; "
             f"got {traces.ndim}-D with shape {traces.shape}"
         )
-    if not (np.issubdtype(traces.dtype, np.number) or traces.dtype == np.bool_):
-        raise ValueError(f"{npy_path} must hold numbers; got dtype {traces.dtype}")
-    return traces
+    if traces.dtype.kind not in "biuf":
+        raise UnsupportedRecordingError(
+            f"{npy_path} must hold real numbers; got dtype {traces.dtype}", argument="input")
+    return np.asarray(traces)

@@ -7,6 +7,7 @@ a lock, and the export is signalled with a :class:`threading.Event`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from calab.engine.reading import TuningSubset, read_tuning_subset
+from calab.io.opener import open_recording
+from calab.io.recording import Recording
 
+#: Sampling rate assumed for arrays and files that record none, when no fs is given.
+DEFAULT_FS = 30.0
 #: The page posts a heartbeat every 3 s; this long without one means it is gone.
 HEARTBEAT_TIMEOUT_S = 10.0
 
@@ -50,16 +55,24 @@ class Dataset:
 
 def load_dataset(
     source: Any,
-    fs: float,
+    fs: float | None,
     *,
     cells: Any = None,
     max_cells: int = 64,
     max_minutes: float = 10.0,
 ) -> Dataset:
-    """Read the tuning subset of ``source``; see :func:`calab.engine.reading.read_tuning_subset`."""
-    from calab.core.options import positive_number as check_positive
+    """Read the tuning subset of ``source``; see :func:`calab.engine.reading.read_tuning_subset`.
 
-    fs = check_positive("fs", fs)
+    A path is opened with :func:`calab.open_recording`: the rate it records is
+    used (``fs``, when given, must agree). Otherwise ``fs`` defaults to 30 Hz.
+    """
+    from calab.core.options import positive_number
+
+    if isinstance(source, (str, os.PathLike)):
+        source = open_recording(source, fs=fs)
+    if isinstance(source, Recording) and source.fs is not None:
+        fs = source.with_fs(fs).fs
+    fs = positive_number("fs", DEFAULT_FS if fs is None else fs)
     subset = read_tuning_subset(
         source, fs, cells=cells, max_cells=max_cells, max_minutes=max_minutes
     )

@@ -120,7 +120,7 @@ class TuningRun:
 
 def tune(
     traces: Any,
-    fs: float = 30.0,
+    fs: float | None = None,
     timeout: float | None = None,
     port: int | None = None,
     app_url: str | None = None,
@@ -139,11 +139,14 @@ def tune(
 
     Parameters
     ----------
-    traces : array-like or str or pathlib.Path
+    traces : array-like, Recording, str or pathlib.Path
         ``(n_cells, n_timepoints)`` or ``(n_timepoints,)`` NumPy, dask or zarr
-        array, or the path of a zarr store, ``.npy`` or ``.h5`` file.
+        array, a recording from :func:`calab.open_recording`, or the path of any
+        input it reads (tuning data, zarr, HDF5, CaImAn, Minian, suite2p, NWB).
     fs : float, optional
-        Sampling rate in Hz (default 30).
+        Sampling rate in Hz. A file's own rate (e.g. a tuning sidecar's) is
+        used when it records one, and ``fs`` must agree with it; otherwise the
+        default is 30.
     timeout : float, optional
         Give up after this many seconds (default: wait forever).
     port : int, optional

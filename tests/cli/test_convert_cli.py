@@ -77,13 +77,16 @@ def test_suite2p_detected_and_options(tmp_path, traces):
         "1.0",
         "--all-rois",
         "--fs",
-        "10",
+        "30",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     loaded, meta = load_tuning_data(tmp_path / "s2p.npy")
     np.testing.assert_allclose(loaded, traces.astype(np.float32) * 0.5, rtol=1e-6)
-    assert meta["sampling_rate_hz"] == 10.0 and meta["roi_indices"] == [0, 1, 2, 3]
+    assert meta["sampling_rate_hz"] == 30.0 and meta["roi_indices"] == [0, 1, 2, 3]
+    result = run_calab("convert", plane, "-o", "other", "--fs", "10", cwd=tmp_path)
+    assert result.returncode == 2 and "fs=10.0 Hz disagrees" in result.stderr
+    assert "30.0 Hz" in result.stderr and not (tmp_path / "other.npy").exists()
 
 
 def test_minian_needs_fs_and_nwb_series(tmp_path, traces):
@@ -117,9 +120,13 @@ def test_usage_errors_and_no_silent_overwrite(tmp_path, traces):
     assert result.returncode == 2 and "zip" in result.stderr
     assert run_calab("convert", source, "-o", "x", cwd=tmp_path).returncode == 0
     before = (tmp_path / "x.npy").read_bytes()
-    result = run_calab("convert", source, "-o", "x", "--fs", "99", cwd=tmp_path)
+    result = run_calab("convert", source, "-o", "x", "--fs", "15", cwd=tmp_path)
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert (tmp_path / "x.npy").read_bytes() == before
     result = run_calab("convert", source, "-o", "x", "--fs", "99", "--overwrite", cwd=tmp_path)
+    assert result.returncode == 2 and "fs=99.0 Hz disagrees" in result.stderr
+    assert (tmp_path / "x.npy").read_bytes() == before
+    result = run_calab("convert", source, "-o", "x", "--add-residuals", "--overwrite",
+                       cwd=tmp_path)
     assert result.returncode == 0
-    assert load_tuning_data(tmp_path / "x")[1]["sampling_rate_hz"] == 99.0
+    assert load_tuning_data(tmp_path / "x")[1]["sampling_rate_hz"] == 15.0

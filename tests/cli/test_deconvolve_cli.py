@@ -104,11 +104,21 @@ def test_no_filter_overrides_an_export_that_filters(traces, tmp_path):
         (["x.npy", "--fs", "1e400", *FLAGS], 2, "fs=inf must be a finite number > 0"),
         (["rec.zarr", "--fs", "30", *FLAGS, "-o", "o.npy"], 2, "use an OUTPUT.zarr path"),
         (["rec.zarr", "--fs", "30", *FLAGS], 2, "zarr input needs -o OUTPUT.zarr"),
+        (["rec.zarr", "--fs", "30", *FLAGS, "-o", "rec.zarr/o.zarr"], 2,
+         "output='rec.zarr/o.zarr' is inside the input"),
+        (["loop", "--fs", "30", *FLAGS], 2, "input='loop' cannot be opened: it is a loop"),
+        (["y" * 256, "--fs", "30", *FLAGS], 2, "too long (256 characters"),
+        (["empty", "--fs", "30", *FLAGS], 2, "input='empty' is a folder but"),
     ],
 )
 def test_bad_invocations_are_explained(traces, tmp_path, args, code, message):
+    import zarr
+
     np.save(tmp_path / "x.npy", traces)
+    zarr.create_array(str(tmp_path / "rec.zarr"), data=traces.astype(np.float32))
     (tmp_path / "e.json").write_text("{}")
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "empty").mkdir()
     done = calab_cli("deconvolve", *args, cwd=tmp_path)
     assert done.returncode == code, done.stderr
     assert message in done.stderr

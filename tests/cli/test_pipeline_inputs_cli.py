@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import click
 import numpy as np
 import pytest
 
@@ -39,8 +40,10 @@ def test_tune_takes_the_rate_from_the_plane_or_fs(tmp_path):
     write_suite2p_plane(plane)
     traces, fs = _resolve_input(str(plane), None)
     assert fs == 15.0 and traces.shape == (5, 600)
-    traces, fs = _resolve_input(str(plane), 20.0)
-    assert fs == 20.0
+    traces, fs = _resolve_input(str(plane), 15.0)
+    assert fs == 15.0
+    with pytest.raises(click.BadParameter, match=r"fs=20.0 Hz disagrees .* 15.0 Hz"):
+        _resolve_input(str(plane), 20.0)
 
 
 def test_deconvolve_reads_a_suite2p_plane(tmp_path):

@@ -1,12 +1,11 @@
 """The solver's recursive operators against brute-force convolution matrices.
 
-The kernels apply ``K`` (forward sweep) and ``K^T`` (fused into the backward
-sweep with the proximal step). With ``y = 0`` the forward residual is ``K z``;
-with ``step = 1``, no threshold and a large ``z`` the proximal step returns
-``z - K^T r``, which exposes the adjoint. Both operators run on traces cut
-into chunks (lanes) exactly as the solver packs them, so the chunk fix-ups,
-the truncated kernel's lagged taps across chunks and the padding of the last
-chunk are checked too.
+The compiled core (``calab.core._solver``) applies ``K`` (forward sweep and chunk
+fix-up) and ``K^T`` (backward sweep, read as the proximal step reads the gradient).
+Both operators run on traces cut into chunks (lanes) exactly as the solver packs
+them, so the chunk fix-ups, the truncated kernel's lagged taps across chunks and the
+padding of the last chunk are checked too; the fit and gradient come from the
+residual pass of an iteration itself.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import numpy as np
 import pytest
 from scipy.linalg import toeplitz
 
-from calab.core import fista_cells as cells
 from calab.core import fista_state
 from calab.core import fista_sweeps as sweeps
 from calab.core.convolution import operator_coefficients
@@ -56,81 +54,30 @@ def unpacked(state, lanes, n_cells):
 
 
 def apply_forward(z, coef, conv_mode, dtype=np.float64):
-    """``K z`` through the solver's own passes (``y = 0``, so the residual is ``K z``)."""
+    """``K z`` through the compiled operator on the solver's packed lanes."""
     state, lanes = chunked(z)
-    lanes, coef = lanes.astype(dtype), coef.astype(dtype)
-    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
-    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
-    floats = np.zeros((cells.N_FLOATS, z.shape[1]))
-    done = np.zeros(z.shape[1], dtype=np.bool_)
-    zeros = np.zeros_like(lanes)
-    scratch = sweeps.scratch_for(lanes, state.n_chunks)
-    sweeps._local_forward(lanes, work, coef)
-    if coef[5] > 0:  # truncated
-        resid = np.zeros_like(lanes)
-        sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks, scratch)
-        sweeps._truncated_fit_pass(zeros, zeros.copy(), work, resid, floats, done, coef,
-                                   state.valid_rows, state.n_chunks, scratch)
-        return unpacked(state, resid, z.shape[1])
-    sweeps._fit_pass(zeros, lanes, zeros.copy(), work, floats, done, coef, tables,
-                     state.valid_rows, state.n_chunks, scratch)
-    return unpacked(state, work[sweeps.GUARD : -sweeps.GUARD], z.shape[1])
+    out = sweeps.apply_operator(lanes.astype(dtype), coef, state.n_chunks)
+    assert out.dtype == dtype
+    return unpacked(state, out, z.shape[1])
 
 
 def solver_fit_and_gradient(z, y, coef, dtype=np.float64):
-    """Per cell, ``0.5*||K z - y||**2`` and ``K^T (K z - y)`` through the passes of one
-    solver iteration, chained as ``fista_kernel._run`` chains them (the gradient read off
-    the prox pass with step 1, no threshold and a large ``z``)."""
+    """Per cell, ``0.5*||K z - y||**2`` and ``K^T (K z - y)`` through the residual pass and
+    the adjoint of one solver iteration (momentum 0, so ``K s = K z``); one cell takes the
+    group-of-one-cell path."""
     state, lanes = chunked(z)
-    y_lanes = chunked(y)[1].astype(dtype)
-    lanes, coef = lanes.astype(dtype), coef.astype(dtype)
-    n_cells, big = z.shape[1], 1e6 if dtype == np.float64 else 1e3
-    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
-    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
-    floats = np.zeros((cells.N_FLOATS, n_cells))  # momentum 0: K s = K z
-    done = np.zeros(n_cells, dtype=np.bool_)
-    ks = np.zeros_like(lanes)
-    scratch = sweeps.scratch_for(lanes, state.n_chunks)
-    args = (floats, done, coef)
-    sweeps._local_forward(lanes, work, coef)
-    if coef[5] > 0:  # truncated
-        resid = np.zeros_like(lanes)
-        sweeps._correct_forward(lanes, work, resid, coef, tables, state.n_chunks, scratch)
-        fit = sweeps._truncated_fit_pass(y_lanes, ks, work, resid, *args, state.valid_rows,
-                                         state.n_chunks, scratch).copy()
-        sweeps._adjoint_input(resid, work, coef, state.n_chunks, scratch[3])
-        sweeps._adjoint_pass(work, coef)
-    else:
-        fit = sweeps._fit_pass(y_lanes, lanes, ks, work, *args, tables, state.valid_rows,
-                               state.n_chunks, scratch).copy()
-        sweeps._adjoint_pass(work, coef)
-    settings = np.zeros(cells.N_SETTINGS, dtype)
-    settings[cells.STEP], settings[cells.UPPER] = 1.0, np.inf
-    s, big_z = np.zeros_like(lanes), np.full_like(lanes, big)
-    sweeps._prox_pass(s, big_z, work, np.zeros(n_cells), done, coef, settings, tables,
-                      state.n_chunks, scratch)
-    return fit, big - unpacked(state, s, n_cells)
+    y_lanes = chunked(y)[1]
+    fit, gradient = sweeps.fit_and_gradient(lanes.astype(dtype), y_lanes.astype(dtype), coef,
+                                            state.valid_rows, z.shape[1])
+    return fit, unpacked(state, gradient, z.shape[1])
 
 
 def apply_adjoint(r, coef, conv_mode, dtype=np.float64):
-    """``K^T r``: with step 1, no threshold and a large ``z`` the prox returns ``z - K^T r``."""
+    """``K^T r`` as the solver's proximal step reads the gradient."""
     state, lanes = chunked(r)
-    lanes, coef = lanes.astype(dtype), coef.astype(dtype)
-    n_cells, big = r.shape[1], 1e6 if dtype == np.float64 else 1e3
-    work = np.zeros((state.chunk_len + 2 * sweeps.GUARD, lanes.shape[1]), dtype)
-    scratch = sweeps.scratch_for(lanes, state.n_chunks)
-    if coef[5] > 0:
-        sweeps._adjoint_input(lanes, work, coef, state.n_chunks, scratch[3])
-    else:
-        work[sweeps.GUARD : -sweeps.GUARD] = lanes
-    tables = sweeps.correction_tables(coef[0], coef[1], state.chunk_len).astype(dtype)
-    settings = np.zeros(cells.N_SETTINGS, dtype)
-    settings[cells.STEP], settings[cells.UPPER] = 1.0, np.inf  # step 1, no threshold
-    s, z = np.zeros_like(lanes), np.full_like(lanes, big)
-    sweeps._adjoint_pass(work, coef)
-    sweeps._prox_pass(s, z, work, np.zeros(n_cells), np.zeros(n_cells, dtype=np.bool_), coef,
-                      settings, tables, state.n_chunks, scratch)
-    return big - unpacked(state, s, n_cells)
+    out = sweeps.apply_adjoint(lanes.astype(dtype), coef, state.n_chunks)
+    assert out.dtype == dtype
+    return unpacked(state, out, r.shape[1])
 
 
 @pytest.mark.parametrize("conv_mode", ["fft", "banded"])
@@ -272,23 +219,22 @@ def test_a_cells_result_does_not_depend_on_its_batch(n_time):
     """Batches of other sizes, and one or two threads, pack a cell with other cells in
     groups of other widths (vector loops of other lengths, float32 phase included): its
     activity and iteration count are bit-identical."""
-    import numba
-
     import calab
+    from calab.core import fista_threads
 
     sim = calab.simulate(num_cells=20, duration_s=n_time / 30.0, fs=30.0, seed=5,
                          tau_rise_s=0.05, tau_decay_s=0.4)
     traces = sim.traces.astype(np.float32)
     params = (30.0, 0.05, 0.4, 0.03)
     whole = calab.run_deconvolution_full(traces, *params)
-    threads = numba.get_num_threads()
+    threads = fista_threads.get_num_threads()
     try:
-        for n_threads in sorted({1, threads}):
-            numba.set_num_threads(n_threads)
+        for n_threads in sorted({1, 3, threads}):
+            fista_threads.set_num_threads(n_threads)
             for size in (1, 2, 3, 5, 7):
                 for first in range(0, 20, size):
                     part = calab.run_deconvolution_full(traces[first : first + size], *params)
                     assert np.array_equal(part.activity, whole.activity[first : first + size])
                     assert np.array_equal(part.iterations, whole.iterations[first : first + size])
     finally:
-        numba.set_num_threads(threads)
+        fista_threads.set_num_threads(threads)

@@ -39,6 +39,7 @@ CASES = {
     "gcamp6m_20hz": ("gcamp6m", 20.0, 0.5, False, 5.0, 22, 8, 200.0),
     "gcamp6s_15hz_filtered": ("gcamp6s", 15.0, 2.0, True, 6.0, 23, 8, 300.0),
     "ogb1_30hz_noisy": ("ogb1", 30.0, 1.5, False, 4.0, 25, 8, 200.0),
+    "ogb1_10hz_filtered": ("ogb1", 10.0, 0.016, True, 3.9, 3, 16, 60.0),
 }
 
 

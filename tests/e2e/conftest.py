@@ -1,7 +1,7 @@
 """Fixtures of the end-to-end tests: a real Dask cluster of separate processes.
 
 ``dask_cluster`` starts ``dask scheduler`` and two ``dask worker`` processes
-(one thread each, numba/BLAS pinned to one thread) on 127.0.0.1 with free
+(one thread each, the solver and BLAS pinned to one thread) on 127.0.0.1 with free
 ports, waits for them, warms the solver in every worker, and tears them all
 down at the end of the module. ``start_dask_cluster`` builds custom ones
 (other worker counts, a resource limit on the workers).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+WORKER_ENV = {"CALAB_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "OPENBLAS_NUM_THREADS": "1"}
 
 
@@ -93,7 +93,7 @@ class DaskProcessCluster:
         worker.wait(10)
 
     def warm(self) -> None:
-        """Load the numba solver in every worker so tests do not pay for it."""
+        """Load the compiled solver in every worker so tests do not pay for its import."""
         from calab.engine.block import warm_up
 
         with self.client() as client:

@@ -13,7 +13,7 @@ from engine_helpers import FS, LAM, TAU_D, TAU_R, simulated_traces, write_store
 
 @pytest.fixture(scope="session")
 def warm_solver() -> None:
-    """Load the numba-compiled solver once per test session (cache=True)."""
+    """Load the compiled solver once per test session."""
     from calab.core.deconvolve import deconvolve_matrix
     from calab.core.options import DeconvolutionOptions
 

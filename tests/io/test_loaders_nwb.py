@@ -7,6 +7,7 @@ import pytest
 from test_loaders_common import write_nwb
 
 import calab
+from calab.io.arrays import TraceArray
 
 pytest.importorskip("pynwb")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -47,14 +48,13 @@ def test_dff_series_rate_from_timestamps(nwb_file):
 
 
 def test_single_series_needs_no_name_and_lazy_equals_eager(tmp_path, rng):
-    dask_array = pytest.importorskip("dask.array")
     fluorescence = rng.normal(size=(3, 80))
     path = write_nwb(tmp_path / "one.nwb", fluorescence, rate=20.0)
     eager, meta = calab.load_nwb(path)
     np.testing.assert_array_equal(eager, fluorescence)
     lazy, lazy_meta = calab.load_nwb(path, lazy=True)
-    assert isinstance(lazy, dask_array.Array) and lazy.shape == (3, 80)
-    np.testing.assert_array_equal(lazy.compute(), eager)
+    assert isinstance(lazy, TraceArray) and lazy.shape == (3, 80)
+    np.testing.assert_array_equal(lazy[:, :], eager)
     assert lazy_meta == meta
 
 
@@ -85,5 +85,5 @@ def test_conversion_and_offset_are_applied(tmp_path, rng):
     assert traces.dtype == np.float64
     np.testing.assert_allclose(traces, stored * 0.5 - 3.0)
     lazy, _ = calab.load_nwb(path, lazy=True)
-    np.testing.assert_allclose(lazy.compute(), stored * 0.5 - 3.0)
+    np.testing.assert_allclose(lazy[:, :], stored * 0.5 - 3.0)
     assert meta["sampling_rate_hz"] == 15.0

@@ -7,15 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from calab.io.loaders._common import (
-    as_float_traces,
-    build_meta,
-    check_trace_shape,
-    existing_path,
-    require_module,
-    resolve_fs,
-)
+from calab.errors import MissingFieldError, UnsupportedRecordingError
+from calab.io.arrays import HDF5Array, TraceArray
+from calab.io.formats import hdf5_file
+from calab.io.loaders._common import check_traces, existing_path, float_dtype, loader_result
+from calab.io.recording import Recording
 
+DEFAULT_TRACE_KEY = "estimates/C"
+DEFAULT_FS_KEY = "params/data/fr"
 RESIDUALS_KEY = "estimates/YrA"
 ACCEPTED_KEY = "estimates/idx_components"
 DECAY_TIME_KEY = "params/data/decay_time"
@@ -58,11 +57,12 @@ def load_caiman(
         Keep only the components listed in ``estimates/idx_components``
         (those accepted by ``evaluate_components``).
     lazy : bool
-        Return a dask array reading the file block by block instead of NumPy.
+        Return a :class:`calab.io.arrays.TraceArray` reading the file on demand
+        (picklable; ``dask.array.from_array`` wraps it) instead of NumPy.
 
     Returns
     -------
-    traces : numpy.ndarray or dask.array.Array
+    traces : numpy.ndarray or calab.io.arrays.TraceArray
         Float traces, shape ``(n_cells, n_timepoints)``.
     meta : dict
         ``source``, ``format`` (``"caiman"``), ``sampling_rate_hz`` (Hz or
@@ -76,9 +76,11 @@ def load_caiman(
         ``path`` does not exist.
     KeyError
         ``trace_key`` (or ``estimates/YrA``, ``estimates/idx_components``
-        when asked for) is not in the file; the message lists what is.
+        when asked for) is not in the file; the message lists what is
+        (:class:`calab.errors.MissingFieldError`, also a ``ValueError``).
     ValueError
-        The traces are not 2-D numbers, or ``YrA`` does not match ``C``.
+        Not an HDF5 file, traces that are not 2-D numbers, or ``YrA`` that
+        does not match ``C`` (:class:`calab.errors.UnsupportedRecordingError`).
     ImportError
         h5py is missing (``pip install 'calab[loaders]'``).
 
@@ -88,41 +90,54 @@ def load_caiman(
     >>> traces.shape, meta["sampling_rate_hz"]  # doctest: +SKIP
     ((412, 18000), 30.0)
     """
-    h5py = require_module("h5py", "loaders", "load_caiman")
-    path = existing_path(path, "CaImAn results file")
-    with h5py.File(path, "r") as handle:
-        shape = _dataset_shape(handle, trace_key, path)
+    path, given = existing_path(path, "CaImAn results file")
+    recording = open_caiman(path, given, trace_key, fs_key=fs_key, add_residuals=add_residuals,
+                            only_accepted=only_accepted)
+    return loader_result(recording, fs, lazy)
+
+
+def open_caiman(
+    path: Path,
+    given: str,
+    dataset: str | None = None,
+    *,
+    fs_key: str = DEFAULT_FS_KEY,
+    add_residuals: bool = False,
+    only_accepted: bool = False,
+) -> Recording:
+    """A CaImAn results file as a :class:`~calab.io.recording.Recording` (read lazily).
+
+    ``dataset`` is the traces key (default ``estimates/C``); see :func:`load_caiman`.
+    """
+    trace_key = dataset or DEFAULT_TRACE_KEY
+    with hdf5_file(path, given, "CaImAn results file") as handle:
+        node = _dataset(handle, trace_key, given)
+        parts = [(HDF5Array(str(path), trace_key, node.shape, node.dtype, node.chunks), 1.0)]
         if add_residuals:
-            _check_residuals(handle, shape, trace_key, path)
-        indices = _accepted_indices(handle, shape[0], path) if only_accepted else None
+            residuals = _dataset(handle, RESIDUALS_KEY, given)
+            _check_residuals(tuple(residuals.shape), tuple(node.shape), trace_key)
+            parts.append((HDF5Array(str(path), RESIDUALS_KEY, residuals.shape, residuals.dtype,
+                                    residuals.chunks), 1.0))
+        indices = _accepted_indices(handle, node.shape[0], given) if only_accepted else None
         file_fs = _read_scalar(handle, fs_key)
         decay_time = _read_scalar(handle, DECAY_TIME_KEY)
-        traces = None if lazy else _read_eager(handle, trace_key, add_residuals, indices)
-    if lazy:
-        traces = _read_lazy(path, trace_key, add_residuals, indices)
-    kept = list(range(shape[0])) if indices is None else [int(i) for i in indices]
-    meta = build_meta(
-        path,
-        "caiman",
-        resolve_fs(fs, file_fs),
-        traces.shape,
-        trace_key=trace_key,
-        add_residuals=bool(add_residuals),
-        component_indices=kept,
-        decay_time_s=decay_time,
-    )
-    return traces, meta
+    traces = TraceArray(parts, rows=indices, dtype=float_dtype(node.dtype))
+    kept = list(range(node.shape[0])) if indices is None else [int(i) for i in indices]
+    extras = {"trace_key": trace_key, "add_residuals": bool(add_residuals),
+              "component_indices": kept, "decay_time_s": decay_time}
+    return Recording(traces, "caiman", given, file_fs=file_fs, dataset=trace_key,
+                     cell_ids=kept, extras=extras)
 
 
-def _dataset_shape(handle: Any, key: str, path: Path) -> tuple[int, ...]:
+def _dataset(handle: Any, key: str, given: str) -> Any:
     node = handle.get(key)
     if node is None or not hasattr(node, "shape"):
-        raise KeyError(
-            f"{str(path)!r} has no dataset {key!r}; available datasets: "
-            f"{_list_datasets(handle, key)}"
+        raise MissingFieldError(
+            f"input={given!r} has no dataset {key!r}; available datasets: "
+            f"{_list_datasets(handle, key)}", argument="dataset"
         )
-    check_trace_shape(tuple(node.shape), node.dtype, f"{key} in {path.name}")
-    return tuple(node.shape)
+    check_traces(tuple(node.shape), node.dtype, f"{key} in input={given!r}")
+    return node
 
 
 def _list_datasets(handle: Any, key: str) -> list[str]:
@@ -142,34 +157,34 @@ def _list_datasets(handle: Any, key: str) -> list[str]:
     return [*listed, "..."] if len(found) > MAX_LISTED_KEYS else listed
 
 
-def _check_residuals(handle: Any, shape: tuple[int, ...], trace_key: str, path: Path) -> None:
-    residual_shape = _dataset_shape(handle, RESIDUALS_KEY, path)
+def _check_residuals(residual_shape: tuple[int, ...], shape: tuple[int, ...],
+                      trace_key: str) -> None:
     if residual_shape != shape:
-        raise ValueError(
+        raise UnsupportedRecordingError(
             f"{RESIDUALS_KEY} has shape {residual_shape} but {trace_key} has shape {shape}; "
             "add_residuals=True needs both the same"
         )
 
 
-def _accepted_indices(handle: Any, n_components: int, path: Path) -> np.ndarray:
+def _accepted_indices(handle: Any, n_components: int, given: str) -> np.ndarray:
     node = handle.get(ACCEPTED_KEY)
-    if node is None:
-        raise KeyError(
-            f"{str(path)!r} has no {ACCEPTED_KEY!r} (components were not evaluated); "
+    if node is None or not hasattr(node, "shape"):
+        raise MissingFieldError(
+            f"input={given!r} has no {ACCEPTED_KEY!r} (components were not evaluated); "
             f"available datasets: {_list_datasets(handle, ACCEPTED_KEY)}; "
-            "pass only_accepted=False to keep every component"
+            "pass only_accepted=False to keep every component", argument="only_accepted"
         )
     values = np.asarray(node[()])
     if values.dtype.kind not in "iub":
-        raise ValueError(
-            f"{ACCEPTED_KEY} in {path.name} holds {values!r}, not component indices "
+        raise UnsupportedRecordingError(
+            f"{ACCEPTED_KEY} in input={given!r} holds {values!r}, not component indices "
             "(CaImAn stores 'NoneType' before evaluate_components); pass only_accepted=False"
         )
     indices = np.flatnonzero(values) if values.dtype.kind == "b" else values.astype(np.int64)
     indices = np.atleast_1d(indices)
     if indices.size and (indices.min() < 0 or indices.max() >= n_components):
-        raise ValueError(
-            f"{ACCEPTED_KEY} has indices outside 0..{n_components - 1}: "
+        raise UnsupportedRecordingError(
+            f"{ACCEPTED_KEY} in input={given!r} has indices outside 0..{n_components - 1}: "
             f"min {indices.min()}, max {indices.max()}"
         )
     return indices
@@ -183,24 +198,7 @@ def _read_scalar(handle: Any, key: str) -> float | None:
     value = np.asarray(node[()])
     if value.dtype.kind not in "iuf" or value.size != 1:
         return None
-    return float(value.reshape(-1)[0])
+    number = float(value.reshape(-1)[0])
+    return number if np.isfinite(number) and number > 0 else None
 
 
-def _read_eager(handle: Any, trace_key: str, add_residuals: bool, indices: Any) -> np.ndarray:
-    traces = as_float_traces(np.asarray(handle[trace_key][()]))
-    if add_residuals:
-        traces = traces + np.asarray(handle[RESIDUALS_KEY][()], dtype=traces.dtype)
-    if indices is not None:
-        traces = traces[indices]
-    return np.ascontiguousarray(traces)
-
-
-def _read_lazy(path: Path, trace_key: str, add_residuals: bool, indices: Any) -> Any:
-    from calab.engine.sources import dask_from_hdf5
-
-    traces = as_float_traces(dask_from_hdf5(path, trace_key, time_axis=1))
-    if add_residuals:
-        traces = traces + dask_from_hdf5(path, RESIDUALS_KEY, time_axis=1).astype(traces.dtype)
-    if indices is not None:
-        traces = traces[indices]
-    return traces

@@ -1,0 +1,233 @@
+// The convolution operator K and its adjoint, on chunked lanes, in O(T).
+//
+// Both modes start from the untruncated kernel c = K_full z, the AR(2) recursion
+// c[t] = g1*c[t-1] + g2*c[t-2] + w*z[t-1]. "fft" truncates the kernel to `taps` samples,
+// which is the recursion minus two lagged taps of itself:
+//     K_trunc z = c[t] - alpha*c[t-K+1] + beta*c[t-K]
+//     K_trunc^T r = K_full^T u,  u[t] = r[t] - alpha*r[t+K-1] + beta*r[t+K].
+// Each chunk is first run from zero state (the local recursion, vectorised over lanes);
+// the true values differ by a homogeneous solution fixed by the two states carried in from
+// the neighbouring chunk (the "carries", found chunk by chunk in float64), added by one
+// more vectorised pass. The main recursions take two rows per loop: the newer row stays in
+// a register. Every operation runs in the dtype T of the arrays, in a fixed order.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#include "layout.hpp"
+
+namespace calab {
+namespace CALAB_ISA {
+
+// No standard-library templates in the hot code: their instances are shared between the
+// builds of every instruction set at link time (layout.hpp), so these small ones stand in.
+template <class T>
+struct Buffer {  // zeroed, owned, not copyable
+    T* ptr = nullptr;
+    int64_t size = 0;
+    explicit Buffer(int64_t n) : ptr(static_cast<T*>(std::calloc(n > 0 ? n : 1, sizeof(T)))),
+                                 size(n) {
+        if (ptr == nullptr) throw std::bad_alloc();
+    }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { std::free(ptr); }
+    T* data() { return ptr; }
+    const T* data() const { return ptr; }
+    T& operator[](int64_t i) { return ptr[i]; }
+    const T& operator[](int64_t i) const { return ptr[i]; }
+};
+
+template <class T>
+inline void fill(T* out, int64_t count, T value) {
+    for (int64_t i = 0; i < count; ++i) out[i] = value;
+}
+
+template <class T, class U>
+inline void copy(const T* from, int64_t count, U* out) {
+    for (int64_t i = 0; i < count; ++i) out[i] = U(from[i]);
+}
+
+inline int64_t floor_div(int64_t a, int64_t b) {
+    const int64_t q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+// work (chunk_len + 2*GUARD rows) = the local K_full z of every chunk (zero carries).
+template <class T>
+void local_forward(const T* z, T* work, const T* coef, int64_t L, int64_t n) {
+    const T g1 = coef[G1], g2 = coef[G2], w = coef[W];
+    fill(work, (GUARD + 1) * n, T(0));
+    int64_t tau = 1;
+    for (; tau + 1 < L; tau += 2) {
+        T* here = work + (GUARD + tau) * n;
+        T* next = here + n;
+        const T* back1 = here - n;
+        const T* back2 = here - 2 * n;
+        const T* source = z + (tau - 1) * n;
+        const T* next_source = source + n;
+        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+            const T previous = back1[l];
+            const T value = g1 * previous + g2 * back2[l] + w * source[l];
+            here[l] = value;
+            next[l] = g1 * value + g2 * previous + w * next_source[l];
+        }
+    }
+    if (tau < L) {
+        T* here = work + (GUARD + tau) * n;
+        const T* source = z + (tau - 1) * n;
+        CALAB_LANES for (int64_t l = 0; l < n; ++l)
+            here[l] = g1 * here[l - n] + g2 * here[l - 2 * n] + w * source[l];
+    }
+}
+
+// Per lane (k1, k2): the true state entering each chunk, chunk by chunk, in float64.
+template <class T>
+void forward_carries(const T* z, const T* work, const T* coef, const T* tables, int64_t L,
+                     int64_t n, int64_t n_chunks, T* k1, T* k2) {
+    const double g2 = coef[G2];
+    const T w = coef[W];
+    const T* last = work + (GUARD + L - 1) * n;
+    const T* second = work + (GUARD + L - 2) * n;
+    const T* a = tables + FWD_A * L;
+    const T* a_prev = tables + FWD_A_PREV * L;
+    for (int64_t first = 0; first < n; first += n_chunks) {
+        double carry1 = 0.0, carry2 = 0.0;
+        for (int64_t lane = first; lane < first + n_chunks; ++lane) {
+            k1[lane] = T(carry1);
+            k2[lane] = T(carry2);
+            if (lane == first + n_chunks - 1) break;
+            double end = double(last[lane]) + double(a[L - 1]) * carry1;
+            end += double(a_prev[L - 1]) * carry2;
+            double before = double(second[lane]) + double(a[L - 2]) * carry1;
+            before += double(a_prev[L - 2]) * carry2;
+            carry1 = end;
+            carry2 = g2 * before + double(w * z[(L - 1) * n + lane]);
+        }
+    }
+}
+
+// The local K_full z in work becomes the true one, in work and in copy (chunk_len rows).
+template <class T>
+void correct_forward(T* work, T* copy, const T* tables, const T* k1, const T* k2, int64_t L,
+                     int64_t n) {
+    for (int64_t tau = 0; tau < L; ++tau) {
+        const T a1 = tables[FWD_A * L + tau], a2 = tables[FWD_A_PREV * L + tau];
+        T* here = work + (GUARD + tau) * n;
+        T* out = copy + tau * n;
+        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+            const T value = here[l] + a1 * k1[l] + a2 * k2[l];
+            here[l] = value;
+            out[l] = value;
+        }
+    }
+}
+
+// out[lane] += weight * x[t0(lane) + position] for every lane, within its cell; x is held
+// in chunk rows of `source` from row `offset`. Samples outside the lane's cell count as zero.
+template <class T>
+void add_shifted(T* out, const T* source, int64_t offset, int64_t position, T weight, int64_t L,
+                 int64_t n, int64_t n_chunks) {
+    const int64_t shift = floor_div(position, L);  // whole chunks back (< 0) or ahead (> 0)
+    const T* src = source + (offset + position - shift * L) * n;
+    if (shift == 0) {
+        CALAB_LANES for (int64_t l = 0; l < n; ++l) out[l] += weight * src[l];
+        return;
+    }
+    if (shift <= -n_chunks || shift >= n_chunks) return;
+    const int64_t low = shift < 0 ? -shift : 0, high = shift > 0 ? n_chunks - shift : n_chunks;
+    for (int64_t first = 0; first < n; first += n_chunks) {
+        T* target = out + first;
+        const T* from = src + first + shift;
+        CALAB_LANES for (int64_t c = low; c < high; ++c) target[c] += weight * from[c];
+    }
+}
+
+// Row tau of K_trunc z: `out` holds K_full z; the tail comes from work (GUARD offset).
+template <class T>
+void truncate_row(T* out, const T* work, int64_t tau, const T* coef, int64_t L, int64_t n,
+                  int64_t n_chunks) {
+    const int64_t taps = int64_t(coef[TAPS]);
+    add_shifted(out, work, GUARD, tau - taps + 1, T(-coef[ALPHA]), L, n, n_chunks);
+    add_shifted(out, work, GUARD, tau - taps, coef[BETA_TAIL], L, n, n_chunks);
+}
+
+// work rows = u = r - alpha*r[t+K-1] + beta*r[t+K], the input of K_full^T.
+template <class T>
+void adjoint_input(const T* resid, T* work, const T* coef, int64_t L, int64_t n,
+                   int64_t n_chunks) {
+    const int64_t taps = int64_t(coef[TAPS]);
+    for (int64_t tau = 0; tau < L; ++tau) {
+        T* out = work + (GUARD + tau) * n;
+        copy(resid + tau * n, n, out);
+        add_shifted(out, resid, 0, tau + taps - 1, T(-coef[ALPHA]), L, n, n_chunks);
+        add_shifted(out, resid, 0, tau + taps, coef[BETA_TAIL], L, n, n_chunks);
+    }
+}
+
+// In place: v[t] = g1*v[t+1] + g2*v[t+2] + w*u[t] within each chunk (the local adjoint).
+template <class T>
+void adjoint_pass(T* work, const T* coef, int64_t L, int64_t n) {
+    const T g1 = coef[G1], g2 = coef[G2], w = coef[W];
+    int64_t row = GUARD + L - 1;
+    for (; row - 1 >= GUARD; row -= 2) {
+        T* here = work + row * n;
+        T* before = here - n;
+        const T* ahead1 = here + n;
+        const T* ahead2 = here + 2 * n;
+        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+            const T following = ahead1[l];
+            const T value = g1 * following + g2 * ahead2[l] + w * here[l];
+            here[l] = value;
+            before[l] = g1 * value + g2 * following + w * before[l];
+        }
+    }
+    if (row >= GUARD) {
+        T* here = work + row * n;
+        CALAB_LANES for (int64_t l = 0; l < n; ++l)
+            here[l] = g1 * here[l + n] + g2 * here[l + 2 * n] + w * here[l];
+    }
+}
+
+// Per lane (p1, p2): the true adjoint state after each chunk, last chunk first, in float64.
+template <class T>
+void adjoint_carries(const T* work, const T* coef, const T* tables, int64_t L, int64_t n,
+                     int64_t n_chunks, T* p1, T* p2) {
+    const double g2 = coef[G2];
+    const T* start_row = work + GUARD * n;
+    const T* after_row = work + (GUARD + 1) * n;
+    const T* a = tables + FWD_A * L;
+    const T* a_prev = tables + FWD_A_PREV * L;
+    for (int64_t first = 0; first < n; first += n_chunks) {
+        double carry1 = 0.0, carry2 = 0.0;
+        for (int64_t lane = first + n_chunks - 1; lane >= first; --lane) {
+            p1[lane] = T(carry1);
+            p2[lane] = T(carry2);
+            if (lane == first) break;
+            double start = double(start_row[lane]) + double(a[L - 1]) * carry1;
+            start += double(a_prev[L - 1]) * carry2;
+            double after = double(after_row[lane]) + double(a[L - 2]) * carry1;
+            after += double(a_prev[L - 2]) * carry2;
+            carry1 = start;
+            carry2 = g2 * after;
+        }
+    }
+}
+
+// out = K x for lanes x (chunk_len, n), the operator of coef; work: scratch of
+// (chunk_len + 2*GUARD, n), k1 and k2: scratch of n.
+template <class T>
+void apply_operator(const T* x, T* out, const T* coef, const T* tables, int64_t L, int64_t n,
+                    int64_t n_chunks, T* work, T* k1, T* k2) {
+    local_forward(x, work, coef, L, n);
+    forward_carries(x, work, coef, tables, L, n, n_chunks, k1, k2);
+    correct_forward(work, out, tables, k1, k2, L, n);
+    if (coef[TAPS] > 0)
+        for (int64_t tau = 0; tau < L; ++tau) truncate_row(out + tau * n, work, tau, coef, L, n,
+                                                           n_chunks);
+}
+
+}  // namespace CALAB_ISA
+}  // namespace calab
