@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "run_deconvolution_full": "calab.api",
     "deconvolve_from_export": "calab.api",
     "DeconvolutionResult": "calab.core.result",
+    "DeconvolutionOptions": "calab.core.options",
     # core math
     "build_kernel": "calab.core.kernel",
     "tau_to_ar2": "calab.core.kernel",

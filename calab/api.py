@@ -109,8 +109,9 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
     >>> activity.shape == sim.traces.shape and bool((activity >= 0).all())
     True
     """
-    options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
-                                   tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
+    options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
+                                   max_iters, conv_mode, constraint, tol, filter_enabled,
+                                   nan_policy)
     if dims is not None or _is_dataarray(traces):
         return _solve_dataarray(traces, options, dims).activity
     traces = _dask_if_file_backed(traces)
@@ -148,8 +149,9 @@ def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCel
     >>> res.activity.shape == sim.traces[0].shape and isinstance(res.iterations, int)
     True
     """
-    options = DeconvolutionOptions(fs, tau_r, tau_d, lam, max_iters, conv_mode, constraint,
-                                   tol, filter_enabled, nan_policy)  # type: ignore[arg-type]
+    options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
+                                   max_iters, conv_mode, constraint, tol, filter_enabled,
+                                   nan_policy)
     if dims is not None or _is_dataarray(traces):
         return _solve_dataarray(traces, options, dims)
     return deconvolve_with_options(traces, options)

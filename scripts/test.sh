@@ -26,6 +26,7 @@ if [ -x ../shared/tools/reference-env.sh ] || [ -f ../shared/tools/reference-env
 fi
 
 python3 -m ruff check calab tests benchmarks
+python3 -m mypy  # configured in pyproject.toml: strict on calab.core, calab.io, errors, api
 if [ -f mkdocs.yml ]; then
   python3 -m mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 fi

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from calab.cli.options import user_error
+
 ALL_FORMATS = ("caiman", "minian", "suite2p", "nwb", "npy", "npz", "tuning", "zarr", "hdf5")
 BUILTIN_KEYS = ("sampling_rate_hz", "num_cells", "num_timepoints", "source", "format")
 # option name -> the one format it applies to
@@ -68,7 +70,7 @@ def convert(input_path: Path, fmt: str | None, output: Path, fs: float | None, *
     try:
         recording = _open(str(input_path), fmt, fs, options)
     except (CalabError, OSError, ValueError, TypeError) as error:
-        raise click.ClickException(_message(error)) from None
+        raise user_error(error) from None
     rate = recording.fs
     if rate is None:
         raise click.UsageError(f"{input_path} stores no sampling rate; pass --fs HZ")
@@ -123,10 +125,5 @@ def _write(recording: Any, fs: float, output: Path, overwrite: bool) -> tuple[Pa
     try:
         save_for_tuning(recording.read(), fs, output, metadata=metadata)
     except (ValueError, TypeError) as error:
-        raise click.ClickException(f"cannot write {output}: {_message(error)}") from None
+        raise user_error(error, f"cannot write {output}") from None
     return npy_path, json_path
-
-
-def _message(error: BaseException) -> str:
-    kind = "KeyError" if isinstance(error, KeyError) else type(error).__name__
-    return f"{kind}: {error}"

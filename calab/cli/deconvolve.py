@@ -76,8 +76,8 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
     from calab.io.opener import open_recording
 
     flags = (params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
-    solver = {"conv_mode": conv_mode, "max_iters": max_iters, "constraint": constraint,
-              "tol": tol, "nan_policy": nan_policy}
+    solver: dict[str, Any] = {"conv_mode": conv_mode, "max_iters": max_iters,
+                              "constraint": constraint, "tol": tol, "nan_policy": nan_policy}
     try:
         from calab.cli.destinations import choose_destination
         from calab.io.storage import parse_storage_options, resolve_storage_options

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from calab.cli.options import user_error
+
 DEFAULT_CELLS = 1000
 DEFAULT_MINUTES = 10.0
 
@@ -81,7 +83,7 @@ def demo(directory: str, cells: int, minutes: float, fs: float, indicator: str, 
                 chunk_cells=chunk_cells, resume=False, progress=bar)
         scores = score_against_truth(rec.path, folder / "deconvolved.zarr", rec.fs)
     except (ValueError, TypeError, OSError, RuntimeError) as err:
-        raise click.ClickException(str(err)) from None
+        raise user_error(err) from None
     report = _report(summary, scores, rec, simulated_s)
     if as_json:
         click.echo(json.dumps(report))

@@ -30,7 +30,7 @@ from calab.core.options import (
 from calab.errors import BlocksFailedError, CalabError, Cancelled
 from calab.io.export import load_export_params, normalize_params
 
-__all__ = ["UserError", "fs_option", "parameter_options", "params_from_flags",
+__all__ = ["RunError", "UserError", "fs_option", "parameter_options", "params_from_flags",
            "solver_options", "user_error"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,23 +136,28 @@ def params_from_flags(
 
 
 class UserError(click.ClickException):
-    """Shown as ``Error: <message>``; exit code 2 (a bad argument) unless told otherwise."""
+    """Shown as ``Error: <message>`` with exit code 2: a bad argument, value or file."""
 
     exit_code = 2
 
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+
+class RunError(click.ClickException):
+    """Shown as ``Error: <message>`` with exit code 1: a run that failed or was stopped."""
+
+    exit_code = 1
 
 
 #: Errors shown as ``Error: <message>`` instead of a traceback when a command raises them.
 USER_ERRORS = (CalabError, ValueError, TypeError, KeyError, OSError, ImportError)
-#: Of those, the ones that do not mean "a bad argument" (exit 1, not 2).
+#: Errors that mean "a bad argument, value or file" (exit 2); any other exits 1.
+BAD_INPUT_ERRORS = (CalabError, ValueError, TypeError, KeyError, ImportError,
+                    FileNotFoundError, NotADirectoryError, IsADirectoryError)
+#: Family members that report a run that failed part-way or was stopped (exit 1).
 RUN_ERRORS = (BlocksFailedError, Cancelled)
 
 
-def user_error(error: BaseException) -> click.ClickException:
-    """The click exception that shows ``error`` to the user.
+def user_error(error: BaseException, context: str | None = None) -> click.ClickException:
+    """The click exception that shows ``error`` to the user (after ``context``, if given).
 
     A run that failed part-way (:class:`calab.errors.BlocksFailedError`), was
     stopped, or met an operating-system error other than a missing file
@@ -168,7 +173,7 @@ def user_error(error: BaseException) -> click.ClickException:
     text = str(error)
     if isinstance(error, KeyError) and not isinstance(error, CalabError) and error.args:
         text = str(error.args[0])
-    bad_path = isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
-    system = isinstance(error, OSError) and not bad_path and not isinstance(error, CalabError)
-    code = 1 if system or isinstance(error, RUN_ERRORS) else 2
-    return UserError(text or type(error).__name__, exit_code=code)
+    bad_input = isinstance(error, BAD_INPUT_ERRORS) and not isinstance(error, RUN_ERRORS)
+    code = 2 if bad_input else 1
+    text = text or type(error).__name__
+    return (RunError if code == 1 else UserError)(f"{context}: {text}" if context else text)

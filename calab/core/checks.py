@@ -78,7 +78,7 @@ def integer_in_range(name: str, value: Any, low: int, high: int) -> int:
             f"{name}={short_repr(value)} must be an integer >= {low} (at most {high:,})",
             argument=name,
         )
-    if not low <= value <= high:
+    if not low <= int(value) <= high:
         raise InvalidParameterError(
             f"{name}={short_repr(value)} must be an integer >= {low} (at most {high:,})",
             argument=name,

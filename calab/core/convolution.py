@@ -42,4 +42,4 @@ def convolve(activity: np.ndarray, spec: KernelSpec, conv_mode: str = "fft") -> 
         lag = int(taps)
         fit[..., lag - 1 :] -= alpha * full[..., : full.shape[-1] - lag + 1]
         fit[..., lag:] += beta * full[..., : full.shape[-1] - lag]
-    return fit
+    return np.asarray(fit)

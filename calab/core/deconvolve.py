@@ -73,7 +73,7 @@ def deconvolve_activity(traces: np.ndarray, options: DeconvolutionOptions) -> np
     matrix, was_1d = _checked_matrix(traces, options)
     activity = _by_group(matrix, options, lambda rows, group: _solve(rows, group, None)[2]
                          .activity)
-    return activity[0] if was_1d else activity
+    return np.asarray(activity[0] if was_1d else activity)
 
 
 def preprocess(
@@ -82,7 +82,7 @@ def preprocess(
     """The ``y`` of the objective: optional bandpass, then rolling-baseline removal."""
     if filter_enabled:
         matrix = bandpass_filter(matrix, tau_r, tau_d, fs)
-    return matrix - rolling_baseline(matrix, tau_d, fs)
+    return np.asarray(matrix - rolling_baseline(matrix, tau_d, fs))
 
 
 def _checked_matrix(traces: np.ndarray, options: DeconvolutionOptions) -> tuple[np.ndarray, bool]:
@@ -138,15 +138,12 @@ def _scatter(
     parts: list[DeconvolutionResult],
 ) -> DeconvolutionResult:
     """One result for all cells from the results of the cell groups."""
-    merged = DeconvolutionResult(
-        activity=np.empty(shape), baseline=np.empty(shape[0]),
-        reconvolution=np.empty(shape), iterations=np.empty(shape[0], dtype=np.int64),
-        converged=np.empty(shape[0], dtype=bool),
-    )
+    merged = [np.empty(shape), np.empty(shape[0]), np.empty(shape),
+              np.empty(shape[0], dtype=np.int64), np.empty(shape[0], dtype=bool)]
     for (cells, _), part in zip(groups, parts, strict=True):
         for target, values in zip(merged, part, strict=True):
             target[cells] = values
-    return merged
+    return DeconvolutionResult(*merged)
 
 
 def _warm_start_matrix(
@@ -160,4 +157,4 @@ def _warm_start_matrix(
             f"warm_start has shape {init.shape}; it must match the traces, {shape}",
             argument="warm_start",
         )
-    return np.clip(init, 0.0, 1.0 if constraint == "box01" else None)
+    return np.asarray(np.clip(init, 0.0, 1.0 if constraint == "box01" else None))

@@ -11,7 +11,8 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import oaconvolve
 
 from calab.core.kernel import build_kernel
-from calab.core.validation import as_trace_matrix, check_lambda, check_positive
+from calab.core.options import non_negative_number, positive_number
+from calab.core.validation import as_trace_matrix
 
 
 def spike_correlation(
@@ -50,8 +51,8 @@ def spike_correlation(
             f"activity and spikes must have the same shape; got {np.shape(activity)} "
             f"and {np.shape(spikes)}"
         )
-    fs = check_positive("fs", fs)
-    sigma_s = check_lambda(sigma_s, name="sigma_s")
+    fs = positive_number("fs", fs)
+    sigma_s = non_negative_number("sigma_s", sigma_s)
     if sigma_s > 0:
         a = gaussian_filter1d(a, sigma_s * fs, axis=1, mode="nearest")
         s = gaussian_filter1d(s, sigma_s * fs, axis=1, mode="nearest")
@@ -98,11 +99,11 @@ def objective(
             f"activity and y must have the same shape; got {np.shape(activity)} "
             f"and {np.shape(y)}"
         )
-    lam = check_lambda(lam)
+    lam = non_negative_number("lam", lam)
     kernel = build_kernel(tau_r, tau_d, fs)
     fit = causal_convolve(s, kernel)
     value = 0.5 * np.sum((target - fit) ** 2, axis=1) + lam * kernel.sum() * s.sum(axis=1)
-    return value.reshape(()) if was_1d else value
+    return np.asarray(value.reshape(()) if was_1d else value)
 
 
 def causal_convolve(signals: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -115,7 +116,8 @@ def causal_convolve(signals: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """
     signals = np.atleast_2d(np.asarray(signals, dtype=np.float64))
     n_time = signals.shape[1]
-    return oaconvolve(signals, np.asarray(kernel, dtype=np.float64)[None, :], axes=1)[:, :n_time]
+    kernel_row = np.asarray(kernel, dtype=np.float64)[None, :]
+    return np.asarray(oaconvolve(signals, kernel_row, axes=1)[:, :n_time])
 
 
 def _row_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:

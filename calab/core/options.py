@@ -224,7 +224,7 @@ class DeconvolutionOptions:
         table = np.stack([np.broadcast_to(np.asarray(v, float), (n,))
                           for v in (self.tau_r, self.tau_d, self.lam)], axis=1)
         unique, inverse = np.unique(table, axis=0, return_inverse=True)
-        groups = []
+        groups: list[tuple[np.ndarray | slice, DeconvolutionOptions]] = []
         for index, (tau_r, tau_d, lam) in enumerate(unique):
             cells = np.flatnonzero(inverse.ravel() == index)
             groups.append((cells, replace(self, tau_r=float(tau_r), tau_d=float(tau_d),

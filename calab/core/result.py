@@ -41,8 +41,8 @@ class DeconvolutionResult(NamedTuple):
         """The single-trace form: 1-D arrays and scalars from a one-row result."""
         return DeconvolutionResult(
             activity=self.activity[0],
-            baseline=float(self.baseline[0]),
+            baseline=float(np.asarray(self.baseline)[0]),
             reconvolution=self.reconvolution[0],
-            iterations=int(self.iterations[0]),
-            converged=bool(self.converged[0]),
+            iterations=int(np.asarray(self.iterations)[0]),
+            converged=bool(np.asarray(self.converged)[0]),
         )

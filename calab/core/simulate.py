@@ -18,149 +18,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-INDICATOR_PRESETS: dict[str, tuple[float, float, float]] = {
-    "gcamp6f": (0.05, 0.40, 0.20),
-    "gcamp6m": (0.08, 0.70, 0.15),
-    "gcamp6s": (0.18, 1.50, 0.25),
-    "jgcamp8f": (0.01, 0.15, 0.30),
-    "ogb1": (0.01, 0.70, 0.08),
-}
-"""Indicator name -> ``(tau_rise_s, tau_decay_s, peak dF/F per spike)``.
+from calab.core.simulate_config import (
+    DRIFT_MODELS,
+    INDICATOR_PRESETS,
+    NOISE_MODELS,
+    SPIKE_MODELS,
+    SimulationConfig,
+)
 
-Effective double-exponential parameters for one action potential in mouse
-cortical pyramidal neurons, rounded from published single-AP
-characterisations (they vary with expression level, temperature, cell type
-and imaging method; override them with ``tau_rise_s``, ``tau_decay_s`` and
-``peak_dff`` when you know your preparation):
+__all__ = ["DRIFT_MODELS", "INDICATOR_PRESETS", "NOISE_MODELS", "SPIKE_MODELS",
+           "SimulationConfig", "SimulationResult", "continuous_peak", "simulate"]
 
-- GCaMP6f/6m/6s: Chen T.-W. et al. (2013) "Ultrasensitive fluorescent
-  proteins for imaging neuronal activity", Nature 499:295-300 (1-AP rise
-  and half-decay times and dF/F in layer 2/3 of mouse V1, 6s slowest and
-  largest, 6f fastest); see also Huang L. et al. (2021) eLife 10:e51675 for
-  double-exponential fits in GCaMP6 transgenic lines.
-- jGCaMP8f: Zhang Y. et al. (2023) "Fast and sensitive GCaMP calcium
-  indicators for imaging neural populations", Nature 615:884-891 (half-rise
-  of a few ms, decay an order of magnitude faster than GCaMP6s).
-- OGB-1 (Oregon Green BAPTA-1 AM): Kerr J.N.D. et al. (2005) PNAS
-  102:14063-14068 and Grewe B.F. et al. (2010) Nature Methods 7:399-405
-  (near-instant rise, ~0.5-1 s decay, several % dF/F per AP).
-"""
-
-SPIKE_MODELS = ("poisson", "bursting")
-NOISE_MODELS = ("gaussian", "gaussian+poisson")
-DRIFT_MODELS = ("random_walk", "sinusoidal")
 _CELL_BLOCK = 512  # cells per block of the frame recursion (bounds temporary memory)
 _DRIFT_KNOTS_PER_TIMESCALE = 8
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """Parameters of :func:`simulate` (validated on construction).
-
-    Attributes
-    ----------
-    num_cells : int
-        Number of cells (rows), >= 1.
-    duration_s, fs : float
-        Recording length in seconds and frame rate in Hz (at least one frame).
-    indicator : str
-        A key of :data:`INDICATOR_PRESETS`.
-    tau_rise_s, tau_decay_s, peak_dff : float or None
-        Override the preset's rise/decay time constants (s) and peak dF/F per spike.
-    spike_model : {"poisson", "bursting"}
-        ``"poisson"``: homogeneous Poisson spikes at ``firing_rate_hz``.
-        ``"bursting"``: the same isolated spikes plus bursts starting at
-        ``burst_rate_hz``, each of ``1 + Poisson(burst_size_mean - 1)`` spikes
-        with exponential intervals of mean ``burst_isi_s``.
-    firing_rate_hz, burst_rate_hz : float
-        Rates (>= 0) of isolated spikes and of burst onsets, Hz.
-    burst_size_mean : float
-        Mean spikes per burst, >= 1.
-    burst_isi_s : float
-        Mean interval between spikes inside a burst, > 0 s.
-    oversample : int
-        Fine-grid steps per frame (1 to 1000).
-    snr : float
-        Nominal peak dF/F of one spike over the Gaussian noise std (> 0; ``inf``
-        for no Gaussian noise).
-    noise : {"gaussian", "gaussian+poisson"}
-        Add Poisson shot noise of ``photons_per_frame`` photons at baseline.
-    photons_per_frame : float
-        Mean photon count per frame at baseline (shot noise std 1/sqrt of it, dF/F).
-    drift : {"random_walk", "sinusoidal"}
-        Shape of the slow baseline drift: a mean-reverting (Ornstein-Uhlenbeck)
-        random walk with correlation time ``drift_timescale_s``, or a sine of
-        that period with a random phase per cell.
-    drift_amplitude : float
-        Standard deviation (random walk) or amplitude (sine) of the drift, dF/F, >= 0.
-    drift_timescale_s : float
-        Correlation time or period of the drift, > 0 s.
-    bleach_amplitude : float
-        Fraction of fluorescence lost to photobleaching as t -> inf, in [0, 1).
-    bleach_tau_s : float
-        Photobleaching time constant, > 0 s.
-    dc_offset, scale : float
-        Raw-fluorescence form ``F = dc_offset + scale * dF/F`` (scale > 0).
-    amplitude_jitter : float
-        Coefficient of variation of a log-normal per-cell amplitude factor, >= 0.
-    spike_amplitude_jitter : float
-        Coefficient of variation of a log-normal per-spike amplitude factor, >= 0.
-    seed : int or None
-        Seed of the random generator; ``None`` draws fresh entropy.
-    """
-
-    num_cells: int = 10
-    duration_s: float = 60.0
-    fs: float = 30.0
-    indicator: str = "gcamp6f"
-    tau_rise_s: float | None = None
-    tau_decay_s: float | None = None
-    peak_dff: float | None = None
-    spike_model: str = "poisson"
-    firing_rate_hz: float = 0.5
-    burst_rate_hz: float = 0.05
-    burst_size_mean: float = 4.0
-    burst_isi_s: float = 0.02
-    oversample: int = 10
-    snr: float = 5.0
-    noise: str = "gaussian"
-    photons_per_frame: float = 1000.0
-    drift: str = "random_walk"
-    drift_amplitude: float = 0.0
-    drift_timescale_s: float = 30.0
-    bleach_amplitude: float = 0.0
-    bleach_tau_s: float = 120.0
-    dc_offset: float = 0.0
-    scale: float = 1.0
-    amplitude_jitter: float = 0.1
-    spike_amplitude_jitter: float = 0.0
-    seed: int | None = 0
-
-    def __post_init__(self) -> None:
-        _validate(self)
-
-    @property
-    def kinetics(self) -> tuple[float, float, float]:
-        """``(tau_rise_s, tau_decay_s, peak_dff)`` after applying the overrides."""
-        preset = INDICATOR_PRESETS[self.indicator]
-        values = (self.tau_rise_s, self.tau_decay_s, self.peak_dff)
-        return tuple(p if v is None else float(v) for v, p in zip(values, preset, strict=True))
-
-    @property
-    def num_frames(self) -> int:
-        """Frames in the recording: ``round(duration_s * fs)``."""
-        return round(self.duration_s * self.fs)
-
-    @property
-    def mean_rate_hz(self) -> float:
-        """Expected spikes per second per cell under the chosen spike model."""
-        bursts = self.burst_rate_hz * self.burst_size_mean if self.spike_model == "bursting" else 0
-        return self.firing_rate_hz + bursts
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,13 +137,15 @@ def _resolve_config(config: Any, overrides: dict[str, Any]) -> SimulationConfig:
             f"unknown simulation parameter(s) {', '.join(unknown)}; "
             f"allowed fields: {', '.join(allowed)}"
         )
-    return dataclasses.replace(config, **overrides) if overrides else config
+    return dataclasses.replace(config, **overrides) if overrides else config  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- spikes
 
 
-def _draw_spike_events(config: SimulationConfig, rng: np.random.Generator):
+def _draw_spike_events(
+    config: SimulationConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Cell index and fine-grid bin of every spike (unsorted)."""
     n_cells, duration = config.num_cells, config.num_frames / config.fs
     n_fine = config.num_frames * config.oversample
@@ -283,7 +159,8 @@ def _draw_spike_events(config: SimulationConfig, rng: np.random.Generator):
     return cells.astype(np.int64), fine_bins.astype(np.int64)
 
 
-def _draw_bursts(config: SimulationConfig, rng: np.random.Generator, duration: float):
+def _draw_bursts(config: SimulationConfig, rng: np.random.Generator,
+                 duration: float) -> tuple[np.ndarray, np.ndarray]:
     n_bursts = rng.poisson(config.burst_rate_hz * duration, config.num_cells)
     burst_cell = np.repeat(np.arange(config.num_cells), n_bursts)
     onsets = rng.uniform(0.0, duration, burst_cell.size)
@@ -317,7 +194,8 @@ def continuous_peak(tau_rise: float, tau_decay: float) -> float:
     return math.exp(-t_peak / tau_decay) - math.exp(-t_peak / tau_rise)
 
 
-def _frame_calcium(config, cells, fine_bins, weights, tau_rise, tau_decay) -> np.ndarray:
+def _frame_calcium(config: SimulationConfig, cells: np.ndarray, fine_bins: np.ndarray,
+                   weights: np.ndarray, tau_rise: float, tau_decay: float) -> np.ndarray:
     """Frame averages of the fine-grid convolution of the spikes with the kernel."""
     n_cells, n_frames, m = config.num_cells, config.num_frames, config.oversample
     frames, offsets = np.divmod(fine_bins, m)
@@ -336,7 +214,8 @@ def _frame_calcium(config, cells, fine_bins, weights, tau_rise, tau_decay) -> np
     return calcium
 
 
-def _exponential_frame_average(events, n_cells: int, n_frames: int, m: int, tau_frames: float):
+def _exponential_frame_average(events: tuple[np.ndarray, ...], n_cells: int,
+                               n_frames: int, m: int, tau_frames: float) -> np.ndarray:
     """Time-major ``(n_frames, n_cells)`` frame averages of ``sum_k w_k exp(-(t-t_k)/tau)``.
 
     On the fine grid (step ``1/m`` frame, decay ``q`` per step) a spike at
@@ -376,7 +255,8 @@ def _first_order_recursion(inflow: np.ndarray, decay: float) -> np.ndarray:
 # --------------------------------------------------------------------------- observation
 
 
-def _observe(config: SimulationConfig, rng, calcium: np.ndarray, noise_std: float):
+def _observe(config: SimulationConfig, rng: np.random.Generator, calcium: np.ndarray,
+             noise_std: float) -> np.ndarray:
     """Raw traces from the noise-free dF/F: drift, bleaching, noise, offset and scale."""
     n_frames = calcium.shape[1]
     times = np.arange(n_frames) / config.fs
@@ -396,14 +276,14 @@ def _observe(config: SimulationConfig, rng, calcium: np.ndarray, noise_std: floa
         signal *= config.scale
     if config.dc_offset != 0.0:
         signal += config.dc_offset
-    return signal
+    return np.asarray(signal)
 
 
-def _drift(config: SimulationConfig, rng, times: np.ndarray) -> np.ndarray:
+def _drift(config: SimulationConfig, rng: np.random.Generator, times: np.ndarray) -> np.ndarray:
     n_cells, tau = config.num_cells, config.drift_timescale_s
     if config.drift == "sinusoidal":
         phase = rng.uniform(0.0, 2.0 * math.pi, (n_cells, 1))
-        return config.drift_amplitude * np.sin(2.0 * math.pi * times / tau + phase)
+        return np.asarray(config.drift_amplitude * np.sin(2.0 * math.pi * times / tau + phase))
     step = tau / _DRIFT_KNOTS_PER_TIMESCALE
     n_knots = math.ceil(times[-1] / step) + 2
     rho = math.exp(-step / tau)
@@ -417,75 +297,4 @@ def _drift(config: SimulationConfig, rng, times: np.ndarray) -> np.ndarray:
     left = np.floor(position).astype(np.int64)
     frac = position - left
     drift = knots[left] * (1.0 - frac)[:, None] + knots[left + 1] * frac[:, None]
-    return config.drift_amplitude * drift.T
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _validate(config: SimulationConfig) -> None:
-    _check_int(config, "num_cells", 1, None)
-    _check_int(config, "oversample", 1, 1000)
-    for name in ("duration_s", "fs", "burst_isi_s", "drift_timescale_s", "bleach_tau_s",
-                 "photons_per_frame", "scale"):
-        _check_real(config, name, low=0.0, low_open=True)
-    for name in ("firing_rate_hz", "burst_rate_hz", "drift_amplitude", "amplitude_jitter",
-                 "spike_amplitude_jitter"):
-        _check_real(config, name, low=0.0)
-    _check_real(config, "burst_size_mean", low=1.0)
-    _check_real(config, "bleach_amplitude", low=0.0, high=1.0)
-    _check_real(config, "dc_offset")
-    _check_real(config, "snr", low=0.0, low_open=True, allow_inf=True)
-    _check_choice(config, "indicator", tuple(INDICATOR_PRESETS))
-    _check_choice(config, "spike_model", SPIKE_MODELS)
-    _check_choice(config, "noise", NOISE_MODELS)
-    _check_choice(config, "drift", DRIFT_MODELS)
-    for name in ("tau_rise_s", "tau_decay_s", "peak_dff"):
-        if getattr(config, name) is not None:
-            _check_real(config, name, low=0.0, low_open=True)
-    tau_rise, tau_decay, _ = config.kinetics
-    if tau_rise >= tau_decay:
-        raise ValueError(
-            f"tau_rise_s={tau_rise} must be smaller than tau_decay_s={tau_decay} "
-            f"(indicator={config.indicator!r})"
-        )
-    if config.num_frames < 1:
-        raise ValueError(
-            f"duration_s={config.duration_s} at fs={config.fs} gives no frame; "
-            "need duration_s * fs >= 0.5"
-        )
-    if config.seed is not None:
-        _check_int(config, "seed", 0, None)
-
-
-def _check_int(config, name: str, low: int, high: int | None) -> None:
-    value = getattr(config, name)
-    allowed = f"an integer >= {low}" + ("" if high is None else f" and <= {high}")
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name}={value!r} must be {allowed}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name}={value!r} must be {allowed}")
-
-
-def _check_real(config, name: str, low=None, high=None, low_open=False, allow_inf=False):
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name}={value!r} must be a real number")
-    ok = math.isfinite(value) or (allow_inf and value == math.inf)
-    if low is not None:
-        ok = ok and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and value < high
-    if not ok:
-        bounds = [f"{'>' if low_open else '>='} {low}" if low is not None else "",
-                  f"< {high}" if high is not None else ""]
-        allowed = " and ".join(b for b in bounds if b)
-        extra = " (inf allowed)" if allow_inf else ""
-        raise ValueError(f"{name}={value!r} must be a finite number {allowed}{extra}".strip())
-
-
-def _check_choice(config, name: str, allowed: tuple[str, ...]) -> None:
-    value = getattr(config, name)
-    if not isinstance(value, str) or value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{name}={value!r} is not supported; use one of {choices}")
+    return np.asarray(config.drift_amplitude * drift.T)

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from calab.core.validation import check_positive
+from calab.core.options import positive_number
 
 # MAD of Gaussian noise -> its standard deviation; first differences double the variance.
 _MAD_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(2.0))
@@ -116,8 +116,8 @@ def time_window(n_timepoints: int, fs: float, max_minutes: float) -> tuple[int, 
     >>> time_window(36000, 30.0, 10.0)
     (9000, 27000)
     """
-    fs = check_positive("fs", fs)
-    max_minutes = check_positive("max_minutes", max_minutes)
+    fs = positive_number("fs", fs)
+    max_minutes = positive_number("max_minutes", max_minutes)
     length = max(1, round(max_minutes * 60.0 * fs))
     if n_timepoints <= length:
         return 0, int(n_timepoints)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.options import NAN_POLICIES, choice, non_negative_number, positive_number
+from calab.core.options import NAN_POLICIES, choice
 from calab.errors import InvalidParameterError, ParameterTypeError
 
 MAX_INTERPOLATED_GAP = 50
@@ -114,17 +114,3 @@ def _longest_run(mask: np.ndarray) -> int:
     padded = np.concatenate(([0], mask.astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(padded))
     return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
-
-
-# Names other layers still import from here; they move to calab.core.options.
-def check_positive(name: str, value: Any) -> float:
-    """Deprecated alias of :func:`calab.core.options.positive_number`."""
-    return positive_number(name, value)
-
-
-def check_lambda(value: Any, name: str = "lam") -> float:
-    """Deprecated alias of :func:`calab.core.options.non_negative_number`."""
-    return non_negative_number(name, value)
-
-
-check_choice = choice

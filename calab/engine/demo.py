@@ -103,7 +103,8 @@ def score_against_truth(recording: str | Path, output: str | Path, fs: float,
     scores = []
     for start in range(0, activity.shape[0], batch_cells):
         stop = min(start + batch_cells, activity.shape[0])
-        scores.append(spike_correlation(activity[start:stop], spikes[start:stop], fs))
+        scores.append(spike_correlation(np.asarray(activity[start:stop]),
+                                        np.asarray(spikes[start:stop]), fs))
     return np.concatenate(scores)
 
 

@@ -78,7 +78,8 @@ def deconvolve_dask(
         iterations=packed[:, 2 * n_time + 1].astype(np.int64),
         converged=packed[:, 2 * n_time + 2].astype(bool),
     )
-    return DeconvolutionResult(*(field[0] for field in result)) if was_1d else result
+    fields: list[Any] = list(result)
+    return DeconvolutionResult(*(field[0] for field in fields)) if was_1d else result
 
 
 def _as_dask_matrix(traces: Any, da: Any) -> tuple[Any, bool]:

@@ -34,7 +34,7 @@ from calab.io.json_text import load_json_text
 __all__ = ["json_bytes", "read_json_object", "to_json_value", "write_atomically"]
 
 
-def write_atomically(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def write_atomically(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file through a temporary sibling, then rename it into place.
 
     A failure at any point (a bad value, a full disk, an interrupt) leaves

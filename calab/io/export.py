@@ -310,7 +310,7 @@ def _validated(
     """Check each field under its own name; the flat dict for ``from_params``."""
     checks = {"tau_rise": positive_number, "tau_decay": positive_number,
               "lambda_": non_negative_number, "fs": positive_number, "filter_enabled": flag}
-    flat = {"filter_enabled": False}
+    flat: dict[str, Any] = {"filter_enabled": False}
     try:
         for key, (name, value) in fields.items():
             if per_cell and key in ("tau_rise", "tau_decay", "lambda_") and isinstance(

@@ -85,9 +85,10 @@ def load_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str =
 
 def _check_depth(text: str, max_depth: int, what: str) -> None:
     """Deepest nesting of ``[``/``{`` outside strings, without recursion."""
-    brackets = _BRACKETS.findall(_STRING.sub('""', text)) if "[" in text or "{" in text else []
-    depth = max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
-    if depth > max_depth:
+    if "[" not in text and "{" not in text:
+        return
+    steps = (1 if m.group() in "[{" else -1 for m in _BRACKETS.finditer(_STRING.sub('""', text)))
+    if any(depth > max_depth for depth in accumulate(steps)):  # stops at the first too deep
         raise InvalidParameterError(
             f"{what} is nested more than {max_depth} levels deep; a parameter document "
             "needs a few levels", argument=what,

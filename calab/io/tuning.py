@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from calab.core.validation import as_trace_matrix, check_positive
+from calab.core.options import positive_number as check_positive
+from calab.core.validation import as_trace_matrix
 from calab.errors import UnsupportedRecordingError
 from calab.io import json_bytes, read_json_object, write_atomically
 

@@ -85,7 +85,7 @@ def test_suite2p_detected_and_options(tmp_path, traces):
     np.testing.assert_allclose(loaded, traces.astype(np.float32) * 0.5, rtol=1e-6)
     assert meta["sampling_rate_hz"] == 30.0 and meta["roi_indices"] == [0, 1, 2, 3]
     result = run_calab("convert", plane, "-o", "other", "--fs", "10", cwd=tmp_path)
-    assert result.returncode == 1 and "fs=10.0 Hz disagrees" in result.stderr
+    assert result.returncode == 2 and "fs=10.0 Hz disagrees" in result.stderr
     assert "30.0 Hz" in result.stderr and not (tmp_path / "other.npy").exists()
 
 
@@ -102,8 +102,8 @@ def test_minian_needs_fs_and_nwb_series(tmp_path, traces):
 
     nwb = write_nwb(tmp_path / "rec.nwb", traces, rate=30.0)
     result = run_calab("convert", nwb, "-o", "nwb", "--dataset", "nope", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "KeyError: series='nope' not found" in result.stderr
+    assert result.returncode == 2
+    assert "Error: series='nope' not found" in result.stderr
     assert "Fluorescence/RoiResponseSeries" in result.stderr
     result = run_calab("convert", nwb, "-o", "nwb", "--dataset", "RoiResponseSeries", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -113,9 +113,9 @@ def test_minian_needs_fs_and_nwb_series(tmp_path, traces):
 def test_usage_errors_and_no_silent_overwrite(tmp_path, traces):
     source = write_caiman(tmp_path / "cm.hdf5", traces, traces, fr=15.0)
     result = run_calab("convert", tmp_path / "missing.hdf5", "-o", "x", cwd=tmp_path)
-    assert result.returncode == 1 and "missing.hdf5" in result.stderr
+    assert result.returncode == 2 and "missing.hdf5" in result.stderr
     result = run_calab("convert", source, "-o", "x", "--all-rois", cwd=tmp_path)
-    assert result.returncode == 1 and "--all-rois applies to --format suite2p" in result.stderr
+    assert result.returncode == 2 and "--all-rois applies to --format suite2p" in result.stderr
     result = run_calab("convert", source, "--format", "zip", "-o", "x", cwd=tmp_path)
     assert result.returncode == 2 and "zip" in result.stderr
     assert run_calab("convert", source, "-o", "x", cwd=tmp_path).returncode == 0
@@ -124,7 +124,7 @@ def test_usage_errors_and_no_silent_overwrite(tmp_path, traces):
     assert result.returncode == 2 and "--overwrite" in result.stderr
     assert (tmp_path / "x.npy").read_bytes() == before
     result = run_calab("convert", source, "-o", "x", "--fs", "99", "--overwrite", cwd=tmp_path)
-    assert result.returncode == 1 and "fs=99.0 Hz disagrees" in result.stderr
+    assert result.returncode == 2 and "fs=99.0 Hz disagrees" in result.stderr
     assert (tmp_path / "x.npy").read_bytes() == before
     result = run_calab("convert", source, "-o", "x", "--add-residuals", "--overwrite",
                        cwd=tmp_path)

@@ -64,4 +64,4 @@ def test_demo_rejects_bad_options(tmp_path):
     assert done.returncode == 2 and "--cells" in done.stderr
     done = calab_cli("demo", str(tmp_path / "x"), "--cells", "4", "--minutes", "0.2",
                      "--indicator", "gfp")
-    assert done.returncode == 1 and "indicator" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "indicator" in done.stderr and "Traceback" not in done.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import numpy as np
 import pytest
@@ -312,10 +311,8 @@ def test_config_argument_must_be_a_config():
 
 
 @pytest.mark.slow
-def test_two_thousand_cells_ten_minutes_is_fast():
-    start = time.perf_counter()
+def test_two_thousand_cells_ten_minutes():
+    """Its speed is measured by ``benchmarks/simulate_speed.py``."""
     sim = simulate(num_cells=2000, duration_s=600.0, fs=30.0, seed=0)
-    elapsed = time.perf_counter() - start
     assert sim.traces.shape == (2000, 18000)
     assert sim.spikes.sum() / (2000 * 600.0) == pytest.approx(0.5, rel=0.01)
-    assert elapsed < 20.0, f"simulation took {elapsed:.1f} s"  # ~2.5 s on an idle CI core
