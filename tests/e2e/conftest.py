@@ -1,4 +1,6 @@
-"""Fixtures of the end-to-end tests: a real Dask cluster of separate processes.
+"""Fixtures of the end-to-end tests: headless Chromium and a real Dask cluster of processes.
+
+``browser`` is a headless Chromium for the browser tests (one per module).
 
 ``dask_cluster`` starts ``dask scheduler`` and two ``dask worker`` processes
 (one thread each, the solver and BLAS pinned to one thread) on 127.0.0.1 with free
@@ -14,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -92,6 +95,38 @@ class DaskProcessCluster:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
 
+    def worker_killer(self, after_blocks: int = 2
+                      ) -> tuple[Callable[[int, int], None], list[int]]:
+        """A ``progress`` callback that SIGKILLs one worker process (the first one's pid
+        now) once ``after_blocks`` blocks are done, and the list it records that pid in."""
+        pids = list(self.worker_pids().values())
+        killed: list[int] = []
+
+        def kill_one_worker(done: int, total: int) -> None:
+            if done >= after_blocks and not killed:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+
+        return kill_one_worker, killed
+
+    @staticmethod
+    def wait_for_done_blocks(output, at_least: int, timeout: float, *, interval: float = 0.02,
+                             storage_options: dict | None = None) -> int:
+        """Poll a run's output until ``at_least`` blocks are marked done; how many are."""
+        import zarr
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                done = int((zarr.open_array(str(output), path="done", mode="r",
+                                            storage_options=storage_options)[:] == 1).sum())
+            except Exception:  # output not created yet
+                done = 0
+            if done >= at_least:
+                return done
+            time.sleep(interval)
+        raise AssertionError(f"fewer than {at_least} blocks done after {timeout} s")
+
     def warm(self) -> None:
         """Load the compiled solver in every worker so tests do not pay for its import."""
         from calab.engine.block import warm_up
@@ -168,3 +203,12 @@ def process_cluster_factory():
 def unused_address() -> str:
     """A scheduler address nobody listens on."""
     return f"tcp://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (``browser_support.headless_browser``), one per test module."""
+    from browser_support import headless_browser
+
+    with headless_browser() as chromium:
+        yield chromium

@@ -15,40 +15,25 @@ import numpy as np
 import pytest
 from browser_support import (
     DRAG_JS,
-    chromium_available,
-    headless_browser,
     load_slack,
     maybe_screenshot,
     set_number,
     wait_all_fresh,
 )
+from feature_support import BROWSER_MARKS, card_indices, synthetic_traces
 
 from calab.core.preprocess import bandpass_filter
 from calab.server.bridge_session import load_dataset
 from calab.server.bridge_solve import solve_margin
 from calab.server.tune import TuningRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 VIEWPORT = {"width": 1600, "height": 1000}
 
 
 def recording(seed: int, n_cells: int = 8, seconds: float = 120.0, fs: float = 30.0):
-    rng = np.random.default_rng(seed)
-    n = int(seconds * fs)
-    events = (rng.random((n_cells, n)) < 0.6 / fs) * rng.uniform(0.5, 2, (n_cells, 1))
-    i = np.arange(int(3 * fs))
-    kernel = np.exp(-i / (0.5 * fs)) - np.exp(-i / (0.05 * fs))
-    clean = np.array([np.convolve(e, kernel)[:n] for e in events])
-    return 5 * clean + rng.normal(scale=0.4, size=clean.shape) + 10
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
+    """Spiky traces, every cell with noise 0.4."""
+    return synthetic_traces(seed, n_cells, seconds, fs, noise=0.4)
 
 
 @pytest.fixture
@@ -59,11 +44,6 @@ def context(browser):
     yield context
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
-
-
-def card_indices(page) -> list[int]:
-    return page.eval_on_selector_all(
-        "[data-testid=cell-card]", "els => els.map(e => Number(e.dataset.cellIndex))")
 
 
 def card_states(page) -> list[str]:

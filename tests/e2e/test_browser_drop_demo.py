@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from browser_support import chromium_available, headless_browser, maybe_screenshot, wait_all_fresh
-from feature_support import new_page, synthetic_traces
+from browser_support import maybe_screenshot, wait_all_fresh
+from feature_support import BROWSER_MARKS, opened_app, synthetic_traces
 
-from calab.server.tune import TuningRun
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 # JS: pixels of (roughly) the ground-truth green in a card's activity canvas.
 TRUTH_PIXELS_JS = """(index) => {
@@ -28,21 +23,10 @@ TRUTH_PIXELS_JS = """(index) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
-
-
 @pytest.fixture
 def empty_app(browser):
-    with TuningRun(None) as run:
-        context, page = new_page(browser)
-        page.goto(run.url)
-        page.wait_for_selector("body[data-ready=true]")
-        yield page, run
-        context.close()
-        assert page.js_errors == []
+    with opened_app(browser, None, ready="body[data-ready=true]") as page_and_run:
+        yield page_and_run
 
 
 def test_drop_presets_and_validation_summary(empty_app, tmp_path):

@@ -5,45 +5,30 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import (
-    chromium_available,
-    headless_browser,
-    maybe_screenshot,
-    set_number,
-    wait_all_fresh,
-)
-from feature_support import new_page, number, synthetic_traces
+from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.core.kernel import kernel_peak_fwhm, tau_from_peak_fwhm
 from calab.server.bridge_session import load_dataset
-from calab.server.tune import TuningRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def run():
-    with TuningRun(load_dataset(synthetic_traces(11, n_cells=4, seconds=60.0), 30.0)) as tuning:
-        yield tuning
+def opened(browser):
+    dataset = load_dataset(synthetic_traces(11, n_cells=4, seconds=60.0), 30.0)
+    with opened_app(browser, dataset) as page_and_run:
+        yield page_and_run
 
 
 @pytest.fixture
-def page(browser, run):
-    context, page = new_page(browser)
-    page.goto(run.url)
-    wait_all_fresh(page, 120_000)  # the first solve may compile the solver
-    yield page
-    context.close()
-    assert page.js_errors == []
+def page(opened):
+    return opened[0]
+
+
+@pytest.fixture
+def run(opened):
+    return opened[1]
 
 
 def test_javascript_conversion_matches_python(page):

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from browser_support import (
-    chromium_available,
-    headless_browser,
-    maybe_screenshot,
-    set_number,
-    wait_all_fresh,
-)
-from feature_support import new_page, number, synthetic_traces
+from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.server.bridge_session import load_dataset
-from calab.server.tune import TuningRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 # JS: how many pixels of a card's trace canvas have (roughly) this colour.
 COUNT_COLOUR_JS = """([index, rgb]) => {
@@ -35,12 +24,6 @@ COUNT_COLOUR_JS = """([index, rgb]) => {
 FIRST_PIN_RGB = [0x70, 0x48, 0xE8]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
-
-
 def delta(page, item: int, metric: str) -> float:
     return float(page.locator("[data-testid=pinned-item]").nth(item)
                  .locator(f"[data-metric={metric}]").get_attribute("data-value"))
@@ -48,10 +31,7 @@ def delta(page, item: int, metric: str) -> float:
 
 def test_pin_compare_and_restore(browser):
     dataset = load_dataset(synthetic_traces(21, n_cells=6, seconds=60.0), 30.0)
-    with TuningRun(dataset) as run:
-        context, page = new_page(browser)
-        page.goto(run.url)
-        wait_all_fresh(page, 120_000)
+    with opened_app(browser, dataset) as (page, _run):
         assert page.locator("[data-testid=pinned-item]").count() == 0
         assert page.evaluate(COUNT_COLOUR_JS, [0, FIRST_PIN_RGB]) < 20  # no overlay yet
 
@@ -87,16 +67,11 @@ def test_pin_compare_and_restore(browser):
         assert page.evaluate(COUNT_COLOUR_JS, [0, FIRST_PIN_RGB]) < 20
         items.nth(1).locator("[data-testid=pin-remove]").click()
         assert items.count() == 1
-        context.close()
-        assert page.js_errors == []
 
 
 def test_a_pin_taken_while_solving_fills_in_when_the_cards_are_fresh(browser):
     dataset = load_dataset(synthetic_traces(22, n_cells=4, seconds=60.0), 30.0)
-    with TuningRun(dataset) as run:
-        context, page = new_page(browser)
-        page.goto(run.url)
-        wait_all_fresh(page, 120_000)
+    with opened_app(browser, dataset) as (page, _run):
         states = set_number(page, "tau-decay-ms", "350")
         assert "fresh" not in states
         page.click("[data-testid=pin]")  # at once, before the new solution arrives
@@ -109,5 +84,3 @@ def test_a_pin_taken_while_solving_fills_in_when_the_cards_are_fresh(browser):
         page.wait_for_function(
             "() => Math.abs(document.querySelector('[data-testid=pinned-item] [data-metric=r2]')"
             ".dataset.value) < 1e-9")
-        context.close()
-        assert page.js_errors == []

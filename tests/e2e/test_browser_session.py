@@ -5,43 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import (
-    chromium_available,
-    headless_browser,
-    maybe_screenshot,
-    set_number,
-    wait_all_fresh,
-)
-from feature_support import new_page, number, synthetic_traces
+from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.io.export import save_export_params
 from calab.server.bridge_session import load_dataset
-from calab.server.tune import TuningRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 TRACE_HEIGHTS_JS = ("() => [...document.querySelectorAll('[data-testid=cell-card]')]"
                     ".map(c => c.querySelector('.chart-trace canvas').clientHeight)")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
-
-
 @pytest.fixture
 def opened(browser):
-    with TuningRun(load_dataset(synthetic_traces(51, n_cells=8, seconds=120.0), 30.0)) as run:
-        context, page = new_page(browser)
-        page.goto(run.url)
-        wait_all_fresh(page, 120_000)
-        yield page, run
-        context.close()
-        assert page.js_errors == []
+    dataset = load_dataset(synthetic_traces(51, n_cells=8, seconds=120.0), 30.0)
+    with opened_app(browser, dataset) as page_and_run:
+        yield page_and_run
 
 
 def test_reload_restores_parameters_pins_and_view(opened):

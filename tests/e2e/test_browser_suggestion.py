@@ -9,16 +9,13 @@ import warnings
 
 import numpy as np
 import pytest
-from browser_support import chromium_available, headless_browser, maybe_screenshot, wait_all_fresh
-from feature_support import new_page, number
+from browser_support import maybe_screenshot, wait_all_fresh
+from feature_support import BROWSER_MARKS, app_page, number
 
 import calab
 from calab.server import tune as tune_module
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 FS = 30.0
 SLIDER_STEPS = 1000
@@ -68,12 +65,6 @@ def recording():
     return calab.simulate(num_cells=24, duration_s=300.0, fs=FS, indicator="gcamp6f", seed=16)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
-
-
 @pytest.fixture
 def tuning(recording, monkeypatch):
     """``calab.tune(traces, fs)`` running in a thread: yields its URL and the result queue."""
@@ -96,10 +87,8 @@ def test_tune_opens_at_the_suggestion_marks_it_and_resets_to_it(browser, recordi
         warnings.simplefilter("ignore")
         suggested = calab.suggest_params(recording.traces, FS)
     assert suggested["tau_rise"] < suggested["tau_decay"] and suggested["lambda_"] < 0.5
-    context, page = new_page(browser, 1500, 950)
-    try:
-        page.goto(url)
-        wait_all_fresh(page, 180_000)  # the first solve may compile the solver
+    # the first solve may compile the solver
+    with app_page(browser, url, timeout_ms=180_000, width=1500, height=950) as page:
         _assert_at(page, suggested)
         assert min(page.evaluate(ACTIVITY_MAX_JS)) > 0.0  # every card shows some activity
 
@@ -160,9 +149,6 @@ def test_tune_opens_at_the_suggestion_marks_it_and_resets_to_it(browser, recordi
         exported = results.get(timeout=30)
         for key in ("tau_rise", "tau_decay", "lambda_"):
             assert exported[key] == pytest.approx(suggested[key], rel=1e-5)
-        assert page.js_errors == []
-    finally:
-        context.close()
 
 
 def test_unreliable_suggestion_is_noted(browser):
@@ -173,20 +159,15 @@ def test_unreliable_suggestion_is_noted(browser):
     noise = np.random.default_rng(3).normal(size=(6, 900))
     dataset = load_dataset(noise, FS, suggest=True)
     assert dataset.suggestion is not None and dataset.suggestion["reliable"] is False
-    context, page = new_page(browser)
-    try:
-        with TuningRun(dataset) as run:
-            page.goto(run.url)
-            wait_all_fresh(page, 180_000)
-            note = page.locator("[data-testid=suggestion-note]")
-            assert note.is_visible() and note.text_content() == "uncertain"
-            maybe_screenshot(page, "tune-suggestion-uncertain.png")
-            assert dataset.suggestion["reasons"][0] in note.get_attribute("title")
-            assert number(page, "tau-decay-ms") == pytest.approx(
-                1000 * dataset.suggestion["tau_decay"], rel=1e-5)
-        assert page.js_errors == []
-    finally:
-        context.close()
+    with app_page(browser) as page, TuningRun(dataset) as run:
+        page.goto(run.url)
+        wait_all_fresh(page, 180_000)
+        note = page.locator("[data-testid=suggestion-note]")
+        assert note.is_visible() and note.text_content() == "uncertain"
+        maybe_screenshot(page, "tune-suggestion-uncertain.png")
+        assert dataset.suggestion["reasons"][0] in note.get_attribute("title")
+        assert number(page, "tau-decay-ms") == pytest.approx(
+            1000 * dataset.suggestion["tau_decay"], rel=1e-5)
 
 
 def test_calab_app_demo_and_dropped_file_open_at_their_suggestion(browser, recording, tmp_path):
@@ -195,30 +176,25 @@ def test_calab_app_demo_and_dropped_file_open_at_their_suggestion(browser, recor
 
     path = tmp_path / "dff.npy"
     np.save(path, recording.traces[:8])
-    context, page = new_page(browser)
-    try:
-        with TuningRun(None) as run:
-            page.goto(run.url)
-            page.wait_for_selector("body[data-ready=true]")
-            assert page.is_hidden("[data-testid=suggestion]")  # no data, no suggestion
-            page.click("[data-testid=demo-load]")
-            wait_all_fresh(page, 180_000)
-            demo = run.session.dataset.suggestion
-            assert demo is not None
-            _assert_at(page, {"tau_rise": demo["tau_rise"], "tau_decay": demo["tau_decay"],
-                              "lambda_": demo["lambda"]})
-            assert min(page.evaluate(ACTIVITY_MAX_JS)) > 0.0
+    with app_page(browser) as page, TuningRun(None) as run:
+        page.goto(run.url)
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.is_hidden("[data-testid=suggestion]")  # no data, no suggestion
+        page.click("[data-testid=demo-load]")
+        wait_all_fresh(page, 180_000)
+        demo = run.session.dataset.suggestion
+        assert demo is not None
+        _assert_at(page, {"tau_rise": demo["tau_rise"], "tau_decay": demo["tau_decay"],
+                          "lambda_": demo["lambda"]})
+        assert min(page.evaluate(ACTIVITY_MAX_JS)) > 0.0
 
-            page.set_input_files("[data-testid=file-input]", str(path))
-            page.wait_for_selector("[data-testid=drop-dialog][open]")
-            page.click("[data-testid=drop-confirm]")
-            page.wait_for_function("() => document.getElementById('dataset-info')"
-                                   ".textContent.includes('dff.npy')")
-            wait_all_fresh(page)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                expected = calab.suggest_params(recording.traces[:8], FS)
-            _assert_at(page, expected)
-        assert page.js_errors == []
-    finally:
-        context.close()
+        page.set_input_files("[data-testid=file-input]", str(path))
+        page.wait_for_selector("[data-testid=drop-dialog][open]")
+        page.click("[data-testid=drop-confirm]")
+        page.wait_for_function("() => document.getElementById('dataset-info')"
+                               ".textContent.includes('dff.npy')")
+        wait_all_fresh(page)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = calab.suggest_params(recording.traces[:8], FS)
+        _assert_at(page, expected)

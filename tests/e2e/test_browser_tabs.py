@@ -6,29 +6,13 @@ import csv
 
 import numpy as np
 import pytest
-from browser_support import (
-    chromium_available,
-    headless_browser,
-    maybe_screenshot,
-    set_number,
-    wait_all_fresh,
-)
-from feature_support import new_page, synthetic_traces
+from browser_support import maybe_screenshot, set_number
+from feature_support import BROWSER_MARKS, opened_app, synthetic_traces
 
 from calab.core.preprocess import filter_cutoffs
 from calab.server.bridge_session import load_dataset
-from calab.server.tune import TuningRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -36,13 +20,8 @@ def opened(browser):
     traces = synthetic_traces(31, n_cells=10, seconds=60.0)
     t = np.arange(traces.shape[1]) / 30.0
     traces[4] += 4.0 * np.sin(2 * np.pi * 3.0 * t)  # cell 4 has a 3 Hz line
-    with TuningRun(load_dataset(traces, 30.0, max_cells=9)) as run:
-        context, page = new_page(browser)
-        page.goto(run.url)
-        wait_all_fresh(page, 120_000)
-        yield page, run
-        context.close()
-        assert page.js_errors == []
+    with opened_app(browser, load_dataset(traces, 30.0, max_cells=9)) as page_and_run:
+        yield page_and_run
 
 
 def metrics_rows(page) -> list[dict]:

@@ -12,48 +12,25 @@ import time
 
 import numpy as np
 import pytest
-from browser_support import (
-    chromium_available,
-    headless_browser,
-    maybe_screenshot,
-    set_number,
-    wait_all_fresh,
-)
+from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from feature_support import BROWSER_MARKS, app_page, card_indices
+from feature_support import synthetic_traces as varied_traces
 
 from calab.io.export import load_export_params
 from calab.server.tune import TuningRun
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def synthetic_traces(seed: int, n_cells: int = 8, seconds: float = 90.0, fs: float = 30.0):
-    rng = np.random.default_rng(seed)
-    n = int(seconds * fs)
-    events = (rng.random((n_cells, n)) < 0.6 / fs).astype(float) * rng.uniform(0.5, 2, (n_cells, 1))
-    i = np.arange(int(3 * fs))
-    kernel = np.exp(-i / (0.5 * fs)) - np.exp(-i / (0.05 * fs))
-    clean = np.array([np.convolve(e, kernel)[:n] for e in events])
-    return 5 * clean + rng.normal(scale=0.4, size=clean.shape) + 10
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with headless_browser() as chromium:
-        yield chromium
+    """Spiky traces, every cell with noise 0.4."""
+    return varied_traces(seed, n_cells, seconds, fs, noise=0.4)
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with app_page(browser, width=1400, height=900) as page:
+        yield page
 
 
 @pytest.fixture
@@ -78,11 +55,6 @@ def wait_for(predicate, timeout=30.0):
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
-
-
-def card_indices(page) -> list[int]:
-    return page.eval_on_selector_all(
-        "[data-testid=cell-card]", "els => els.map(e => Number(e.dataset.cellIndex))")
 
 
 def tune_in_page(page, url: str) -> None:

@@ -77,14 +77,7 @@ def test_cli_uses_scheduler_from_environment(dask_cluster, recording, tmp_path):
 
 def test_worker_sigkilled_mid_run_still_completes(dask_cluster, recording, tmp_path):
     store, data = recording
-    pids = list(dask_cluster.worker_pids().values())
-    killed: list[int] = []
-
-    def kill_one_worker(done: int, total: int) -> None:
-        if done >= 2 and not killed:
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
+    kill_one_worker, killed = dask_cluster.worker_killer(after_blocks=2)
     with dask_cluster.client() as client:
         summary = deconvolve_zarr(store, tmp_path / "out.zarr", PARAMS, client=client,
                                   chunk_cells=2, progress=kill_one_worker)
@@ -104,7 +97,7 @@ def test_client_killed_mid_run_then_rerun_computes_only_the_rest(dask_cluster, r
             "--scheduler", dask_cluster.address]
     client = subprocess.Popen(calab_cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        finished = _wait_for_done_blocks(out, at_least=3, timeout=120)
+        finished = dask_cluster.wait_for_done_blocks(out, at_least=3, timeout=120)
     finally:
         client.send_signal(signal.SIGKILL)
         client.wait(10)
@@ -116,19 +109,6 @@ def test_client_killed_mid_run_then_rerun_computes_only_the_rest(dask_cluster, r
     assert summary["blocks_skipped"] >= before >= 3
     assert summary["blocks_computed"] == 24 - summary["blocks_skipped"] > 0
     assert_matches_in_memory(out, data, 1)
-
-
-def _wait_for_done_blocks(output: Path, at_least: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done = int((zarr.open_array(str(output), path="done", mode="r")[:] == 1).sum())
-        except Exception:  # output not created yet
-            done = 0
-        if done >= at_least:
-            return done
-        time.sleep(0.02)
-    raise AssertionError(f"fewer than {at_least} blocks done after {timeout} s")
 
 
 def test_unreachable_scheduler_is_a_clear_error(recording, tmp_path, monkeypatch,

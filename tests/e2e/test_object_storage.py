@@ -69,14 +69,7 @@ def read_s3(url, s3, name):
 def test_worker_sigkilled_mid_run_output_equals_local(s3, recording, dask_cluster, tmp_path):
     url, local = recording
     out = "s3://calab-recordings/out-kill.zarr"
-    pids = list(dask_cluster.worker_pids().values())
-    killed: list[int] = []
-
-    def kill_one_worker(done: int, total: int) -> None:
-        if done >= 2 and not killed:
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-
+    kill_one_worker, killed = dask_cluster.worker_killer(after_blocks=2)
     with dask_cluster.client() as client:
         summary = deconvolve_zarr(url, out, PARAMS, client=client, chunk_cells=1,
                                   progress=kill_one_worker, storage_options=s3.storage_options)
@@ -100,7 +93,8 @@ def test_cli_killed_then_resumed_computes_only_the_rest(s3, recording, dask_clus
     first = subprocess.Popen(base, env={**env, **s3.environment},  # credentials from AWS_*
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        finished = wait_for_done(out, s3, at_least=3, timeout=240)
+        finished = dask_cluster.wait_for_done_blocks(
+            out, at_least=3, timeout=240, interval=0.05, storage_options=s3.storage_options)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -116,19 +110,6 @@ def test_cli_killed_then_resumed_computes_only_the_rest(s3, recording, dask_clus
     assert summary["blocks_computed"] == CELLS - summary["blocks_skipped"] > 0
     np.testing.assert_array_equal(read_s3(out, s3, "activity"),
                                   local_reference(local, tmp_path, 1))
-
-
-def wait_for_done(url, s3, at_least, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            done = int((read_s3(url, s3, "done") == 1).sum())
-        except Exception:  # output not created yet
-            done = 0
-        if done >= at_least:
-            return done
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {at_least} blocks done after {timeout} s")
 
 
 def test_foreign_data_in_the_bucket_is_refused(s3, recording, tmp_path):

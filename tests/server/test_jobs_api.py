@@ -13,21 +13,11 @@ from starlette.testclient import TestClient
 
 from calab.server.jobs import jobs_app
 from calab.server.jobs.openapi import openapi_document
+from tests.server.http_support import StaticCluster
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PARAMS = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 0.01, "fs": 30.0}
-
-
-class StaticCluster:
-    """A cluster stand-in for the health route only (no jobs run in these tests)."""
-
-    def status(self) -> dict:
-        return {"mode": "remote", "address": "tcp://198.51.100.1:8786", "connected": False,
-                "workers": None, "error": "not connected"}
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture
