@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import welch
 
-from calab.core.validation import check_positive
+from calab.core.options import positive_number
 
 #: Activity below this fraction of a cell's maximum counts as zero.
 ZERO_FRACTION = 1e-3
@@ -47,7 +47,7 @@ def fit_figures(
     >>> float(figures["event_rate"][0])
     1.0
     """
-    fs = check_positive("fs", fs)
+    fs = positive_number("fs", fs)
     trace, fit, activity = (np.atleast_2d(np.asarray(a, dtype=np.float64))
                             for a in (trace, fit, activity))
     residual = trace - fit
@@ -95,7 +95,7 @@ def power_spectrum(
     >>> float(freqs[power[0].argmax()])
     2.0
     """
-    fs = check_positive("fs", fs)
+    fs = positive_number("fs", fs)
     traces = np.atleast_2d(np.asarray(traces, dtype=np.float64))
     nperseg = int(min(traces.shape[1], max(16, round(segment_s * fs))))
     freqs, power = welch(traces, fs=fs, nperseg=nperseg, detrend="constant", axis=1)
