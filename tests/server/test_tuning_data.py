@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import dask.array as da
 import numpy as np
 import pytest
@@ -78,14 +76,11 @@ def test_many_cell_zarr_store_reads_only_a_bounded_survey(tmp_path, rng):
     array = zarr.create_array(store=str(tmp_path / "big.zarr"), shape=shape, chunks=(250, 3_000),
                               dtype="float32", fill_value=0.0)
     array[:] = rng.normal(size=shape).astype(np.float32)
-    began = time.perf_counter()
     subset = read_tuning_subset(str(tmp_path / "big.zarr"), 30.0, candidate_bytes=2 * 2**20)
-    elapsed = time.perf_counter() - began
     assert subset.traces.shape == (64, 3_000)
     # the 2 MiB budget is below one chunk: 4 chunks spread over the store, 174 rows each
     assert len(np.unique(subset.cell_indices // 250)) <= 4
     assert subset.cell_indices.max() > 9000
-    assert elapsed < 3.0, f"opening took {elapsed:.2f} s"
 
 
 @pytest.mark.parametrize(
