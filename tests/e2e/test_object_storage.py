@@ -91,7 +91,7 @@ def test_cli_killed_then_resumed_computes_only_the_rest(s3, recording, dask_clus
             "--scheduler", dask_cluster.address]
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     first = subprocess.Popen(base, env={**env, **s3.environment},  # credentials from AWS_*
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         finished = dask_cluster.wait_for_done_blocks(
             out, at_least=3, timeout=240, interval=0.05, storage_options=s3.storage_options)
