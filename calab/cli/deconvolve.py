@@ -195,15 +195,16 @@ def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOpt
         np.save(out, result.activity)
         if full:
             _save_diagnostics(out, result)
+        written = str(out)
     else:
         from calab.cli.destinations import write_destination
 
-        out = write_destination(destination["to"], result, recording, options.to_params(),
-                                output=output, full=full, name=destination["name"])
+        written = write_destination(destination["to"], result, recording, options.to_params(),
+                                    output=output, full=full, name=destination["name"])
     cells = 1 if traces.ndim == 1 else traces.shape[0]
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),
-            "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": str(out)}
+            "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": written}
 
 
 def _save_diagnostics(out: Path, result: Any) -> None:

@@ -9,6 +9,7 @@ decay has fallen to 1e-6 there). ``G = sum(h)`` scales the sparsity penalty.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,7 +250,8 @@ def _peak_fwhm(tau_r: float, tau_d: float) -> tuple[float, float]:
     return t_peak, after - before
 
 
-def _bisect(h, level: float, lo: float, hi: float, *, rising: bool) -> float:
+def _bisect(h: Callable[[float], float], level: float, lo: float, hi: float, *,
+            rising: bool) -> float:
     for _ in range(_BISECTIONS):
         mid = 0.5 * (lo + hi)
         if (h(mid) < level) == rising:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from calab.core import suggest_kinetics as kin
 from calab.core.kernel import build_kernel
-from calab.core.suggest_input import read_subsample
+from calab.core.suggest_input import Subsample, read_subsample
 from calab.errors import InvalidParameterError
 
 #: lambda = LAMBDA_PER_NOISE * (noise std of the matched-filtered trace) / G,
@@ -236,7 +237,9 @@ def _pooled_lambda(noise: np.ndarray, fs: float, pooled: dict[str, float],
     return float(np.median(noise[rows]) * factor)
 
 
-def _details(sample, fit, noise, lam_cell, snr, active, reliable, reasons) -> dict[str, Any]:
+def _details(sample: Subsample, fit: dict[str, np.ndarray], noise: np.ndarray,
+             lam_cell: np.ndarray, snr: np.ndarray, active: np.ndarray, reliable: bool,
+             reasons: list[str]) -> dict[str, Any]:
     cells = sample.cells[sample.usable]
     return {
         "cells": cells,
@@ -257,7 +260,8 @@ def _details(sample, fit, noise, lam_cell, snr, active, reliable, reasons) -> di
     }
 
 
-def _spread_per_cell(sample, fit, lam_cell, pooled) -> dict[str, np.ndarray]:
+def _spread_per_cell(sample: Subsample, fit: dict[str, np.ndarray], lam_cell: np.ndarray,
+                     pooled: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """``(n_cells,)`` arrays for the whole recording; unread cells get the pool."""
     n_cells = sample.n_cells
     out = {key: np.full(n_cells, float(pooled[key])) for key in ("tau_rise", "tau_decay",

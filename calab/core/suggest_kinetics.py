@@ -60,7 +60,8 @@ def detrend(matrix: np.ndarray, fs: float) -> np.ndarray:
     n_blocks = n_time // block
     if n_blocks < 2:
         level = np.percentile(matrix, DETREND_PERCENTILE, axis=1, keepdims=True)
-        return matrix - level
+        flat: np.ndarray = matrix - level
+        return flat
     used = n_blocks * block
     offset = (n_time - used) // 2
     blocks = matrix[:, offset:offset + used].reshape(n_cells, n_blocks, block)
@@ -70,7 +71,8 @@ def detrend(matrix: np.ndarray, fs: float) -> np.ndarray:
     baseline = np.empty_like(matrix)
     for row in range(n_cells):
         baseline[row] = np.interp(times, centres, levels[row])
-    return matrix - baseline
+    detrended: np.ndarray = matrix - baseline
+    return detrended
 
 
 def autocovariance(matrix: np.ndarray, max_lag: int) -> np.ndarray:
@@ -91,7 +93,8 @@ def autocovariance(matrix: np.ndarray, max_lag: int) -> np.ndarray:
     size = sp_fft.next_fast_len(n_time + max_lag + 1, real=True)
     spectrum = sp_fft.rfft(centred, size, axis=1)
     acov = sp_fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)
-    return acov[:, : max_lag + 1] / (n_time - np.arange(max_lag + 1))
+    scaled: np.ndarray = acov[:, : max_lag + 1] / (n_time - np.arange(max_lag + 1))
+    return scaled
 
 
 def kernel_autocovariance(tau_r: np.ndarray, tau_d: np.ndarray, fs: float,
@@ -116,7 +119,8 @@ def kernel_autocovariance(tau_r: np.ndarray, tau_d: np.ndarray, fs: float,
     slow = (0.5 * tau_d - cross) * _frame_average(tau_d, fs)
     fast = (0.5 * tau_r - cross) * _frame_average(tau_r, fs)
     value = slow * np.exp(-u / tau_d) + fast * np.exp(-u / tau_r)
-    return value / (slow + fast)
+    unit: np.ndarray = value / (slow + fast)
+    return unit
 
 
 def _frame_average(tau: np.ndarray, fs: float) -> np.ndarray:
@@ -231,7 +235,8 @@ def _refine(log_grid: np.ndarray, score: np.ndarray, di: np.ndarray, ri: np.ndar
         shift = np.where(inner & np.isfinite(curvature) & (curvature < 0),
                          0.5 * (s0 - s2) / curvature, 0.0)
     shift = np.nan_to_num(np.clip(shift, -0.5, 0.5))
-    return log_grid[index] + shift * step
+    refined: np.ndarray = log_grid[index] + shift * step
+    return refined
 
 
 def noise_below_mode(signal: np.ndarray) -> np.ndarray:
@@ -259,7 +264,8 @@ def noise_below_mode(signal: np.ndarray) -> np.ndarray:
     below = ordered < mode[:, None]
     depth = np.where(below, ordered - mode[:, None], 0.0)
     count = np.maximum(below.sum(axis=1), 1)
-    return np.sqrt((depth**2).sum(axis=1) / count)
+    noise: np.ndarray = np.sqrt((depth**2).sum(axis=1) / count)
+    return noise
 
 
 #: Largest lag (samples) the noise estimate looks at for band-limited data.

@@ -48,7 +48,8 @@ def protocol_of(location: str | Path) -> str | None:
     return text.split("://", 1)[0].lower() if is_url(text) else None
 
 
-def parse_storage_options(text: str | None, what: str = "--storage-options") -> dict | None:
+def parse_storage_options(text: str | None,
+                          what: str = "--storage-options") -> dict[str, Any] | None:
     """Parse the CLI's ``--storage-options JSON`` (a JSON object) or raise ValueError naming it.
 
     Examples
@@ -66,18 +67,19 @@ def parse_storage_options(text: str | None, what: str = "--storage-options") -> 
     return check_storage_options(value, what)
 
 
-def check_storage_options(value: Any, what: str = "storage_options") -> dict | None:
+def check_storage_options(value: Any, what: str = "storage_options") -> dict[str, Any] | None:
     """Require None or a mapping with string keys; return a plain dict copy."""
     if value is None:
         return None
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise TypeError(f"{what}={value!r} must be a dict of fsspec filesystem options "
                         f"(string keys); got {type(value).__name__}")
-    return json.loads(json.dumps(dict(value), default=str))
+    copy: dict[str, Any] = json.loads(json.dumps(dict(value), default=str))
+    return copy
 
 
 def resolve_storage_options(location: str | Path,
-                            storage_options: Mapping[str, Any] | None) -> dict | None:
+                            storage_options: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The filesystem options to open ``location`` with (None for a local path).
 
     Checks the filesystem package is installed (an ImportError names the calab
@@ -105,7 +107,8 @@ def resolve_storage_options(location: str | Path,
 
 
 def resolve_run_storage(input: str | Path, output: str | Path,
-                        storage_options: Mapping[str, Any] | None) -> dict[str, dict | None]:
+                        storage_options: Mapping[str, Any] | None,
+                        ) -> dict[str, dict[str, Any] | None]:
     """The resolved options of a run's input and output (``{"input": ..., "output": ...}``).
 
     One ``storage_options`` serves both (the same credentials and endpoint);

@@ -11,10 +11,13 @@ lands its file whole (temporary, then rename) or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 __all__ = ["save_nwb"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Callable[..., Path]:
     if name == "save_nwb":
         from calab.io.writers.nwb import save_nwb
 

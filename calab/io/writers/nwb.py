@@ -222,7 +222,7 @@ def _diagnostics_table(name: str, source_series: Any, parts: dict[str, Any], n_r
 
     rows = np.asarray(source_series.rois.data[()], dtype=np.int64)
     roi_ids = np.asarray(source_series.rois.table.id[()])[rows]
-    columns = {
+    columns: dict[str, tuple[np.ndarray, str]] = {
         "roi_id": (roi_ids.astype(np.int64), "id of the ROI in the segmentation table"),
         "baseline": (np.atleast_1d(parts["baseline"]).astype(np.float64),
                      "scalar baseline per ROI in the source's unit"),
