@@ -30,6 +30,8 @@ REFINE_CANDIDATES = 7
 FASTEST_RISE_SAMPLES = 0.25
 #: FISTA iterations per candidate: enough to rank candidates, not to converge.
 REFINE_ITERS = 200
+#: A slower rise is kept when its excess objective is within this many standard errors.
+SIGNIFICANCE = 2.0
 #: Share of a window's samples that must have been measured (not filled in).
 MIN_FINITE_SHARE = 0.99
 
@@ -88,14 +90,23 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
     per_unit = lambda_per_noise * float(np.median(noise[rows]))
     log_rises = np.linspace(np.log(fastest), np.log(max(slowest, 2 * fastest)),
                             REFINE_CANDIDATES)
-    scores = [_objective(window, weight, fs, float(np.exp(r)), tau_decay, per_unit)
-              for r in log_rises]
-    return float(np.exp(_parabola_argmin(log_rises, np.array(scores))))
+    costs = np.array([_objective(window, weight, fs, float(np.exp(r)), tau_decay, per_unit)
+                      for r in log_rises])  # (candidates, cells)
+    scores = costs.sum(axis=1)
+    best = int(np.argmin(scores))
+    # The slowest rise not significantly worse than the best, paired over cells.
+    excess = costs - costs[best]
+    spread = excess.std(axis=1, ddof=1) / np.sqrt(costs.shape[1])
+    close = np.flatnonzero(excess.mean(axis=1) <= SIGNIFICANCE * spread)
+    pick = int(close.max()) if close.size else best
+    if pick != best:
+        return float(np.exp(log_rises[pick]))
+    return float(np.exp(_parabola_argmin(log_rises, scores)))
 
 
 def _objective(window: np.ndarray, weight: np.ndarray, fs: float, tau_rise: float,
-               tau_decay: float, lambda_per_unit: float) -> float:
-    """Summed ``(0.5 * RSS + lambda * G * sum(s)) / noise**2`` for one kernel."""
+               tau_decay: float, lambda_per_unit: float) -> np.ndarray:
+    """Each cell's ``(0.5 * RSS + lambda * G * sum(s)) / noise**2`` for one kernel."""
     kernel = build_kernel(tau_rise, tau_decay, fs)
     gain = float(kernel.sum())
     lam = lambda_per_unit * float(np.sqrt(np.sum(kernel**2))) / gain
@@ -104,7 +115,7 @@ def _objective(window: np.ndarray, weight: np.ndarray, fs: float, tau_rise: floa
     result = deconvolve_matrix(window, options)
     residual = window - result.reconvolution
     cost = 0.5 * np.sum(residual**2, axis=1) + lam * gain * result.activity.sum(axis=1)
-    return float(np.sum(weight * cost))
+    return weight * cost
 
 
 def _parabola_argmin(grid: np.ndarray, scores: np.ndarray) -> float:
