@@ -66,7 +66,8 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
     Returns
     -------
     float or None
-        The rise, or None when no cell has a long enough clean window.
+        The rise, or None when no cell has a long enough clean window or
+        ``slowest`` is within twice the fastest candidate already.
 
     Examples
     --------
@@ -83,12 +84,12 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
             if finite[row, :length].mean() >= MIN_FINITE_SHARE and noise[row] > 0]
     rows = np.asarray(rows[:REFINE_CELLS], dtype=np.int64)
     fastest = FASTEST_RISE_SAMPLES / fs
-    if rows.size == 0 or length < 4 * tau_decay * fs:
-        return None
+    if rows.size == 0 or length < 4 * tau_decay * fs or slowest <= 2 * fastest:
+        return None  # nothing to read, or the autocovariance's rise is fast already
     window = matrix[rows, :length]
     weight = 1.0 / noise[rows] ** 2
     per_unit = lambda_per_noise * float(np.median(noise[rows]))
-    log_rises = np.linspace(np.log(fastest), np.log(max(slowest, 2 * fastest)),
+    log_rises = np.linspace(np.log(fastest), np.log(slowest),
                             REFINE_CANDIDATES)
     costs = np.array([_objective(window, weight, fs, float(np.exp(r)), tau_decay, per_unit)
                       for r in log_rises])  # (candidates, cells)
