@@ -89,15 +89,16 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
     window = matrix[rows, :length]
     weight = 1.0 / noise[rows] ** 2
     per_unit = lambda_per_noise * float(np.median(noise[rows]))
-    log_rises = np.linspace(np.log(fastest), np.log(slowest),
-                            REFINE_CANDIDATES)
+    log_rises = np.linspace(np.log(fastest), np.log(slowest), REFINE_CANDIDATES)
     costs = np.array([_objective(window, weight, fs, float(np.exp(r)), tau_decay, per_unit)
                       for r in log_rises])  # (candidates, cells)
     scores = costs.sum(axis=1)
     best = int(np.argmin(scores))
     # The slowest rise not significantly worse than the best, paired over cells.
     excess = costs - costs[best]
-    spread = excess.std(axis=1, ddof=1) / np.sqrt(costs.shape[1])
+    n_rows = costs.shape[1]
+    spread = (excess.std(axis=1, ddof=1) / np.sqrt(n_rows) if n_rows > 1
+              else np.zeros(len(log_rises)))
     close = np.flatnonzero(excess.mean(axis=1) <= SIGNIFICANCE * spread)
     pick = int(close.max()) if close.size else best
     if pick != best:
