@@ -18,6 +18,7 @@ import numpy as np
 from calab.core import suggest_kinetics as kin
 from calab.core.kernel import build_kernel
 from calab.core.suggest_input import Subsample, read_subsample
+from calab.core.suggest_refine import refine_rise
 from calab.errors import InvalidParameterError
 
 #: lambda = LAMBDA_PER_NOISE * (noise std of the matched-filtered trace) / G,
@@ -38,6 +39,8 @@ MIN_RELIABLE_SECONDS = 60.0
 #: two apart; on Spikefinder recordings a rise above ~1/8 of the decay always
 #: scored worse, while every indicator preset stays below it.
 MAX_RISE_RATIO = 0.12
+#: Slowest rise / decay ratio the deconvolution fit tries.
+REFINE_MAX_RATIO = 0.3
 #: The segments' spread understates the spread of whole-trace estimates: on
 #: simulated recordings with identical kinetics in every cell, the variance of
 #: log tau_d over cells was about twice the segment estimate.
@@ -120,6 +123,9 @@ def suggest_params(
         snr = np.nan_to_num(np.where(noise > 0, np.sqrt(fit["signal_var"]) / noise, 0.0))
     active = (fit["fit_r2"] >= ACTIVE_R2) & (snr >= ACTIVE_SNR)
     pooled = _pool(fit, active)
+    if pooled is not None:
+        _refine_pooled(detrended, sample.finite[usable], fs, noise, snr, active, fit,
+                            pooled)
     lam_cell = np.array([noise[i] * _lambda_factor(fit["tau_rise_cell"][i],
                                                     fit["tau_decay_cell"][i], fs)
                          for i in range(noise.size)])
@@ -214,6 +220,27 @@ def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | 
     fit["tau_rise_cell"] = np.minimum(fit["tau_rise_cell"], MAX_RISE_RATIO * fit["tau_decay_cell"])
     pooled["tau_rise"] = min(pooled["tau_rise"], MAX_RISE_RATIO * pooled["tau_decay"])
     return pooled if active.any() else None
+
+
+def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: np.ndarray,
+                   snr: np.ndarray, active: np.ndarray, fit: dict[str, Any],
+                   pooled: dict[str, Any]) -> None:
+    """Replace the pooled rise by the one the deconvolution fits best (in place).
+
+    Every cell gets the refined rise (the autocovariance's per-cell rise is
+    biased by bursts); the cap of :data:`MAX_RISE_RATIO` still applies.
+    """
+    order = np.flatnonzero(active)
+    order = order[np.argsort(-snr[order], kind="stable")]
+    slowest = min(float(np.exp(np.median(np.log(fit["tau_rise"][active])))),
+                  REFINE_MAX_RATIO * pooled["tau_decay"])
+    rise = refine_rise(detrended, finite, fs, noise, order, slowest, pooled["tau_decay"],
+                       LAMBDA_PER_NOISE)
+    if rise is None:
+        return
+    pooled["tau_rise"] = min(rise, MAX_RISE_RATIO * pooled["tau_decay"])
+    fit["tau_rise_cell"] = np.minimum(np.full(noise.size, pooled["tau_rise"]),
+                                      MAX_RISE_RATIO * fit["tau_decay_cell"])
 
 
 def _robust_var(values: np.ndarray) -> float:

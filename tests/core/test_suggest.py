@@ -32,9 +32,14 @@ def test_time_constants_per_preset(indicator: str) -> None:
     assert result["tau_rise"].max() <= 0.12 * result["tau_decay"].max()
 
 
-@pytest.mark.xfail(reason="the rise is not yet estimated to +-50% on every preset "
-                          "(issue 16; see docs/model.md)", strict=False)
-@pytest.mark.parametrize("indicator", sorted(calab.INDICATOR_PRESETS))
+_SUB_FRAME_RISE = pytest.mark.xfail(
+    reason="a 10 ms rise is a third of a frame at 30 Hz: the fit cannot resolve it to +-50% "
+           "(issue 16; see docs/model.md)", strict=False)
+
+
+@pytest.mark.parametrize("indicator", [
+    pytest.param(name, marks=_SUB_FRAME_RISE) if calab.INDICATOR_PRESETS[name][0] * FS < 0.5
+    else name for name in sorted(calab.INDICATOR_PRESETS)])
 def test_rise_per_preset(indicator: str) -> None:
     sim = _sim(indicator, snr=5.0, seconds=400.0)
     result = suggest_params(sim.traces, FS, per_cell=True)
