@@ -109,7 +109,8 @@ async ({ ms, hz, first, minRefreshes = 0 }) => {
   slider.dispatchEvent(new Event('change', { bubbles: true }));
   await (""" + ALL_FRESH_JS + """)();
   return { events: k, dragMs, during, settleMs: performance.now() - released, dims,
-           sent: (window.calab.solver ? window.calab.solver.sent : 0) - sentBefore };
+           sent: (window.calab.solver ? window.calab.solver.sent : 0) - sentBefore,
+           maxInFlight: window.calab.solver ? window.calab.solver.maxInFlight : 0 };
 }
 """
 

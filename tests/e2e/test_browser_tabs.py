@@ -62,7 +62,7 @@ def test_metrics_tab_lists_every_loaded_cell_sorts_and_downloads(opened, tmp_pat
         page.click("[data-testid=metrics-csv]")
     path = tmp_path / "metrics.csv"
     info.value.save_as(path)
-    table = list(csv.DictReader(path.open()))
+    table = list(csv.DictReader(path.read_text().splitlines()))
     assert sorted(int(r["cell_index"]) for r in table) == sorted(loaded)
     assert set(table[0]) == {"cell_index", "snr", "r2", "fit_snr", "sparsity", "event_rate_hz"}
 

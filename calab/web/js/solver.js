@@ -32,6 +32,8 @@ export class SolveLoop {
     this.stopped = false;
     this.sent = 0;
     this.refused = 0;
+    this.inFlight = 0;
+    this.maxInFlight = 0; // the most requests ever in flight at once (1 by design)
   }
 
   request() {
@@ -75,12 +77,16 @@ export class SolveLoop {
     const body = { ...snap.body, request_id: ++this.requestId, session: this.session };
     this.onSent(snap);
     this.sent += 1;
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     let result;
     try {
       result = await this.bridge.solve(body);
     } catch (error) {
       if (!this.stopped) this.onError(error, snap);
       return "failed";
+    } finally {
+      this.inFlight -= 1;
     }
     if (this.stopped) return "stopped";
     if (!result) { this.refused += 1; return "refused"; }
