@@ -37,7 +37,8 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
-def load_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str = "JSON") -> Any:
+def load_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH,
+                   max_int_digits: int = MAX_INT_DIGITS, what: str = "JSON") -> Any:
     """Parse strict JSON text, refusing input that would crash or mislead the parser.
 
     Parameters
@@ -46,6 +47,8 @@ def load_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str =
         The document (bytes are decoded as UTF-8).
     max_depth : int, optional
         Keyword-only. Deepest nesting of arrays/objects accepted (default 64).
+    max_int_digits : int, optional
+        Keyword-only. Most digits of an integer literal accepted (default 4300).
     what : str, optional
         Keyword-only. What the text is (a file name, "request body"), for messages.
 
@@ -58,8 +61,9 @@ def load_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str =
     ------
     calab.errors.InvalidParameterError
         (a ``ValueError``) Invalid UTF-8 or JSON (with line and column), nesting
-        deeper than ``max_depth``, an integer of more than 4300 digits,
-        ``NaN``/``Infinity``, or a lone surrogate escape.
+        deeper than ``max_depth``, an integer of more than ``max_int_digits``
+        digits, a float overflowing to infinity, ``NaN``/``Infinity``, or a lone
+        surrogate escape.
     """
     if isinstance(text, (bytes, bytearray)):
         try:
@@ -70,7 +74,8 @@ def load_json_text(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str =
             ) from None
     _check_depth(text, max_depth, what)
     try:
-        value = json.loads(text, parse_int=lambda digits: _integer(digits, what),
+        value = json.loads(text, parse_int=lambda digits: _integer(digits, max_int_digits, what),
+                           parse_float=lambda literal: _float(literal, what),
                            parse_constant=lambda name: _constant(name, what))
     except json.JSONDecodeError as err:
         raise InvalidParameterError(
@@ -95,13 +100,23 @@ def _check_depth(text: str, max_depth: int, what: str) -> None:
         )
 
 
-def _integer(digits: str, what: str) -> int:
-    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+def _integer(digits: str, limit: int, what: str) -> int:
+    if len(digits.lstrip("-")) > limit:
         raise InvalidParameterError(
             f"{what} holds an integer of {len(digits.lstrip('-')):,} digits (at most "
-            f"{MAX_INT_DIGITS} are accepted)", argument=what,
+            f"{limit} are accepted)", argument=what,
         )
     return int(digits)
+
+
+def _float(literal: str, what: str) -> float:
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise InvalidParameterError(
+            f"{what} holds the number {literal[:40]}, too large to represent as a float",
+            argument=what,
+        )
+    return value
 
 
 def _constant(name: str, what: str) -> float:

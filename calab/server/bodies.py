@@ -5,8 +5,8 @@
 
 - a body larger than the route's byte limit (413), or not UTF-8 text (400);
 - malformed JSON (400, with line and column);
-- nesting deeper than :data:`MAX_DEPTH` (a body of 100,000 ``[`` stops the
-  C scanner at its recursion guard; shallower trees are measured iteratively);
+- nesting deeper than :data:`MAX_DEPTH` (measured on the text before parsing,
+  without recursion, by :func:`calab.io.json_text.load_json_text`);
 - integers longer than :data:`MAX_INT_DIGITS` digits, floats overflowing to
   infinity, and ``NaN`` / ``Infinity`` (400);
 - lone UTF-16 surrogates in strings or field names (400; they cannot be
@@ -17,12 +17,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Any
 
 from starlette.requests import Request
 
+from calab.errors import InvalidParameterError
+from calab.io.json_text import load_json_text
 from calab.server.errors import UNPROCESSABLE, ApiError
 
 #: Default byte limit of a JSON request body.
@@ -96,6 +97,9 @@ def refuse_unknown_fields(body: dict[str, Any], allowed: Collection[str], prefix
 def parse_json_bytes(data: bytes, what: str = "request body") -> Any:
     """Decode JSON bytes with the limits of the module docstring (any top-level value).
 
+    The parsing is :func:`calab.io.json_text.load_json_text` (the one safe JSON
+    reader), with this module's tighter limits; its refusals become 400s.
+
     Examples
     --------
     >>> parse_json_bytes(b'{"fs": 30}')
@@ -103,73 +107,15 @@ def parse_json_bytes(data: bytes, what: str = "request body") -> Any:
     >>> parse_json_bytes(b"[" * 100_000)
     Traceback (most recent call last):
     ...
-    calab.server.errors.ApiError: request body nests more than 32 levels deep
+    calab.server.errors.ApiError: request body is nested more than 32 levels deep; ...
     """
     if not data.strip():
         raise ApiError(400, f"the {what} is empty; expected a JSON document")
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ApiError(400, f"the {what} is not UTF-8 text: {error}") from None
-    try:
-        value = json.loads(
-            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant
-        )
-    except json.JSONDecodeError as error:
-        raise ApiError(
-            400, f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-        ) from None
-    except RecursionError:  # the C scanner guards its own recursion
-        raise ApiError(400, f"{what} nests more than {MAX_DEPTH} levels deep") from None
-    except ValueError as error:  # from the number hooks below
-        raise ApiError(400, f"the {what} is not acceptable JSON: {error}") from None
-    _check_tree(value, what)
-    return value
-
-
-def _parse_int(literal: str) -> int:
-    digits = len(literal.lstrip("-"))
-    if digits > MAX_INT_DIGITS:
-        raise ValueError(f"an integer of {digits} digits (at most {MAX_INT_DIGITS} are accepted)")
-    return int(literal)
-
-
-def _parse_float(literal: str) -> float:
-    value = float(literal)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"the number {literal[:40]} is too large to represent as a float")
-    return value
-
-
-def _parse_constant(literal: str) -> float:
-    raise ValueError(f"{literal} is not a number JSON allows; give a finite number")
-
-
-def _check_tree(value: Any, what: str) -> None:
-    """Refuse deep nesting and lone surrogates (iteratively: no recursion here)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
-            raise ApiError(400, f"{what} nests more than {MAX_DEPTH} levels deep")
-        if isinstance(item, dict):
-            for key, child in item.items():
-                _check_text(key, what, "a field name")
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            _check_text(item, what, "a string")
-
-
-def _check_text(text: str, what: str, kind: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ApiError(
-            400, f"{kind} in the {what} holds a lone UTF-16 surrogate (\\ud800-\\udfff); "
-            "send valid Unicode text"
-        ) from None
+        return load_json_text(data, max_depth=MAX_DEPTH, max_int_digits=MAX_INT_DIGITS,
+                              what=what)
+    except InvalidParameterError as error:
+        raise ApiError(400, error.message) from None
 
 
 def _kind(value: Any) -> str:
