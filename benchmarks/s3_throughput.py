@@ -12,6 +12,7 @@ the same machine. Prints cells/s per run and the paired ratio s3 / local
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import statistics
@@ -85,20 +86,33 @@ def main() -> None:
         with LocalCluster(n_workers=args.workers, threads_per_worker=1) as cluster, \
                 Client(cluster) as client:
             run = _runner(client, scratch, options, args.chunk_cells)
-            run("local", 0)  # warm the workers (numba, imports) before timing
-            ratios = []
+            run("local", 0)  # warm the workers (solver, imports, s3fs clients) before timing
+            run("s3", 0)
+            ratios, speeds = [], {"local": [], "s3": []}
+            print(f"load average before: {_load()}")
             for repeat in range(1, args.repeats + 1):
-                local = run("local", repeat)
-                s3 = run("s3", repeat)
+                order = ("local", "s3") if repeat % 2 else ("s3", "local")  # alternate the first
+                timed = {kind: run(kind, repeat) for kind in order}
+                local, s3 = timed["local"], timed["s3"]
+                speeds["local"].append(local)
+                speeds["s3"].append(s3)
                 ratios.append(s3 / local)
-                print(f"repeat {repeat}: local {local:7.2f} cells/s   s3 {s3:7.2f} cells/s   "
-                      f"s3/local {s3 / local:.2f}")
-            print(f"median s3/local throughput: {statistics.median(ratios):.2f} (target >= 0.7)")
+                print(f"repeat {repeat} ({order[0]} first): local {local:7.2f} cells/s   "
+                      f"s3 {s3:7.2f} cells/s   s3/local {s3 / local:.2f}   load {_load()}")
+            print(f"median cells/s: local {statistics.median(speeds['local']):.2f}   "
+                  f"s3 {statistics.median(speeds['s3']):.2f}")
+            print(f"median s3/local throughput: {statistics.median(ratios):.2f} (target >= 0.7); "
+                  f"load average after: {_load()} on {os.cpu_count()} cores")
             _check_equal(scratch, options, args.repeats)
     finally:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews both sides)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _runner(client, scratch: Path, options: dict, chunk_cells: int):

@@ -121,15 +121,31 @@ class HDF5Array(StoredArray):
 
 
 class ZarrArray(StoredArray):
-    """A zarr array (format 2 or 3), local or behind an fsspec URL, opened on each read."""
+    """A zarr array (format 2 or 3), local or behind an fsspec URL.
+
+    With a ``metadata`` digest (:func:`calab.io.array_cache.metadata_digest`,
+    taken when the store was described) the opened ``zarr.Array`` is reused by
+    every read in this process (:mod:`calab.io.array_cache`); without one, or
+    when confined to a directory, the store is opened on each read.
+    """
 
     def __init__(self, path: str, key: str | None, shape: tuple[int, ...], dtype: Any,
-                 chunks: tuple[int, ...] | None, storage_options: dict[str, Any] | None) -> None:
+                 chunks: tuple[int, ...] | None, storage_options: dict[str, Any] | None,
+                 metadata: str | None = None) -> None:
         super().__init__(path, key, shape, dtype, chunks)
         self.storage_options = storage_options
+        self.metadata = metadata
 
     def open(self) -> Any:
         """The ``zarr.Array`` itself (read-only)."""
+        if self.confine_to is not None or self.metadata is None:
+            return self._open_now()
+        from calab.io.array_cache import cache_key, cached_open
+
+        return cached_open(cache_key(self.path, self.key, self.storage_options, self.metadata),
+                           self._open_now)
+
+    def _open_now(self) -> Any:
         import zarr
 
         store: Any = self.path

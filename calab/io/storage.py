@@ -17,6 +17,10 @@ options leave out, on the machine that starts the run:
 ``AWS_DEFAULT_REGION``
 =============================  ==========================================
 
+For ``s3://``, ``max_concurrency`` defaults to 1 (each chunk one GET, no HEAD
+before it); give a larger value to read objects of many megabytes in
+concurrent ranges.
+
 The resolved options travel with each block's task, so Dask workers need no
 environment of their own; they are never written into output attributes or
 job records.
@@ -101,6 +105,9 @@ def resolve_storage_options(location: str | Path,
     options = dict(options or {})
     if protocol in ("s3", "s3a"):
         _fill_s3_from_environment(options)
+        # a chunk is read with one GET; s3fs otherwise asks its size first (a HEAD per chunk)
+        # to split large objects into concurrent ranged reads
+        options.setdefault("max_concurrency", 1)
     elif protocol in ("file", "local"):
         options.setdefault("auto_mkdir", True)  # zarr writes chunk files into new folders
     return options

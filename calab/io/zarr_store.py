@@ -116,8 +116,10 @@ def pick_array(node: Any, given: str, dataset: str | None, prefer: tuple[str, ..
 def zarr_source(location: str, array: Any, name: str | None,
                 storage_options: dict[str, Any] | None) -> ZarrArray:
     """A picklable :class:`~calab.io.arrays.ZarrArray` for an open zarr array."""
+    from calab.io.array_cache import metadata_digest
+
     return ZarrArray(location, name, tuple(array.shape), np.dtype(array.dtype),
-                     tuple(array.chunks), storage_options)
+                     tuple(array.chunks), storage_options, metadata_digest(array))
 
 
 def is_minian_store(node: Any) -> bool:

@@ -40,11 +40,12 @@ def test_environment_fills_what_options_leave_out(clean_aws):
     options = resolve_storage_options("s3://b/rec.zarr", None)
     assert options == {"client_kwargs": {"endpoint_url": "http://minio:9000",
                                          "region_name": "eu-west-1"},
-                       "key": "from-env", "secret": "secret-env"}
+                       "key": "from-env", "secret": "secret-env", "max_concurrency": 1}
     given = {"key": "mine", "client_kwargs": {"endpoint_url": "http://other:1"}}
     options = resolve_storage_options("s3://b/rec.zarr", given)
     assert options["key"] == "mine" and options["secret"] == "secret-env"
     assert options["client_kwargs"]["endpoint_url"] == "http://other:1"
+    assert resolve_storage_options("s3://b/r", {"max_concurrency": 8})["max_concurrency"] == 8
     assert given == {"key": "mine", "client_kwargs": {"endpoint_url": "http://other:1"}}
     assert "key" not in resolve_storage_options("s3://b/r.zarr", {"anon": True})
     clean_aws.setenv("AWS_ENDPOINT_URL_S3", "http://s3-only:9000")  # the service-specific wins
