@@ -26,6 +26,16 @@ import click
 @click.option("--token-file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="File holding the bearer token (else env CALAB_TOKEN; on loopback without "
                    "either, a random token is written to STATE/token).")
+@click.option("--allow-url", "allow_urls", multiple=True, envvar="CALAB_ALLOW_URLS",
+              metavar="PREFIX",
+              help="Object-storage prefix jobs may read and write, e.g. s3://lab/recordings/ "
+                   "(repeatable; env CALAB_ALLOW_URLS, space-separated). Default: none, paths "
+                   "under --data-root only.")
+@click.option("--url-storage-options", envvar="CALAB_URL_STORAGE_OPTIONS", default=None,
+              metavar="JSON",
+              help="fsspec options (endpoint, credentials) for every --allow-url job (env "
+                   "CALAB_URL_STORAGE_OPTIONS); the AWS_* variables fill the rest. Clients "
+                   "cannot give their own.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(
@@ -36,12 +46,15 @@ def serve(
     state_dir: Path | None,
     max_concurrent: int,
     token_file: Path | None,
+    allow_urls: tuple[str, ...],
+    url_storage_options: str | None,
     log_level: str,
 ) -> None:
     """Run the job service: a JSON API that runs deconvolution jobs on a Dask cluster.
 
     Jobs read and write zarr stores under --data-root, which must be the same
-    path on this machine and on every Dask worker. Every route but
+    path on this machine and on every Dask worker, and, with --allow-url,
+    object-storage URLs under the prefixes given. Every route but
     /api/v1/health needs "Authorization: Bearer <token>".
 
     \b
@@ -49,7 +62,9 @@ def serve(
       CALAB_TOKEN=$(cat token) calab serve --host 0.0.0.0 \\
           --scheduler tcp://scheduler:8786 --data-root /data
     """
+    from calab.io.storage import parse_storage_options
     from calab.server.jobs.auth import resolve_token
+    from calab.server.jobs.locations import check_url_prefixes
     from calab.server.jobs.service import default_state_dir, run_service
 
     data_root = data_root.resolve()
@@ -57,14 +72,19 @@ def serve(
     try:
         state.mkdir(parents=True, exist_ok=True)
         token, source = resolve_token(host, token_file, state)
-    except (ValueError, OSError) as exc:
-        raise click.UsageError(str(exc)) from exc
+        prefixes = check_url_prefixes(allow_urls)
+        storage = parse_storage_options(url_storage_options, "--url-storage-options")
+    except (ValueError, TypeError, OSError) as exc:
+        raise click.UsageError(str(exc).replace("url_prefixes", "--allow-url")) from exc
     click.echo(f"calab serve: data root {data_root}, state {state}, token: {source}", err=True)
+    if prefixes:
+        click.echo(f"calab serve: object storage under {', '.join(prefixes)}", err=True)
     click.echo(f"calab serve: scheduler {scheduler or 'embedded LocalCluster'}", err=True)
     try:
         run_service(
             host=host, port=port, data_root=data_root, state_dir=state, token=token,
             scheduler=scheduler, max_concurrent=max_concurrent, log_level=log_level,
+            url_prefixes=prefixes, url_storage_options=storage,
         )
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -111,13 +111,16 @@ def check_output_location(output: str | Path, input_store: str) -> str:
     return out
 
 
-def check_output_usable(output: str) -> None:
+def check_output_usable(output: str, storage_options: dict | None = None) -> None:
     """Fail fast, before any cluster starts, on an output that cannot be used.
 
     Refuses an existing non-calab path (never overwritten) and an output whose
-    nearest existing ancestor is not a writable directory.
+    nearest existing ancestor is not a writable directory. A URL is checked for
+    foreign data only when its ``storage_options`` are given (a few requests).
     """
     if "://" in output:
+        if storage_options is not None and read_run_attrs(output, storage_options) is None:
+            _refuse_foreign(output, storage_options)
         return
     if read_run_attrs(output) is None:
         _refuse_foreign(output)

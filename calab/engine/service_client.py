@@ -22,6 +22,7 @@ from calab.engine.cluster import (
     resolve_address,
 )
 from calab.io.opener import open_recording
+from calab.io.storage import resolve_storage_options
 
 
 class ServiceCluster:
@@ -157,7 +158,8 @@ def _accepts_n_workers(client: Any) -> bool:
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
 
 
-def inspect_input(path: str | Path, dataset: str | None = None
+def inspect_input(path: str | Path, dataset: str | None = None, *,
+                  storage_options: dict[str, Any] | None = None
                   ) -> tuple[int, int, float | None]:
     """Check that ``path`` (and ``dataset``) is a 2-D numeric recording calab can read.
 
@@ -171,6 +173,9 @@ def inspect_input(path: str | Path, dataset: str | None = None
         The zarr array or group store.
     dataset : str, optional
         The array inside a group store.
+    storage_options : dict, optional
+        fsspec options for a URL (the ``AWS_*`` variables fill the rest);
+        ignored for a local path.
 
     Returns
     -------
@@ -189,5 +194,16 @@ def inspect_input(path: str | Path, dataset: str | None = None
     >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
     (2000, 18000, None)
     """
-    recording = open_recording(path, dataset=dataset)
+    recording = open_recording(path, dataset=dataset,
+                               storage_options=resolve_storage_options(path, storage_options))
     return recording.n_cells, recording.n_timepoints, recording.file_fs
+
+
+def check_url_output(url: str, storage_options: dict[str, Any] | None = None) -> None:
+    """Raise ``FileExistsError`` when ``url`` holds data that is not a calab output.
+
+    Used by the job service at submit time (a few requests to the store).
+    """
+    from calab.engine.outputs import check_output_usable
+
+    check_output_usable(url, resolve_storage_options(url, storage_options) or {})

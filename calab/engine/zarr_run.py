@@ -43,7 +43,7 @@ from calab.engine.scheduling import run_blocks
 from calab.errors import ParameterTypeError
 from calab.io.arrays import TraceArray
 from calab.io.confined import confine_traces
-from calab.io.storage import resolve_run_storage
+from calab.io.storage import is_url, resolve_run_storage
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,7 @@ def deconvolve_zarr(
     confine_to : str or Path, optional
         A directory no worker may read or write outside of, re-checked at every
         access (a symbolic link swapped in mid-run fails the blocks that meet it).
+        It applies to local paths; URLs are confined by their caller.
 
     Returns
     -------
@@ -207,11 +208,12 @@ def deconvolve_zarr(
     check_output_usable(out)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
-        traces = recording.traces if confine_to is None else confine_traces(
+        local_in, local_out = not is_url(input), not is_url(out)  # confine_to: local ones only
+        traces = recording.traces if confine_to is None or not local_in else confine_traces(
             recording.traces, str(confine_to))
         return _run(traces, info, out, options, chunk_cells, full, resume,
                     connection, progress, should_stop, began, resolved,
-                    None if confine_to is None else str(confine_to))
+                    None if confine_to is None or not local_out else str(confine_to))
 
 
 def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,

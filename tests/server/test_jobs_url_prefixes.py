@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from calab.server.jobs.errors import JobRequestError
+from calab.server.jobs.locations import check_url_prefixes, contains, overlap
 from calab.server.jobs.paths import resolve_under_url_prefixes
 
 SHARED = ["s3://lab/recordings/", "gs://other-bucket"]
@@ -37,3 +40,30 @@ def test_other_urls_are_refused_naming_the_field(value, status, text):
 def test_no_prefixes_shares_nothing():
     with pytest.raises(JobRequestError, match=r"prefixes this service shares \(none\)"):
         resolve_under_url_prefixes("input", "s3://lab/recordings/a.zarr", [])
+
+
+def test_credentials_in_a_url_are_refused_without_echoing_them():
+    with pytest.raises(JobRequestError) as caught:
+        resolve_under_url_prefixes("input", "s3://AKIA:hunter2@lab/recordings/a.zarr", SHARED)
+    assert caught.value.status == 422 and caught.value.field == "input"
+    assert "embeds credentials" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_configured_prefixes_are_normalised_or_refused():
+    assert check_url_prefixes(["S3://lab//rec/", "gs://b"]) == ("s3://lab/rec", "gs://b")
+    for bad in ("/data/rec", "s3://lab/../x", "s3://k:s@lab/rec", "s3://"):
+        with pytest.raises(ValueError, match="url_prefixes"):
+            check_url_prefixes([bad])
+
+
+@pytest.mark.parametrize(("outer", "inner", "inside"), [
+    ("s3://lab/rec.zarr", "s3://lab/rec.zarr/out.zarr", True),
+    ("s3://lab/rec.zarr", "s3://lab/rec.zarr", True),
+    ("s3://lab/rec.zarr", "s3://lab/rec.zarr2/out.zarr", False),
+    ("s3://lab/rec.zarr", "gs://lab/rec.zarr/out.zarr", False),
+    (Path("/data/rec.zarr"), Path("/data/rec.zarr/out.zarr"), True),
+    (Path("/data/rec.zarr"), "s3://data/rec.zarr/out.zarr", False),
+])
+def test_stores_inside_stores_are_found_for_urls_and_paths(outer, inner, inside):
+    assert contains(outer, inner) is inside
+    assert overlap(inner, outer) is inside

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ from starlette.routing import Route
 
 from calab._version import __version__
 from calab.server.bodies import read_json_object
-from calab.server.errors import ApiError, exception_handlers
+from calab.server.errors import exception_handlers
 from calab.server.jobs.auth import token_matches
 from calab.server.jobs.errors import JobRequestError
+from calab.server.jobs.executor import engine_executor
+from calab.server.jobs.locations import Location, check_url_prefixes, is_url_value, overlap
 from calab.server.jobs.openapi import openapi_document
-from calab.server.jobs.paths import relative_text, resolve_confined, resolve_under_root
-from calab.server.jobs.runner import Executor, JobFailedError, JobRunner
+from calab.server.jobs.paths import resolve_confined
+from calab.server.jobs.runner import Executor, JobRunner
 from calab.server.jobs.store import STATUSES, JobStore
 from calab.server.jobs.submission import SUBMISSION_FIELDS, parse_submission
 
@@ -50,8 +53,12 @@ class JobService:
         max_concurrent: int,
         max_body_bytes: int,
         inspect_input: Callable[..., Any] | None,
+        url_prefixes: tuple[str, ...] = (),
+        check_url_output: Callable[[str], None] | None = None,
     ) -> None:
         self.data_root = data_root
+        self.url_prefixes = url_prefixes
+        self.check_url_output = check_url_output
         self.state_dir = state_dir
         self.token = token
         self.cluster = cluster
@@ -93,7 +100,9 @@ async def openapi(request: Request) -> Response:
 async def submit_job(request: Request) -> Response:
     service = _service(request)
     service.check_auth(request)
-    body = await read_json_object(request, service.max_body_bytes, allowed=SUBMISSION_FIELDS)
+    # storage_options passes here so that the submission check can say who sets them
+    body = await read_json_object(request, service.max_body_bytes,
+                                  allowed=(*SUBMISSION_FIELDS, "storage_options"))
     job_id = await run_in_threadpool(_create_job, service, body)
     service.runner.wake()
     return JSONResponse(
@@ -109,6 +118,8 @@ def _create_job(service: JobService, body: Any) -> str:
         service.data_root,
         reserved=(service.state_dir,),
         inspect_input=service.inspect_input,
+        url_prefixes=service.url_prefixes,
+        check_url_output=service.check_url_output,
     )
     with service.submit_lock:
         _refuse_overlap(service, submission)
@@ -127,24 +138,27 @@ def _refuse_overlap(service: JobService, submission: Any) -> None:
     new_out, new_in = submission.output_path, submission.input_path
     for job_id, other_input, other_output in service.store.active_paths():
         try:
-            other_out = resolve_confined("output", other_output, service.data_root)
-            other_in = resolve_confined("input", other_input, service.data_root)
+            other_out = _recorded_location(service, "output", other_output)
+            other_in = _recorded_location(service, "input", other_input)
         except JobRequestError:  # that job's path changed under it; it fails on its own
             continue
-        if _overlap(new_out, other_out) or _overlap(new_out, other_in):
+        if overlap(new_out, other_out) or overlap(new_out, other_in):
             raise JobRequestError(
                 "output", f"output={submission.output!r} is the same store as (or overlaps) a "
                 f"path of active job {job_id}; wait for it or choose another output", 409,
             )
-        if _overlap(new_in, other_out):
+        if overlap(new_in, other_out):
             raise JobRequestError(
                 "input", f"input={submission.input!r} is being written by active job {job_id}",
                 409,
             )
 
 
-def _overlap(a: Path | None, b: Path) -> bool:
-    return a is not None and (a == b or a.is_relative_to(b) or b.is_relative_to(a))
+def _recorded_location(service: JobService, field: str, value: str) -> Location:
+    """A job record's input or output as a location (a recorded URL is already normalised)."""
+    if is_url_value(value):
+        return value
+    return resolve_confined(field, value, service.data_root)
 
 
 async def list_jobs(request: Request) -> Response:
@@ -217,6 +231,8 @@ def jobs_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     start_runner: bool = True,
     check_inputs: bool = True,
+    url_prefixes: Sequence[str] = (),
+    url_storage_options: dict[str, Any] | None = None,
 ) -> Starlette:
     """Build the job service application.
 
@@ -244,6 +260,12 @@ def jobs_app(
         Start the job threads with the application (False: jobs stay queued).
     check_inputs : bool
         Open each input's zarr metadata at submit time to refuse bad inputs early.
+    url_prefixes : sequence of str
+        Object-storage prefixes (``"s3://lab/recordings/"``) under which jobs
+        may name URL inputs and outputs; empty (default) allows paths only.
+    url_storage_options : dict, optional
+        fsspec options (endpoint, credentials) for every URL job; the service's
+        ``AWS_*`` variables fill what they leave out. Clients cannot give any.
 
     Returns
     -------
@@ -256,8 +278,11 @@ def jobs_app(
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)                             # doctest: +SKIP
     """
     from calab.engine import Cancelled
-    from calab.engine.service_client import ServiceCluster, inspect_input
+    from calab.engine.service_client import ServiceCluster, check_url_output, inspect_input
+    from calab.io.storage import check_storage_options
 
+    prefixes = check_url_prefixes(url_prefixes)
+    storage = check_storage_options(url_storage_options, "url_storage_options")
     root = Path(data_root).expanduser().resolve()
     if not root.is_dir():
         raise ValueError(f"data_root={str(data_root)!r} is not an existing directory")
@@ -270,11 +295,15 @@ def jobs_app(
         state_dir=state,
         token=token,
         cluster=cluster,
-        execute=execute or engine_executor(cluster, root),
+        execute=execute or engine_executor(cluster, root, prefixes, storage),
         cancelled_error=(Cancelled,),
         max_concurrent=max_concurrent,
         max_body_bytes=max_body_bytes,
-        inspect_input=inspect_input if check_inputs else None,
+        inspect_input=functools.partial(inspect_input, storage_options=storage)
+        if check_inputs else None,
+        url_prefixes=prefixes,
+        check_url_output=functools.partial(check_url_output, storage_options=storage)
+        if check_inputs else None,
     )
 
     @contextlib.asynccontextmanager
@@ -305,39 +334,3 @@ def jobs_app(
     )
     app.state.service = service
     return app
-
-
-def engine_executor(cluster: Any, data_root: Path) -> Executor:
-    """The default job executor: :func:`calab.engine.deconvolve_zarr` on the shared client.
-
-    Paths are re-checked at the start, every chunk access on the workers
-    re-checks confinement to ``data_root`` (``confine_to``), and errors and
-    results name paths relative to the data root, never the server's.
-    """
-    from calab.engine import Cancelled
-
-    def execute(
-        job: dict[str, Any], progress: Callable[[int, int], None], should_stop: Callable[[], bool]
-    ) -> dict[str, Any]:
-        from calab.engine import deconvolve_zarr
-
-        try:
-            # re-check confinement: a symlink may have changed since the submission
-            _, input_path = resolve_under_root("input", job["input"], data_root)
-            _, output_path = resolve_under_root("output", job["output"], data_root)
-            summary = deconvolve_zarr(
-                str(input_path), str(output_path), job["params"],
-                dataset=job["dataset"], client=cluster.client(), resume=True,
-                progress=progress, should_stop=should_stop, confine_to=data_root,
-                **dict(job["options"]),
-            )
-        except Cancelled:
-            raise
-        except Exception as exc:
-            message = exc.message if isinstance(exc, ApiError) else (
-                f"{type(exc).__name__}: {exc}")
-            raise JobFailedError(relative_text(message, data_root)) from exc
-        return {key: relative_text(value, data_root) if isinstance(value, str) else value
-                for key, value in summary.items()}
-
-    return execute

@@ -123,12 +123,6 @@ def os_error_message(field: str, relative: str, exc: OSError) -> str:
     return f"{field}={relative!r} {reason}"
 
 
-def check_not_inside(field: str, path: Path, other: Path, what: str) -> None:
-    """Refuse ``path`` when it equals or lies inside ``other`` (e.g. output inside input)."""
-    if path == other or path.is_relative_to(other):
-        raise JobRequestError(field, f"{field} must not be {what} or lie inside it")
-
-
 def check_output_location(relative: str, output: Path, root: Path) -> None:
     """Refuse an output under a regular file or inside an existing zarr store.
 
@@ -214,6 +208,10 @@ def _normalised_url(field: str, value: str) -> str:
         raise JobRequestError(
             field, f"{field}={value!r} contains a NUL, backslash, query or fragment", 403)
     protocol, _, rest = value.partition("://")
+    if "@" in rest.split("/", 1)[0]:  # user:secret@bucket: never from a client, never logged
+        raise JobRequestError(
+            field, f"{field}='{protocol}://***@{rest.split('@', 1)[1][:80]}' embeds credentials; "
+            "storage credentials are configured by the service, not given in URLs")
     segments = [part for part in rest.split("/") if part not in ("", ".")]
     if ".." in segments:
         raise JobRequestError(field, f"{field}={value!r} contains '..'", 403)

@@ -66,6 +66,8 @@ def run_service(
     scheduler: str | None,
     max_concurrent: int,
     log_level: str = "info",
+    url_prefixes: tuple[str, ...] = (),
+    url_storage_options: dict | None = None,
 ) -> None:
     """Serve the job API with uvicorn until SIGINT/SIGTERM.
 
@@ -91,6 +93,8 @@ def run_service(
             token=token,
             scheduler=scheduler,
             max_concurrent=max_concurrent,
+            url_prefixes=url_prefixes,
+            url_storage_options=url_storage_options,
         )
         uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
     finally:

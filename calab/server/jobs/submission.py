@@ -24,13 +24,8 @@ from calab.core.options import (
 )
 from calab.errors import CalabError
 from calab.server.jobs.errors import JobRequestError
-from calab.server.jobs.paths import (
-    check_not_inside,
-    check_output_location,
-    exists,
-    relative_text,
-    resolve_under_root,
-)
+from calab.server.jobs.locations import Location, check_not_inside, resolve_location
+from calab.server.jobs.paths import check_output_location, exists, relative_text
 from calab.server.params import FLAT_KEYS, field_error, flat_params, options_from_params
 
 SUBMISSION_FIELDS = ("input", "dataset", "output", "params", "options")
@@ -44,21 +39,23 @@ OPTION_DEFAULTS: dict[str, Any] = {
 }
 MAX_CHUNK_CELLS = 1_000_000
 
-# (input path, dataset or None) -> (n_cells, n_timepoints[, fs]); raises naming what is wrong
-InputInspector = Callable[[Path, "str | None"], Any]
+# (input path or URL, dataset or None) -> (n_cells, n_timepoints[, fs]); raises naming the fault
+InputInspector = Callable[[Location, "str | None"], Any]
+# (output URL) -> None; raises FileExistsError for data that is not a calab output
+UrlOutputCheck = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class Submission:
-    """A validated job request: relative paths as stored, resolved paths for running."""
+    """A validated job request: relative paths or URLs as stored, locations for running."""
 
     input: str
     dataset: str | None
     output: str
     params: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
-    input_path: Path | None = None
-    output_path: Path | None = None
+    input_path: Location | None = None
+    output_path: Location | None = None
 
 
 def parse_submission(
@@ -67,6 +64,8 @@ def parse_submission(
     *,
     reserved: tuple[Path, ...] = (),
     inspect_input: InputInspector | None = None,
+    url_prefixes: tuple[str, ...] = (),
+    check_url_output: UrlOutputCheck | None = None,
 ) -> Submission:
     """Validate a submission body and return it normalised.
 
@@ -80,17 +79,28 @@ def parse_submission(
     reserved : tuple of Path
         Resolved directories no output may touch (the service's state dir).
     inspect_input : callable, optional
-        ``inspect_input(path, dataset) -> (n_cells, n_timepoints[, fs])``
+        ``inspect_input(path_or_url, dataset) -> (n_cells, n_timepoints[, fs])``
         raising when the input is not a readable 2-D array.
+    url_prefixes : tuple of str
+        Normalised URL prefixes ``input`` and ``output`` URLs must lie under
+        (:func:`calab.server.jobs.locations.check_url_prefixes`); empty: no URLs.
+    check_url_output : callable, optional
+        ``check_url_output(url)`` raising ``FileExistsError`` when an output URL
+        holds data that is not a calab output.
 
     Raises
     ------
     JobRequestError
         With the offending field: 400 for a non-object body, 403 for a path
-        leaving the data root, 422 for anything else.
+        leaving the data root or a URL outside the prefixes, 409 for an output
+        holding other data, 422 for anything else.
     """
     if not isinstance(body, dict):
         raise JobRequestError(None, "the request body must be a JSON object", 400)
+    if "storage_options" in body:
+        raise JobRequestError(
+            "storage_options", "storage_options are configured by the service operator "
+            "(calab serve --url-storage-options), not given by clients")
     unknown = sorted(set(body) - set(SUBMISSION_FIELDS))
     if unknown:
         allowed = ", ".join(SUBMISSION_FIELDS)
@@ -99,24 +109,27 @@ def parse_submission(
         if required not in body:
             raise JobRequestError(required, f"{required} is required")
     options, extras = parse_options(body["params"], body.get("options"))
-    input_rel, input_abs = resolve_under_root("input", body["input"], data_root)
-    output_rel, output_abs = resolve_under_root("output", body["output"], data_root)
+    input_rel, input_at = resolve_location("input", body["input"], data_root, url_prefixes)
+    output_rel, output_at = resolve_location("output", body["output"], data_root, url_prefixes)
     dataset = _check_dataset(body.get("dataset"))
-    if not exists("input", input_rel, input_abs):
+    if isinstance(input_at, Path) and not exists("input", input_rel, input_at):
         raise JobRequestError("input", f"input={input_rel!r} does not exist under the data root")
     if not output_rel.endswith(".zarr"):
         raise JobRequestError("output", f"output={output_rel!r} must end with '.zarr'")
-    check_not_inside("output", output_abs, input_abs, "the input")
-    check_not_inside("input", input_abs, output_abs, "the output")
-    for directory in reserved:
-        check_not_inside("output", output_abs, directory, "the service's state directory")
-    check_output_location(output_rel, output_abs, data_root)
-    _check_output_usable(output_rel, output_abs, data_root)
+    check_not_inside("output", output_at, input_at, "the input")
+    check_not_inside("input", input_at, output_at, "the output")
+    if isinstance(output_at, Path):
+        for directory in reserved:
+            check_not_inside("output", output_at, directory, "the service's state directory")
+        check_output_location(output_rel, output_at, data_root)
+        _check_output_usable(output_rel, output_at, data_root)
+    elif check_url_output is not None:
+        _check_url_output(output_rel, check_url_output)
     if inspect_input is not None:
-        _check_against_input(options, inspect_input, input_rel, input_abs, dataset, data_root)
+        _check_against_input(options, inspect_input, input_rel, input_at, dataset, data_root)
     return Submission(
         input_rel, dataset, output_rel, options.to_params(),
-        {**stored_options(options), **extras}, input_abs, output_abs,
+        {**stored_options(options), **extras}, input_at, output_at,
     )
 
 
@@ -170,9 +183,18 @@ def _check_output_usable(relative: str, output: Path, root: Path) -> None:
                               ) from None
 
 
+def _check_url_output(url: str, check: UrlOutputCheck) -> None:
+    try:
+        check(url)
+    except FileExistsError as exc:
+        raise JobRequestError("output", str(exc), 409) from None
+    except (OSError, ValueError) as exc:  # unreachable endpoint, denied, bad bucket name ...
+        raise JobRequestError("output", f"output={url!r} cannot be used ({exc})") from None
+
+
 def _check_against_input(
-    options: DeconvolutionOptions, inspect_input: InputInspector, relative: str, path: Path,
-    dataset: str | None, root: Path,
+    options: DeconvolutionOptions, inspect_input: InputInspector, relative: str,
+    path: Location, dataset: str | None, root: Path,
 ) -> None:
     try:
         info = inspect_input(path, dataset)
