@@ -125,3 +125,41 @@ def test_foreign_data_in_the_bucket_is_refused(s3, recording, tmp_path):
     with pytest.raises(ValueError, match=r"storage_options=.* apply to fsspec URLs"):
         deconvolve_zarr(tmp_path / "a.zarr", tmp_path / "b.zarr", PARAMS,
                         storage_options={"anon": True})
+
+
+def test_cli_tune_opens_a_bucket_recording(s3, recording):
+    """``calab tune s3://...`` (a subprocess, credentials from AWS_*) serves the bucket's traces."""
+    import re
+    import urllib.parse
+    import urllib.request
+
+    url, local = recording
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from calab.cli import main; main()", "tune", url, "--fs", "30",
+         "--no-browser", "--timeout", "120", "--max-cells", "5"],
+        env={**env, **s3.environment}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 120
+        while "open http" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, proc.stderr.read()
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(
+            re.search(r"open (http://\S+)", line).group(1)).query)
+        request = urllib.request.Request(f"{query['bridge'][0].rstrip('/')}/api/v1/metadata",
+                                         headers={"X-Bridge-Secret": query["bridge_secret"][0]})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            meta = json.loads(answer.read())
+        assert meta["total_cells"] == CELLS, meta
+        assert meta["num_cells"] == 5 and meta["sampling_rate_hz"] == FS
+        assert meta["source"].startswith("rec.zarr")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        proc.stderr.close()
