@@ -19,8 +19,8 @@ def _response(description: str, schema: dict[str, Any] | None = None) -> dict[st
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Malformed JSON or not a JSON object", 401: "Missing or wrong bearer token",
-        403: "A path leaves the data root", 404: "No such job",
-        409: "Conflict (output in use by an active job, or job already finished)",
+        403: "A path leaves the data root, or a URL the shared prefixes", 404: "No such job",
+        409: "Conflict (output in use by an active job or holding other data, or job finished)",
         413: "Request body too large", 422: "Invalid field (named in `field`)",
     }
     return {str(code): _response(text[code], _ERROR) for code in codes}
@@ -62,9 +62,11 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["input", "output", "params"],
         "additionalProperties": False,
         "properties": {
-            "input": {"type": "string", "description": "zarr store, relative to the data root"},
+            "input": {"type": "string", "description": "zarr store, relative to the data root, "
+                      "or a URL under a prefix the service shares (calab serve --allow-url)"},
             "dataset": {"type": ["string", "null"], "description": "array inside a group"},
-            "output": {"type": "string", "description": "'.zarr' path relative to the data root"},
+            "output": {"type": "string", "description": "'.zarr' path relative to the data "
+                       "root, or a '.zarr' URL under a shared prefix"},
             "params": {"$ref": "#/components/schemas/Params"},
             "options": {"$ref": "#/components/schemas/Options"},
         },
