@@ -133,7 +133,7 @@ def test_cli_tune_opens_a_bucket_recording(s3, recording):
     import urllib.parse
     import urllib.request
 
-    url, local = recording
+    url, _ = recording
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from calab.cli import main; main()", "tune", url, "--fs", "30",
