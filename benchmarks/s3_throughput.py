@@ -123,12 +123,23 @@ def _runner(client, scratch: Path, options: dict, chunk_cells: int):
             source, out, storage = scratch / "rec.zarr", scratch / f"out-{repeat}.zarr", None
         else:
             source, out, storage = "s3://bench/rec.zarr", f"s3://bench/out-{repeat}.zarr", options
+        before = _requests(scratch)
         began = time.perf_counter()
         summary = calab.deconvolve_zarr(source, out, PARAMS, client=client,
                                         chunk_cells=chunk_cells, storage_options=storage)
-        return summary["cells"] / (time.perf_counter() - began)
+        speed = summary["cells"] / (time.perf_counter() - began)
+        if kind == "s3" and repeat == 1:  # the request count is the same every run
+            sent = _requests(scratch) - before
+            print(f"s3 requests per run: {sent} for {summary['blocks_total']} blocks "
+                  "(moto's log; run-level and per-block requests together)")
+        return speed
 
     return run
+
+
+def _requests(scratch: Path) -> int:
+    """S3 requests moto has logged so far."""
+    return (scratch / "moto.log").read_text(errors="replace").count('HTTP/1.1"')
 
 
 def _check_equal(scratch: Path, options: dict, repeat: int) -> None:

@@ -78,9 +78,13 @@ def open_npz(path: Path, given: str, dataset: str | None) -> Recording:
 
 
 def open_zarr(location: str, given: str, dataset: str | None,
-              storage_options: dict[str, Any] | None) -> Recording:
-    """A zarr array, or a group and the array ``dataset`` in it (``traces`` by default)."""
-    node = open_node(location, given, storage_options)
+              storage_options: dict[str, Any] | None, *, node: Any = None) -> Recording:
+    """A zarr array, or a group and the array ``dataset`` in it (``traces`` by default).
+
+    ``node`` is the store's group or array when the caller has just opened it.
+    """
+    if node is None:
+        node = open_node(location, given, storage_options)
     array, name = pick_array(node, given, dataset, prefer=("traces",))
     part = zarr_source(location, array, name, storage_options)
     _check(part, given, name, one_d_ok=False)

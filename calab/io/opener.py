@@ -102,14 +102,14 @@ def open_recording(
             f"format={format!r} is not supported; use one of {', '.join(FORMATS)}",
             argument="format")
     if is_url(given):
-        fmt = format or _detect_url(given, options)
-        if fmt not in ("zarr", "minian"):
+        if format not in (None, "zarr", "minian"):
             raise UnsupportedRecordingError(
-                f"input={given!r}: only zarr stores are read from URLs; got format={fmt!r}",
+                f"input={given!r}: only zarr stores are read from URLs; got format={format!r}",
                 argument="input")
-        if fmt == "minian":
+        node = open_node(given, given, options)  # once: on object storage each open is requests
+        if (format or ("minian" if is_minian_store(node) else "zarr")) == "minian":
             return open_minian(given, given, dataset, storage_options=options).with_fs(fs)
-        return formats.open_zarr(given, given, dataset, options).with_fs(fs)
+        return formats.open_zarr(given, given, dataset, options, node=node).with_fs(fs)
     target = locate(given)
     fmt = format or _detect_local(target, given)
     if fmt == "zarr":

@@ -172,9 +172,7 @@ def url_holds_data(location: str, storage_options: Mapping[str, Any] | None) -> 
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(location, **dict(storage_options or {}))
-    try:
-        if not fs.exists(path):
-            return False
-        return bool(fs.isfile(path) or fs.ls(path, detail=False))
+    try:  # one listing: an object lists itself, a prefix its members, nothing raises
+        return bool(fs.ls(path, detail=False))
     except (FileNotFoundError, NotADirectoryError):
         return False

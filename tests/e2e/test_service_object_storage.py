@@ -22,7 +22,7 @@ pytest.importorskip("moto")
 
 import zarr
 from s3_server import moto_server
-from test_service import ServiceProcess
+from test_service import ServiceProcess, run_cli
 
 import calab
 
@@ -105,6 +105,16 @@ def test_a_job_reads_from_and_writes_to_the_bucket(service, s3, recording, dask_
                             "output": f"s3://{BUCKET}/results/a/out.zarr", "params": PARAMS,
                             "options": OPTIONS})
     assert process.wait(other)["status"] == "succeeded"
+
+    # the command-line client passes URLs through as given
+    result = run_cli(process, "submit", f"{SHARED}rec.zarr", "-o", f"s3://{BUCKET}/results/cli.zarr",
+                     "--fs", "30", "--tau-rise", "0.1", "--tau-decay", "0.6", "--lam", "0.05",
+                     "--chunk-cells", "4", "--max-iters", "300", "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "succeeded"
+    written = zarr.open_array(f"s3://{BUCKET}/results/cli.zarr", path="activity", mode="r",
+                              storage_options=s3.storage_options)[:]
+    np.testing.assert_array_equal(written, expected)
 
 
 def test_urls_outside_the_prefixes_are_refused_naming_the_field(service, s3, recording):
