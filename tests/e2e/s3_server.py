@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +21,14 @@ KEY, SECRET, REGION = "calab-test-key", "calab-test-secret", "us-east-1"
 @dataclass(frozen=True)
 class S3Server:
     endpoint: str
+    log: Path | None = None  # the server's log: one line per request
+
+    def requests(self) -> list[tuple[str, str]]:
+        """``(method, path and query)`` of every request the server has answered so far."""
+        if self.log is None:
+            return []
+        text = self.log.read_text(errors="replace")
+        return re.findall(r'"([A-Z]+) (\S+) HTTP/1\.[01]"', text)
 
     @property
     def storage_options(self) -> dict:
@@ -61,7 +70,7 @@ def moto_server(log_dir: Path, timeout: float = 60.0) -> Iterator[S3Server]:
     endpoint = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(endpoint, proc, timeout)
-        yield S3Server(endpoint)
+        yield S3Server(endpoint, log_dir / "moto.log")
     finally:
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

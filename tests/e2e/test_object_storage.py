@@ -163,3 +163,33 @@ def test_cli_tune_opens_a_bucket_recording(s3, recording):
             proc.kill()
             proc.wait(10)
         proc.stderr.close()
+
+
+def test_each_block_costs_one_get_and_three_puts(s3, recording, tmp_path):
+    """Workers reuse the stores they opened: beyond a run's fixed requests, a block reads its
+    input chunk (one GET) and writes activity, input checksum and done (one PUT each); no
+    metadata read, HEAD or listing per block."""
+    import collections
+    import re
+
+    from calab.io import array_cache
+
+    url, _ = recording
+
+    def requests_of_run(chunk_cells):
+        array_cache.clear()  # this process (the client) starts each run with no open array
+        before = len(s3.requests())
+        deconvolve_zarr(url, f"s3://calab-recordings/count-{chunk_cells}.zarr", PARAMS,
+                        n_workers=1, chunk_cells=chunk_cells, storage_options=s3.storage_options)
+        sent = s3.requests()[before:]
+        return collections.Counter(
+            (method, "input chunk" if re.search(r"/rec\.zarr/c/", path) else
+             "output chunk" if re.search(r"/count-\d+\.zarr/\w+/c/", path) else "other")
+            for method, path in sent)
+
+    three, twelve = requests_of_run(4), requests_of_run(1)  # 3 blocks, then 12
+    extra = {key: twelve[key] - three[key] for key in set(three) | set(twelve)}
+    # s3fs lists the bucket once per filesystem instance: the first run's one extra request
+    assert abs(extra.pop(("GET", "other"), 0)) <= 1, (three, twelve)
+    extra = {key: value for key, value in extra.items() if value}
+    assert extra == {("GET", "input chunk"): 9, ("PUT", "output chunk"): 27}, (three, twelve)
