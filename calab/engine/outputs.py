@@ -60,7 +60,9 @@ def read_run_attrs(output: str, storage_options: dict | None = None) -> dict[str
     import zarr
 
     try:
-        group = zarr.open_group(store=output, mode="r", **zarr_open_kwargs(output, storage_options))
+        # calab writes format 3 only: no probing for format-2 or consolidated metadata
+        group = zarr.open_group(store=output, mode="r", zarr_format=3, use_consolidated=False,
+                                **zarr_open_kwargs(output, storage_options))
     except Exception:
         return None
     attrs = dict(group.attrs).get(ATTRS_KEY)
@@ -224,7 +226,8 @@ class OutputArrays:
             from calab.io.confined import confined_store
 
             store, kwargs = confined_store(confine_to, output, read_only=False), {}
-        self.group = zarr.open_group(store=store, mode="r+", zarr_format=3, **kwargs)
+        self.group = zarr.open_group(store=store, mode="r+", zarr_format=3,
+                                     use_consolidated=False, **kwargs)
         self.arrays: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:

@@ -116,10 +116,13 @@ def pick_array(node: Any, given: str, dataset: str | None, prefer: tuple[str, ..
 def zarr_source(location: str, array: Any, name: str | None,
                 storage_options: dict[str, Any] | None) -> ZarrArray:
     """A picklable :class:`~calab.io.arrays.ZarrArray` for an open zarr array."""
-    from calab.io.array_cache import metadata_digest
+    from calab.io.array_cache import cache_key, cached_open, metadata_digest
 
+    digest = metadata_digest(array)
+    # this process's reads (fingerprint, resume checks, tuning) reuse the array just opened
+    cached_open(cache_key(location, name, storage_options, digest), lambda: array)
     return ZarrArray(location, name, tuple(array.shape), np.dtype(array.dtype),
-                     tuple(array.chunks), storage_options, metadata_digest(array))
+                     tuple(array.chunks), storage_options, digest)
 
 
 def is_minian_store(node: Any) -> bool:
