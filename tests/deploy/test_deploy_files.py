@@ -146,7 +146,8 @@ def test_dockerfile_pins_dask_and_installs_calab() -> None:
     assert re.fullmatch(r"\d{4}\.\d+\.\d+", version)
     assert '"dask[array]==${DASK_VERSION}"' in text
     assert '"distributed==${DASK_VERSION}"' in text
-    assert "COPY calab ./calab" in text and "pip install ." in text
+    assert "COPY calab ./calab" in text and 'pip install ".[' in text
+    assert "s3" in text.split('pip install ".[', 1)[1].split("]", 1)[0]
     assert re.search(r"^USER calab$", text, re.M)
     for port in ("8000", "8786", "8787"):
         assert port in re.search(r"^EXPOSE (.+)$", text, re.M).group(1).split()
