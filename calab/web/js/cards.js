@@ -23,8 +23,8 @@ function chartOptions(width, height, series, { xAxis = false, label = "" } = {})
     height,
     legend: { show: false },
     cursor: { sync: { key: SYNC_KEY, filters: { pub: (type) => SYNCED_EVENTS.has(type) } },
-              drag: { x: true, y: false, setScale: false }, points: { show: false } },
-    scales: { x: { time: false } },
+              drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
+    scales: { x: { time: false }, y: { range: yRange } },
     padding: [9, 8, xAxis ? 0 : 7, 0],
     axes: [
       { show: xAxis, size: xAxis ? 28 : 0, stroke: "#6b7785", font: "11px system-ui",
@@ -37,6 +37,17 @@ function chartOptions(width, height, series, { xAxis = false, label = "" } = {})
     ],
     series: [{}, ...series],
   };
+}
+
+// y range of a card's plot over the samples in view; a flat stretch (no activity in a zoomed
+// second) gets a unit-high range around it instead of uPlot's 0..100.
+function yRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  if (max - min > 1e-9) {
+    const pad = (max - min) * 0.05;
+    return [min - pad, max + pad];
+  }
+  return [min - 0.5, max + 0.5];
 }
 
 // Tick labels: short, and no "-0".

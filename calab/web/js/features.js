@@ -1,7 +1,7 @@
 // Installs the feature modules on the core app (main.js passes its small API in).
 //
 // app: {state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
-//       loadData, windowBounds, moveWindow}
+//       loadData, windowBounds, moveWindow, solverIdle}
 
 import { watchCards } from "./card-watch.js";
 import { CardSize } from "./card-size.js";

@@ -2,7 +2,7 @@
 
 import { on, onDraw } from "./hooks.js";
 import { MAX_FWHM_PEAK_RATIO, MIN_FWHM_PEAK_RATIO, peakFwhm, tauFromPeakFwhm } from "./kernel-shape.js";
-import { formatNumber } from "./params.js";
+import { formatMs, formatNumber } from "./params.js";
 
 const $ = (id) => document.getElementById(id);
 const MODE_KEY = "calab.paramMode";
@@ -43,8 +43,8 @@ export function installKernelMode(app) {
   const markers = new KernelMarkers(app.kernelPlot.chart);
   function render(p) {
     const shape = peakFwhm(p.tauRise, p.tauDecay);
-    if (document.activeElement !== $("t-peak-ms")) $("t-peak-ms").value = formatNumber(shape.peakTime * 1000, 6);
-    if (document.activeElement !== $("fwhm-ms")) $("fwhm-ms").value = formatNumber(shape.fwhm * 1000, 6);
+    if (document.activeElement !== $("t-peak-ms")) $("t-peak-ms").value = formatMs(shape.peakTime);
+    if (document.activeElement !== $("fwhm-ms")) $("fwhm-ms").value = formatMs(shape.fwhm);
     markers.set(shape);
   }
   on("params", render);
