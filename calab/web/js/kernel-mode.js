@@ -23,7 +23,8 @@ export function installKernelMode(app) {
     const value = Number(event.target.value);
     const p = app.state.params;
     const current = peakFwhm(p.tauRise, p.tauDecay);
-    const wanted = { peakTime: current.peakTime, fwhm: current.fwhm, [key]: value / 1000 };
+    const shown = (seconds) => Number(formatMs(seconds)) / 1000;  // the other box's value as shown
+    const wanted = { peakTime: shown(current.peakTime), fwhm: shown(current.fwhm), [key]: value / 1000 };
     try {
       if (event.target.value.trim() === "" || !Number.isFinite(value)) {
         throw new RangeError(`Not a number: "${event.target.value}"`);
