@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from browser_support import set_number, wait_all_fresh
 from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.core.kernel import kernel_peak_fwhm, tau_from_peak_fwhm
@@ -79,7 +79,6 @@ def test_peak_fwhm_mode_sets_the_kernel_and_resolves(page, run):
     marker = page.locator("[data-testid=kernel-peak-marker]").bounding_box()
     bar = page.locator("[data-testid=kernel-fwhm-marker]").bounding_box()
     assert bar["x"] < marker["x"] < bar["x"] + bar["width"]
-    maybe_screenshot(page, "tune-kernel-peak-fwhm.png")
 
     # narrower than 2.45 x the peak time: the FWHM typed is kept, the peak time moves
     set_number(page, "fwhm-ms", "200")

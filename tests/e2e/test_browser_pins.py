@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from browser_support import set_number, wait_all_fresh
 from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.server.bridge_session import load_dataset
@@ -53,7 +53,6 @@ def test_pin_compare_and_restore(browser):
         page.click("[data-testid=pin]")
         assert items.count() == 2
         assert items.nth(1).locator(".pin-name").text_content() == "Pin 2"
-        maybe_screenshot(page, "tune-pins.png")
 
         items.first.locator("[data-testid=pin-restore]").click()
         assert number(page, "lambda") == 1.0

@@ -33,7 +33,8 @@ def record_solves(page) -> list[dict]:
 def assert_shown_is_sent(page, bodies: list[dict]) -> tuple[float, float, float]:
     """The boxes hold at most 0.1-ms / 4-digit values, and the last solve sent exactly them."""
     wait_all_fresh(page)
-    rise, decay, lam = number(page, "tau-rise-ms"), number(page, "tau-decay-ms"), number(page, "lambda")
+    rise, decay = number(page, "tau-rise-ms"), number(page, "tau-decay-ms")
+    lam = number(page, "lambda")
     for ms in (rise, decay):
         assert ms == round(ms, 1), ms
     assert lam == float(f"{lam:.4g}"), lam

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from browser_support import maybe_screenshot, wait_all_fresh
+from browser_support import wait_all_fresh
 from feature_support import BROWSER_MARKS, app_page, number
 
 import calab
@@ -108,7 +108,6 @@ def test_tune_opens_at_the_suggestion_marks_it_and_resets_to_it(browser, recordi
             assert int(mark.get_attribute("data-position")) == position
         assert page.is_hidden("[data-testid=suggestion-note]")  # a reliable suggestion
         assert "decay" in page.text_content("[data-testid=suggestion-values]")
-        maybe_screenshot(page, "tune-suggestion.png")
 
         # move the decay slider to its far left, then reset: one undo step, re-solved
         box = page.locator("#tau-decay-slider").bounding_box()
@@ -172,7 +171,6 @@ def test_unreliable_suggestion_is_noted(browser):
         wait_all_fresh(page, 180_000)
         note = page.locator("[data-testid=suggestion-note]")
         assert note.is_visible() and note.text_content() == "uncertain"
-        maybe_screenshot(page, "tune-suggestion-uncertain.png")
         assert dataset.suggestion["reasons"][0] in note.get_attribute("title")
         assert number(page, "tau-decay-ms") == pytest.approx(
             1000 * dataset.suggestion["tau_decay"], rel=1e-5)

@@ -7,7 +7,7 @@ import { freshCards } from "./card-watch.js";
 import { on, emit } from "./hooks.js";
 import { cellMetrics, meanMetrics } from "./metrics.js";
 import { addPainter, strokeCurve } from "./overlay.js";
-import { formatNumber, sameParams } from "./params.js";
+import { formatMs, formatNumber, sameParams } from "./params.js";
 import { alignPinWindow, PinSolver } from "./pin-solve.js";
 
 const $ = (id) => document.getElementById(id);
@@ -116,8 +116,8 @@ export class Pins {
         ${pin.visible ? "checked" : ""} aria-label="Show ${pin.name} on the cards"><span class="swatch"></span></label>
       <div class="pin-body">
         <div><b class="pin-name"></b></div>
-        <div class="pin-params">${formatNumber(p.tauRise * 1000, 3)} / ${formatNumber(p.tauDecay * 1000, 3)} ms ·
-          λ ${formatNumber(p.lambda, 3)}${p.filter ? " · filter" : ""}</div>
+        <div class="pin-params">${formatMs(p.tauRise)} / ${formatMs(p.tauDecay)} ms ·
+          λ ${formatNumber(p.lambda, 4)}${p.filter ? " · filter" : ""}</div>
         <div class="pin-deltas" data-testid="pin-deltas" title="Now minus this snapshot, mean over the cells both show">
           <span>ΔR² ${delta("r2", d && d.r2, 3)}</span> <span>ΔSNR ${delta("snr", d && d.snr, 2)}</span>
           <span>Δsparsity ${delta("sparsity", d && d.sparsity, 1, true)}</span></div>

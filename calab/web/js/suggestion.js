@@ -71,8 +71,8 @@ export class SuggestionMarks {
       mark.style.setProperty("--at", String(position / P.SLIDER_STEPS));
     }
     if (!s) return;
-    $("suggestion-values").textContent = `rise ${P.formatNumber(s.tauRise * 1000, 3)} ms · `
-      + `decay ${P.formatNumber(s.tauDecay * 1000, 3)} ms · λ ${P.formatNumber(s.lambda, 3)}`;
+    $("suggestion-values").textContent = `rise ${P.formatMs(s.tauRise)} ms · `
+      + `decay ${P.formatMs(s.tauDecay)} ms · λ ${P.formatNumber(s.lambda, 4)}`;
     const note = $("suggestion-note");
     const reliable = Boolean(info && info.reliable);
     note.hidden = reliable;
