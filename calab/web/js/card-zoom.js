@@ -97,13 +97,15 @@ export class CardZoom {
 
   reset() { this.set(null); }
 
+  // The card's data-view-start / -end / -zoomed; written only when they change (a drag's
+  // refreshes keep the same window, so they cost nothing there).
   mark(u) {
-    const { dataset } = this.card.element;
     const { min, max } = u.scales.x;
     if (min == null || max == null) return;
-    dataset.viewStart = String(Number(min.toFixed(4)));
-    dataset.viewEnd = String(Number(max.toFixed(4)));
-    dataset.zoomed = String(this.view !== null);
+    const marks = { viewStart: String(Number(min.toFixed(4))), viewEnd: String(Number(max.toFixed(4))),
+      zoomed: String(this.view !== null) };
+    const { dataset } = this.card.element;
+    for (const [key, value] of Object.entries(marks)) if (dataset[key] !== value) dataset[key] = value;
   }
 
   // A drag-select on any of the card's plots: zoom to it, then clear the selection box.
