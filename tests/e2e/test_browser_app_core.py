@@ -329,7 +329,8 @@ def test_tune_cells_argument_chooses_the_cells(context):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             suggested = calab.suggest_params(recording(10, n_cells=50, seconds=30.0), 30.0)
-        assert box["r"]["tau_decay"] == pytest.approx(suggested["tau_decay"], rel=1e-9)
+        # (at the panel's precision: times to 0.1 ms)
+        assert box["r"]["tau_decay"] == pytest.approx(round(suggested["tau_decay"], 4), rel=1e-9)
     finally:
         logger.removeHandler(handler)
 
