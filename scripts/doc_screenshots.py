@@ -87,12 +87,12 @@ def main_view(browser, big) -> None:
 @scene
 def cells(browser, big) -> None:
     with Shot(browser, big) as page:
-        page.select_option("[data-testid=per-page]", "4")  # cell 150's page fits the screen
-        wait_all_fresh(page)
+        page.select_option("[data-testid=card-size]", "0.7")  # the page with cell 150 fits
         set_number(page, "cell-goto", "150")
         page.wait_for_selector("[data-testid=cell-card][data-cell-index='150'][data-state=fresh]")
         wait_all_fresh(page)
         save(page, "tune-goto-cell.png")
+        page.select_option("[data-testid=card-size]", "1")
         page.check("[data-testid=filter-enabled]")
         wait_all_fresh(page)
         save(page, "tune-filter-on.png")
