@@ -335,7 +335,8 @@ def validation_summary(array: np.ndarray) -> dict[str, Any]:
 def _action(missing: int, n_time: int) -> str:
     if missing == n_time:
         return "no finite sample: this cell is skipped"
-    return (f"{missing} missing samples bridged by straight lines for the fit, "
+    samples = "sample" if missing == 1 else "samples"
+    return (f"{missing} missing {samples} bridged by straight lines for the fit, "
             "left blank in the plot")
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 # JS: resolve once every cell card is present and fresh (watching attribute changes).
 ALL_FRESH_JS = """
@@ -66,13 +65,6 @@ def wait_all_fresh(page, timeout_ms: float = 30_000) -> None:
         " return c.length > 0 && c.every((e) => e.dataset.state === 'fresh'); }",
         timeout=timeout_ms,
     )
-
-
-def maybe_screenshot(page, name: str) -> None:
-    """Save a documentation screenshot when ``CALAB_DOC_SCREENSHOTS=1``."""
-    if os.environ.get("CALAB_DOC_SCREENSHOTS") == "1":
-        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOC_IMAGES / name), full_page=False)
 
 
 # JS: move the decay slider with `input` events at `hz` for `ms` (and, when `minRefreshes` is

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from browser_support import maybe_screenshot, wait_all_fresh
+from browser_support import wait_all_fresh
 from feature_support import BROWSER_MARKS, opened_app, synthetic_traces
 
 pytestmark = BROWSER_MARKS
@@ -55,7 +55,6 @@ def test_drop_presets_and_validation_summary(empty_app, tmp_path):
     page.fill("[data-testid=drop-fs]", "12.5")
     assert page.input_value("[data-testid=fs-preset]") == "custom"
     page.select_option("[data-testid=fs-preset]", "15")
-    maybe_screenshot(page, "tune-drop-validation.png")
 
     page.check("input[name=layout][value=cells]")  # the wrong way round: summary follows
     page.wait_for_function("() => document.querySelector('[data-testid=drop-summary]')"
@@ -78,5 +77,4 @@ def test_demo_data_with_ground_truth(empty_app):
     assert "rise 50 ms, decay 400 ms" in page.text_content("[data-testid=true-kernel]")
     page.wait_for_function(f"() => ({TRUTH_PIXELS_JS})(0) > 20")  # true spikes under the card
     page.select_option("[data-testid=param-mode]", "peak-fwhm")
-    maybe_screenshot(page, "tune-demo.png")
     page.select_option("[data-testid=param-mode]", "rise-decay")

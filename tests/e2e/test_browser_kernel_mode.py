@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from browser_support import set_number, wait_all_fresh
 from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.core.kernel import kernel_peak_fwhm, tau_from_peak_fwhm
@@ -56,41 +56,42 @@ def test_peak_fwhm_mode_sets_the_kernel_and_resolves(page, run):
     page.select_option("[data-testid=param-mode]", "peak-fwhm")
     assert page.is_visible("[data-testid=t-peak-ms]") and page.is_visible("[data-testid=fwhm-ms]")
     t_peak, fwhm = kernel_peak_fwhm(0.1, 0.6)
-    assert number(page, "t-peak-ms") == pytest.approx(1000 * t_peak, rel=1e-5)
-    assert number(page, "fwhm-ms") == pytest.approx(1000 * fwhm, rel=1e-5)
+    assert number(page, "t-peak-ms") == round(1000 * t_peak, 1)  # shown to 0.1 ms
+    assert number(page, "fwhm-ms") == round(1000 * fwhm, 1)
 
     states = set_number(page, "t-peak-ms", "150")
     assert states and "fresh" not in states  # the change re-solves every card
     wait_all_fresh(page)
     expected = tau_from_peak_fwhm(0.150, fwhm)
-    assert number(page, "tau-rise-ms") == pytest.approx(1000 * expected[0], rel=1e-5)
-    assert number(page, "tau-decay-ms") == pytest.approx(1000 * expected[1], rel=1e-5)
-    assert number(page, "fwhm-ms") == pytest.approx(1000 * fwhm, rel=1e-5)  # kept
+    assert number(page, "tau-rise-ms") == round(1000 * expected[0], 1)  # sent to 0.1 ms
+    assert number(page, "tau-decay-ms") == round(1000 * expected[1], 1)
+    assert number(page, "t-peak-ms") == pytest.approx(150.0, abs=0.11)
+    assert number(page, "fwhm-ms") == pytest.approx(1000 * fwhm, abs=0.11)  # kept
 
+    peak_shown = number(page, "t-peak-ms") / 1000  # the FWHM edit keeps the peak time shown
     set_number(page, "fwhm-ms", "500")
     wait_all_fresh(page)
-    _, tau_d = tau_from_peak_fwhm(0.150, 0.500)
-    assert number(page, "tau-decay-ms") == pytest.approx(1000 * tau_d, rel=1e-5)
+    _, tau_d = tau_from_peak_fwhm(peak_shown, 0.500)
+    assert number(page, "tau-decay-ms") == pytest.approx(round(1000 * tau_d, 1), abs=0.11)
     # the markers sit where the kernel peaks and spans half its height
     peak_ms = float(page.get_attribute("[data-testid=kernel-peak-marker]", "data-ms"))
-    assert peak_ms == pytest.approx(150.0, rel=1e-5)
+    assert peak_ms == pytest.approx(1000 * peak_shown, abs=0.2)
     marker = page.locator("[data-testid=kernel-peak-marker]").bounding_box()
     bar = page.locator("[data-testid=kernel-fwhm-marker]").bounding_box()
     assert bar["x"] < marker["x"] < bar["x"] + bar["width"]
-    maybe_screenshot(page, "tune-kernel-peak-fwhm.png")
 
     # narrower than 2.45 x the peak time: the FWHM typed is kept, the peak time moves
     set_number(page, "fwhm-ms", "200")
     assert "Peak time set to" in page.text_content("[data-testid=toast]")
-    assert number(page, "fwhm-ms") == pytest.approx(200.0, rel=1e-5)
-    assert number(page, "t-peak-ms") == pytest.approx(200.0 / (2.4464 * 1.01), rel=1e-4)
+    assert number(page, "fwhm-ms") == pytest.approx(200.0, abs=0.11)
+    assert number(page, "t-peak-ms") == pytest.approx(200.0 / (2.4464 * 1.01), abs=0.11)
     set_number(page, "t-peak-ms", "300")  # and the other way round
-    assert number(page, "t-peak-ms") == pytest.approx(300.0, rel=1e-5)
-    assert number(page, "fwhm-ms") == pytest.approx(300.0 * 2.4464 * 1.01, rel=1e-4)
+    assert number(page, "t-peak-ms") == pytest.approx(300.0, abs=0.11)
+    assert number(page, "fwhm-ms") == pytest.approx(300.0 * 2.4464 * 1.01, abs=0.11)
     wait_all_fresh(page)
     set_number(page, "t-peak-ms", "-5")  # no kernel peaks before its onset
     assert "must be numbers > 0" in page.text_content("[data-testid=toast]")
-    assert number(page, "t-peak-ms") == pytest.approx(300.0, rel=1e-5)
+    assert number(page, "t-peak-ms") == pytest.approx(300.0, abs=0.11)
 
     page.reload()  # the mode is remembered
     page.wait_for_selector("body[data-ready=true]")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from browser_support import set_number, wait_all_fresh
 from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.server.bridge_session import load_dataset
@@ -53,7 +53,6 @@ def test_pin_compare_and_restore(browser):
         page.click("[data-testid=pin]")
         assert items.count() == 2
         assert items.nth(1).locator(".pin-name").text_content() == "Pin 2"
-        maybe_screenshot(page, "tune-pins.png")
 
         items.first.locator("[data-testid=pin-restore]").click()
         assert number(page, "lambda") == 1.0
@@ -84,3 +83,41 @@ def test_a_pin_taken_while_solving_fills_in_when_the_cards_are_fresh(browser):
         page.wait_for_function(
             "() => Math.abs(document.querySelector('[data-testid=pinned-item] [data-metric=r2]')"
             ".dataset.value) < 1e-9")
+
+
+PIN_COVERS_JS = """() => {
+  const pin = window.calab.app.pins.pins[0];
+  const [start, stop] = window.calab.app.windowBounds();
+  const shown = [...window.calab.state.cards.keys()];
+  return pin.window[0] === start && pin.window[1] === stop
+    && shown.every((cell) => pin.cells[cell] && pin.cells[cell].x[0] === start / 30);
+}"""
+
+
+def test_pins_are_solved_again_when_the_window_moves_and_other_cells_show(browser):
+    dataset = load_dataset(synthetic_traces(23, n_cells=8, seconds=200.0), 30.0)
+    with opened_app(browser, dataset) as (page, _run):
+        page.select_option("[data-testid=per-page]", "4")
+        wait_all_fresh(page)
+        page.click("[data-testid=pin]")
+        set_number(page, "lambda", "6")  # the pin's parameters are no longer the current ones
+        wait_all_fresh(page)
+        before = page.evaluate("window.calab.app.pins.pins[0].window")
+
+        page.click("#window-next")  # a later window: the pin's overlay follows it
+        wait_all_fresh(page)
+        page.wait_for_function(PIN_COVERS_JS, timeout=20_000)
+        assert page.evaluate("window.calab.app.pins.pins[0].window")[0] > before[0]
+        page.wait_for_function(f"() => ({COUNT_COLOUR_JS})([0, {FIRST_PIN_RGB}]) > 100")
+        assert page.evaluate("window.calab.app.pins.pins[0].params.lambda") == 1.0
+
+        page.click("#page-next")  # four other cells: solved for the pin too
+        wait_all_fresh(page)
+        page.wait_for_function(PIN_COVERS_JS, timeout=20_000)
+        page.wait_for_function(  # deltas over the cells both show, not stale ones
+            "() => document.querySelector('[data-testid=pinned-item] [data-metric=sparsity]')"
+            ".dataset.value > 0.005")
+        pin_solver = page.evaluate("({ sent: window.calab.app.pins.solver.sent,"
+                                   " most: window.calab.app.pins.solver.maxInFlight })")
+        assert pin_solver["sent"] >= 4 and pin_solver["most"] == 1
+        assert page.evaluate("window.calab.solver.maxInFlight") == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from browser_support import set_number, wait_all_fresh
 from feature_support import BROWSER_MARKS, number, opened_app, synthetic_traces
 
 from calab.io.export import save_export_params
@@ -127,8 +127,6 @@ def test_tour_walks_the_workflow_and_is_remembered(opened):
         page.wait_for_selector("[data-testid=tour]:visible")
         titles.append(page.text_content("[data-testid=tour] .tour-title"))
         assert page.locator(".tour-target").count() >= 1
-        if len(titles) == 4:
-            maybe_screenshot(page, "tune-tour.png")
         page.click("[data-testid=tour-next]")
     assert [t.split(" · ")[1] for t in titles] == [
         "Load traces", "Shape the kernel", "Choose the sparsity", "Check the residuals",

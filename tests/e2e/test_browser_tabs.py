@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 import pytest
-from browser_support import maybe_screenshot, set_number
+from browser_support import set_number
 from feature_support import BROWSER_MARKS, opened_app, synthetic_traces
 
 from calab.core.preprocess import filter_cutoffs
@@ -41,7 +41,6 @@ def test_metrics_tab_lists_every_loaded_cell_sorts_and_downloads(opened, tmp_pat
     assert sorted(r["cell"] for r in rows) == sorted(loaded)  # one row per loaded cell
     snr = [float(r["values"]["snr"]) for r in rows]
     assert snr == sorted(snr, reverse=True)  # SNR, high to low, at first
-    maybe_screenshot(page, "tune-metrics.png")
 
     page.click("[data-testid=metrics-table] button[data-sort-key=cell_index]")
     assert [r["cell"] for r in metrics_rows(page)] == sorted(loaded)
@@ -89,7 +88,6 @@ def test_spectrum_tab_shows_the_cell_the_mean_and_the_passband(opened):
     page.check("[data-testid=filter-enabled]")
     assert "filter on" in page.text_content("#spectrum-info") or page.wait_for_function(
         "() => document.querySelector('#spectrum-info').textContent.includes('filter on')")
-    maybe_screenshot(page, "tune-spectrum.png")
     page.click("[data-testid=tab-cells]")
     assert page.is_visible("[data-testid=cell-card]")
 

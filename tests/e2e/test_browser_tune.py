@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from browser_support import maybe_screenshot, set_number, wait_all_fresh
+from browser_support import set_number, wait_all_fresh
 from feature_support import BROWSER_MARKS, app_page, card_indices
 from feature_support import synthetic_traces as varied_traces
 
@@ -94,7 +94,6 @@ def test_tune_returns_the_values_set_in_the_browser_and_download_works(
     tune_in_page(page, announced_urls[0])
     assert sorted(card_indices(page)) == [1, 3, 4, 6, 8, 9]
     assert page.text_content("[data-testid=kernel-peak]").endswith("ms")
-    maybe_screenshot(page, "tune-app.png")
 
     with page.expect_download() as info:
         page.click("[data-testid=export-download]")
@@ -147,7 +146,6 @@ def test_dropping_a_file_loads_it_and_solves(page, tmp_path):
         page.wait_for_selector("[data-testid=drop-dialog][open]")
         assert page.text_content("#drop-dims").startswith("4 cells × 600 time points")
         page.fill("[data-testid=drop-fs]", "15")
-        maybe_screenshot(page, "tune-drop-dialog.png")
         page.click("[data-testid=drop-confirm]")
         wait_all_fresh(page)
         assert sorted(card_indices(page)) == [0, 1, 2, 3]

@@ -3,6 +3,8 @@
 // one when the filter is on (what the fit was fitted to). Missing samples (NaN) are gaps.
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
+import { HoverReadout } from "./card-readout.js";
+import { CardZoom } from "./card-zoom.js";
 
 const COLORS = {
   raw: "#8d99a6",
@@ -12,14 +14,17 @@ const COLORS = {
   residual: "#5c6b7a",
 };
 const SYNC_KEY = "calab-cards";
+// Cards share the hover position only: a drag-select or double-click zooms one card (card-zoom.js).
+const SYNCED_EVENTS = new Set(["mousemove", "mouseenter", "mouseleave"]);
 
 function chartOptions(width, height, series, { xAxis = false, label = "" } = {}) {
   return {
     width,
     height,
     legend: { show: false },
-    cursor: { sync: { key: SYNC_KEY }, drag: { x: false, y: false }, points: { show: false } },
-    scales: { x: { time: false } },
+    cursor: { sync: { key: SYNC_KEY, filters: { pub: (type) => SYNCED_EVENTS.has(type) } },
+              drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false },
+    scales: { x: { time: false }, y: { range: yRange } },
     padding: [9, 8, xAxis ? 0 : 7, 0],
     axes: [
       { show: xAxis, size: xAxis ? 28 : 0, stroke: "#6b7785", font: "11px system-ui",
@@ -32,6 +37,17 @@ function chartOptions(width, height, series, { xAxis = false, label = "" } = {})
     ],
     series: [{}, ...series],
   };
+}
+
+// y range of a card's plot over the samples in view; a flat stretch (no activity in a zoomed
+// second) gets a unit-high range around it instead of uPlot's 0..100.
+function yRange(u, min, max) {
+  if (min === null || max === null) return [0, 1];
+  if (max - min > 1e-9) {
+    const pad = (max - min) * 0.05;
+    return [min - pad, max + pad];
+  }
+  return [min - 0.5, max + 0.5];
 }
 
 // Tick labels: short, and no "-0".
@@ -67,17 +83,27 @@ export class CellCard {
         <button class="cell-name" title="Show this cell in the overview">Cell ${cellIndex}</button>
         <span class="metric" title="Robust signal-to-noise ratio">SNR <b class="snr">${Number.isFinite(snr) ? snr.toFixed(1) : "–"}</b></span>
         <span class="metric" title="Fit quality: 1 - var(residual)/var(trace)">R² <b class="r2">–</b></span>
+        <span class="zoom-bar" role="group" aria-label="Zoom cell ${cellIndex}">
+          <button type="button" data-testid="zoom-out" title="Zoom out (−)" aria-label="Zoom out">−</button>
+          <button type="button" data-testid="zoom-in" title="Zoom in (+); or drag across a plot" aria-label="Zoom in">+</button>
+          <button type="button" data-testid="zoom-reset" title="Show the whole window (0, or double-click a plot)"
+                  aria-label="Reset zoom">⤢</button></span>
         <span class="state-badge"></span>
       </header>
       <p class="card-notice" data-testid="cell-notice" hidden></p>
-      <div class="chart chart-trace"></div>
-      <div class="chart chart-activity"></div>
-      <div class="chart chart-residual"></div>`;
+      <div class="card-plots" tabindex="0" aria-label="Plots of cell ${cellIndex}: + and − zoom, arrows pan, 0 resets">
+        <div class="hover-readout" data-testid="hover-readout" hidden></div>
+        <div class="chart chart-trace"></div>
+        <div class="chart chart-activity"></div>
+        <div class="chart chart-residual"></div>
+      </div>`;
     this.element.querySelector(".cell-name").addEventListener("click", () => onFocus(row));
     this.r2 = this.element.querySelector(".r2");
     this.badge = this.element.querySelector(".state-badge");
     this.notice = this.element.querySelector(".card-notice");
     this.snrBox = this.element.querySelector(".snr");
+    this.plots = this.element.querySelector(".card-plots");
+    this.readout = this.element.querySelector(".hover-readout");
     this.charts = null;
     this.setState("stale");
   }
@@ -97,6 +123,8 @@ export class CellCard {
         { label: "residual", stroke: COLORS.residual, width: 1 },
       ], { xAxis: true, label: "res" }), [[], []], slot(".chart-residual")),
     };
+    this.zoom = new CardZoom(this);
+    this.hover = new HoverReadout(this);
   }
 
   resize(width) {
@@ -120,6 +148,7 @@ export class CellCard {
     this.charts.trace.setData([x, withGaps(trace, gaps), fit]);
     this.charts.activity.setData([x, activity]);
     this.charts.residual.setData([x, withGaps(residual, gaps)]);
+    this.zoom.afterData();
     this.r2.textContent = info.r2.toFixed(2);
     if (Number.isFinite(info.snr) && this.snrBox.textContent === "–") this.snrBox.textContent = info.snr.toFixed(1);
     this.element.dataset.filtered = String(Boolean(info.filtered));
@@ -136,6 +165,7 @@ export class CellCard {
 
   destroy() {
     if (this.charts) Object.values(this.charts).forEach((c) => c.destroy());
+    if (this.zoom) this.zoom.destroy();
     this.element.remove();
   }
 }

@@ -1,10 +1,11 @@
 // Installs the feature modules on the core app (main.js passes its small API in).
 //
 // app: {state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
-//       loadData, windowBounds, moveWindow}
+//       loadData, windowBounds, moveWindow, solverIdle}
 
 import { watchCards } from "./card-watch.js";
 import { CardSize } from "./card-size.js";
+import { installZoomLink } from "./card-zoom.js";
 import { Demo } from "./demo.js";
 import { installDropValidation } from "./drop-validate.js";
 import { installKernelMode } from "./kernel-mode.js";
@@ -29,6 +30,7 @@ export function installFeatures(app) {
   app.tabs = installTabs();
   installSnrTiers();
   app.cardSize = new CardSize(app);
+  installZoomLink(app);
   app.tour = new Tour();
   installKeys(app);
   app.suggestion = new SuggestionMarks(app);

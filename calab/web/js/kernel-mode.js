@@ -2,7 +2,7 @@
 
 import { on, onDraw } from "./hooks.js";
 import { MAX_FWHM_PEAK_RATIO, MIN_FWHM_PEAK_RATIO, peakFwhm, tauFromPeakFwhm } from "./kernel-shape.js";
-import { formatNumber } from "./params.js";
+import { formatMs, formatNumber } from "./params.js";
 
 const $ = (id) => document.getElementById(id);
 const MODE_KEY = "calab.paramMode";
@@ -23,7 +23,8 @@ export function installKernelMode(app) {
     const value = Number(event.target.value);
     const p = app.state.params;
     const current = peakFwhm(p.tauRise, p.tauDecay);
-    const wanted = { peakTime: current.peakTime, fwhm: current.fwhm, [key]: value / 1000 };
+    const shown = (seconds) => Number(formatMs(seconds)) / 1000;  // the other box's value as shown
+    const wanted = { peakTime: shown(current.peakTime), fwhm: shown(current.fwhm), [key]: value / 1000 };
     try {
       if (event.target.value.trim() === "" || !Number.isFinite(value)) {
         throw new RangeError(`Not a number: "${event.target.value}"`);
@@ -43,8 +44,8 @@ export function installKernelMode(app) {
   const markers = new KernelMarkers(app.kernelPlot.chart);
   function render(p) {
     const shape = peakFwhm(p.tauRise, p.tauDecay);
-    if (document.activeElement !== $("t-peak-ms")) $("t-peak-ms").value = formatNumber(shape.peakTime * 1000, 6);
-    if (document.activeElement !== $("fwhm-ms")) $("fwhm-ms").value = formatNumber(shape.fwhm * 1000, 6);
+    if (document.activeElement !== $("t-peak-ms")) $("t-peak-ms").value = formatMs(shape.peakTime);
+    if (document.activeElement !== $("fwhm-ms")) $("fwhm-ms").value = formatMs(shape.fwhm);
     markers.set(shape);
   }
   on("params", render);

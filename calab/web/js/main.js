@@ -8,6 +8,7 @@ import { setConnected, startHeartbeat } from "./connection.js";
 import { SolveLoop } from "./solver.js";
 import { TimeWindow } from "./timewindow.js";
 import { setupDrop } from "./drop.js";
+import { bindParamKeys } from "./param-keys.js";
 import { startAtSuggestion } from "./suggestion.js";
 import { installFeatures } from "./features.js";
 import { emit } from "./hooks.js";
@@ -49,9 +50,9 @@ function toast(message, isError = false) {
 // ---------------------------------------------------------------- parameters
 function renderParams() {
   const p = state.params;
-  $("tau-rise-ms").value = P.formatNumber(p.tauRise * 1000, 6);
-  $("tau-decay-ms").value = P.formatNumber(p.tauDecay * 1000, 6);
-  $("lambda").value = P.formatNumber(p.lambda, 6);
+  $("tau-rise-ms").value = P.formatMs(p.tauRise);
+  $("tau-decay-ms").value = P.formatMs(p.tauDecay);
+  $("lambda").value = P.formatNumber(p.lambda, 4);
   $("filter-enabled").checked = p.filter;
   $("tau-rise-slider").value = P.logToSlider(p.tauRise * 1000, P.RANGES.riseMs);
   $("tau-decay-slider").value = P.logToSlider(p.tauDecay * 1000, P.RANGES.decayMs);
@@ -69,17 +70,19 @@ function renderParams() {
 // Apply a change; `edited` names the time constant the user moved (kept below/above the other).
 function setParams(change, { commit = true, edited = null } = {}) {
   if (state.readOnly) { renderParams(); return; }
-  const next = { ...state.params, ...change };
+  let next = { ...state.params, ...change };
   if (!(next.tauRise > 0) || !(next.tauDecay > 0) || !(next.lambda >= 0)) {
     toast("Times must be > 0 ms and λ must be ≥ 0.", true);
     renderParams();
     return;
   }
+  next = P.roundParams(next);
   if (next.tauRise >= next.tauDecay) {
     if (edited === "rise") next.tauRise = P.tidy(next.tauDecay * 0.9);
     else next.tauDecay = P.tidy(next.tauRise / 0.9);
     toast("Rise time is kept below decay time.");
   }
+  next = P.roundParams(next);
   const changed = !P.sameParams(next, state.params);
   state.params = next;
   if (commit) state.history.commit(next);
@@ -124,36 +127,6 @@ function restoreFromHistory(params) {
   state.params = params;
   renderParams();
   requestSolve();
-}
-
-function bindKeyboard() {
-  document.addEventListener("keydown", (event) => {
-    const key = event.key.toLowerCase();
-    if ((event.ctrlKey || event.metaKey) && (key === "z" || key === "y")) {
-      if (event.target.tagName !== "INPUT") {
-        event.preventDefault();
-        if (key === "y" || event.shiftKey) redo(); else undo();
-      }
-      return;
-    }
-    if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName)) return;
-    const p = state.params;
-    const step = 1.05;
-    const nudges = {
-      ArrowRight: event.shiftKey ? { tauRise: p.tauRise * step } : { tauDecay: p.tauDecay * step },
-      ArrowLeft: event.shiftKey ? { tauRise: p.tauRise / step } : { tauDecay: p.tauDecay / step },
-      ArrowUp: { lambda: p.lambda > 0 ? p.lambda * 1.1 : 0.01 },
-      ArrowDown: { lambda: p.lambda > 0.0011 ? p.lambda / 1.1 : 0 },
-    };
-    if (event.key.toLowerCase() === "f") { setParams({ filter: !p.filter }); return; }
-    const change = nudges[event.key];
-    if (!change) return;
-    event.preventDefault();
-    for (const k of Object.keys(change)) {
-      change[k] = k === "lambda" ? P.tidy(change[k]) : P.tidy(change[k] * 1000) / 1000;
-    }
-    setParams(change, { edited: "tauRise" in change ? "rise" : "decay" });
-  });
 }
 
 // Set all three parameters at once (a snapshot, a resumed export, a suggestion) as one undo step.
@@ -358,7 +331,7 @@ async function main() {
   window.calab = { state, lastSolveMs: null, solves: 0 };
   kernelPlot = new KernelPlot($("kernel-plot"));
   bindParamInputs();
-  bindKeyboard();
+  bindParamKeys({ state, setParams, undo, redo });
   bindCellControls();
   bindExport({ bridge, currentExport, hasData: () => state.data !== null, toast, onExported: exported });
   renderParams();
@@ -374,7 +347,7 @@ async function main() {
     window.calab.solver = solver;
   }
   installFeatures({ state, bridge, kernelPlot, toast, setParams, applyParams, focusCell, rebuildGrid,
-    loadData, windowBounds, moveWindow });
+    loadData, windowBounds, moveWindow, solverIdle: () => !solver || !solver.running });
   if (!bridge) {
     setConnected(false, "no bridge in the URL");
     toast("Open this app with `calab tune` or `calab app` to connect it to Python.", true);

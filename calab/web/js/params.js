@@ -41,6 +41,23 @@ export function formatNumber(value, digits = 4) {
   return String(Number(value.toPrecision(digits)));
 }
 
+// The precision of the parameters, shown and sent alike: times to 0.1 ms, λ to 4 significant
+// digits. setParams applies it to every change (typed, slider, suggestion, undo, pin, session,
+// resumed export), so what the boxes show is exactly what the solver gets.
+const TIME_STEP_S = 1e-4;
+export const roundSeconds = (s) => Math.max(TIME_STEP_S, Math.round(s / TIME_STEP_S) * TIME_STEP_S);
+export const roundLambda = (v) => (v === 0 ? 0 : Number(v.toPrecision(4)));
+
+export function roundParams(p) {
+  const time = (s) => Number(roundSeconds(s).toFixed(4));
+  return { ...p, tauRise: time(p.tauRise), tauDecay: time(p.tauDecay), lambda: roundLambda(p.lambda) };
+}
+
+// A time in seconds as milliseconds to 0.1 ms ("45.9", "600").
+export function formatMs(seconds) {
+  return String(Math.round(seconds * 1e4) / 10);
+}
+
 // Continuous-time kernel exp(-t/td) - exp(-t/tr): peak time and FWHM (seconds).
 export function kernelShape(tauRise, tauDecay) {
   const f = (t) => Math.exp(-t / tauDecay) - Math.exp(-t / tauRise);

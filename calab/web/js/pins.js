@@ -1,11 +1,14 @@
 // Pin and compare: named snapshots of the parameters and of what the cards show, drawn as
 // overlays on the cards, with metric deltas to the current parameters; restore a snapshot.
+// A pin's fits belong to one window (pin.window, samples); pin-solve.js solves the pin again
+// when the window moves or other cells are shown.
 
 import { freshCards } from "./card-watch.js";
 import { on, emit } from "./hooks.js";
 import { cellMetrics, meanMetrics } from "./metrics.js";
 import { addPainter, strokeCurve } from "./overlay.js";
-import { formatNumber, sameParams } from "./params.js";
+import { formatMs, formatNumber, sameParams } from "./params.js";
+import { alignPinWindow, PinSolver } from "./pin-solve.js";
 
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#7048e8", "#0ca678", "#d6336c", "#1098ad", "#f59f00", "#495057"];
@@ -17,6 +20,7 @@ export class Pins {
     this.pins = [];
     this.nextId = 1;
     this.current = new Map();  // cell index -> metrics of what the card shows now
+    this.solver = new PinSolver(app, this, (pin, cell, content) => { pin.cells[cell] = snapshot(content); });
     $("pin").addEventListener("click", () => this.pinNow($("pin-name").value.trim()));
     $("pin-name").addEventListener("keydown", (event) => {
       if (event.key === "Enter") { event.preventDefault(); this.pinNow(event.target.value.trim()); }
@@ -32,7 +36,7 @@ export class Pins {
     for (const c of freshCards(this.app)) cells[c.cellIndex] = snapshot(c);
     const id = this.nextId++;
     const pin = { id, name: name || `Pin ${id}`, color: COLORS[(id - 1) % COLORS.length],
-      params: { ...this.app.state.params }, cells, visible: true };
+      params: { ...this.app.state.params }, cells, window: this.app.windowBounds(), visible: true };
     this.pins.push(pin);
     $("pin-name").value = "";
     this.refresh();
@@ -42,7 +46,9 @@ export class Pins {
 
   cardFresh(content) {
     this.current.set(content.cellIndex, cellMetrics(content.x, content.trace, content.fit, content.activity));
+    const bounds = this.app.windowBounds();
     for (const pin of this.pins) {  // a pin taken while this card was solving
+      alignPinWindow(pin, bounds);
       if (!pin.cells[content.cellIndex] && sameParams(pin.params, this.app.state.params)) {
         pin.cells[content.cellIndex] = snapshot(content);
       }
@@ -50,6 +56,7 @@ export class Pins {
     this.attach(content.card);
     cancelAnimationFrame(this.frame);
     this.frame = requestAnimationFrame(() => this.render());
+    this.solver.schedule();
   }
 
   // Draw the visible pins' fits on this card's trace chart.
@@ -69,6 +76,7 @@ export class Pins {
     }
     this.render();
     emit("pins", this.pins);
+    this.solver.schedule();
   }
 
   // Metric deltas "now minus pin" over the cells both show.
@@ -108,8 +116,8 @@ export class Pins {
         ${pin.visible ? "checked" : ""} aria-label="Show ${pin.name} on the cards"><span class="swatch"></span></label>
       <div class="pin-body">
         <div><b class="pin-name"></b></div>
-        <div class="pin-params">${formatNumber(p.tauRise * 1000, 3)} / ${formatNumber(p.tauDecay * 1000, 3)} ms ·
-          λ ${formatNumber(p.lambda, 3)}${p.filter ? " · filter" : ""}</div>
+        <div class="pin-params">${formatMs(p.tauRise)} / ${formatMs(p.tauDecay)} ms ·
+          λ ${formatNumber(p.lambda, 4)}${p.filter ? " · filter" : ""}</div>
         <div class="pin-deltas" data-testid="pin-deltas" title="Now minus this snapshot, mean over the cells both show">
           <span>ΔR² ${delta("r2", d && d.r2, 3)}</span> <span>ΔSNR ${delta("snr", d && d.snr, 2)}</span>
           <span>Δsparsity ${delta("sparsity", d && d.sparsity, 1, true)}</span></div>

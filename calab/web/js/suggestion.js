@@ -18,13 +18,15 @@ const SLIDERS = {
   lambda: { id: "lambda-slider", position: (p) => P.lambdaToSlider(p.lambda) },
 };
 
-// The app's parameter object for a bridge suggestion, or null when it is missing or unusable.
+// The app's parameter object for a bridge suggestion (at the panel's precision), or null when
+// it is missing or unusable.
 export function suggestedParams(suggestion) {
   if (!suggestion || typeof suggestion !== "object") return null;
   const { tau_rise: tauRise, tau_decay: tauDecay, lambda } = suggestion;
   const finite = [tauRise, tauDecay, lambda].every((v) => typeof v === "number" && Number.isFinite(v));
   if (!finite || !(tauRise > 0 && tauRise < tauDecay && lambda >= 0)) return null;
-  return { tauRise, tauDecay, lambda };
+  const rounded = P.roundParams({ tauRise, tauDecay, lambda });
+  return rounded.tauRise < rounded.tauDecay ? rounded : null;
 }
 
 // New data: remember their suggestion and start at it (a fresh undo history), keeping the filter.
@@ -69,8 +71,8 @@ export class SuggestionMarks {
       mark.style.setProperty("--at", String(position / P.SLIDER_STEPS));
     }
     if (!s) return;
-    $("suggestion-values").textContent = `rise ${P.formatNumber(s.tauRise * 1000, 3)} ms · `
-      + `decay ${P.formatNumber(s.tauDecay * 1000, 3)} ms · λ ${P.formatNumber(s.lambda, 3)}`;
+    $("suggestion-values").textContent = `rise ${P.formatMs(s.tauRise)} ms · `
+      + `decay ${P.formatMs(s.tauDecay)} ms · λ ${P.formatNumber(s.lambda, 4)}`;
     const note = $("suggestion-note");
     const reliable = Boolean(info && info.reliable);
     note.hidden = reliable;
