@@ -155,6 +155,42 @@ def suggest_params(
     return result
 
 
+def suggestion_record(suggestion: Mapping[str, Any]) -> dict[str, Any]:
+    """What an output records about a suggestion: its values, how sure, which calab.
+
+    Parameters
+    ----------
+    suggestion : dict
+        A result of :func:`suggest_params` (global, not per cell).
+
+    Returns
+    -------
+    dict
+        Plain JSON values: ``suggested_by`` (``"calab.suggest_params"``),
+        ``calab_version``, ``tau_rise``, ``tau_decay``, ``lambda_``, ``fs``,
+        ``reliable``, ``reasons``, ``cells_read``, ``active_cells`` and the
+        time ``window`` read (samples).
+
+    Examples
+    --------
+    >>> import calab
+    >>> sim = calab.simulate(num_cells=8, duration_s=120.0, fs=30.0, seed=0)
+    >>> record = suggestion_record(suggest_params(sim.traces, 30.0))
+    >>> record["suggested_by"], record["cells_read"]
+    ('calab.suggest_params', 8)
+    """
+    from calab._version import __version__
+
+    details = suggestion["details"]
+    return {
+        "suggested_by": "calab.suggest_params", "calab_version": __version__,
+        **{key: float(suggestion[key]) for key in ("tau_rise", "tau_decay", "lambda_", "fs")},
+        "reliable": bool(details["reliable"]), "reasons": [str(r) for r in details["reasons"]],
+        "cells_read": len(details["cells"]), "active_cells": len(details["active"]),
+        "window": [int(v) for v in details["window"]],
+    }
+
+
 def _check_fs(fs: Any) -> float:
     try:
         value = float(fs)
