@@ -13,16 +13,20 @@ correlation with true spikes at
   from the data), run in the reference environment (../shared/tools/reference-env.sh) as a
   subprocess,
 
-and the estimated against the true time constants (simulated recordings).
+and the estimated against the true time constants (simulated recordings). First, unless
+``--only`` picks another part, the seconds a suggestion takes for 1,000 cells x 10 min at 30 Hz
+in memory and for a 10,000-cell zarr store, beside the machine's load average.
 
     python benchmarks/suggest_accuracy.py            # everything (several minutes)
     python benchmarks/suggest_accuracy.py --quick    # coarse grids, short simulations
     python benchmarks/suggest_accuracy.py --no-oasis --only spikefinder
+    python benchmarks/suggest_accuracy.py --only speed  # seconds per suggestion, with the load
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -181,16 +185,63 @@ def show(row: dict) -> None:
     print(text, flush=True)
 
 
+def time_suggestions(directory: Path) -> None:
+    """Seconds per suggestion: 1,000 cells x 10 min at 30 Hz in memory; a 10,000-cell zarr store.
+
+    The machine's load average is printed beside each figure (other work shares it).
+    """
+    import zarr
+
+    fs, seconds = 30.0, 600.0
+    block = calab.simulate(num_cells=1000, duration_s=seconds, fs=fs, seed=3).traces
+    rng = np.random.default_rng(0)
+    store = directory / "big.zarr"
+    array = zarr.create_array(store=str(store), shape=(10_000, block.shape[1]),
+                              chunks=(250, block.shape[1]), dtype="float32")
+    for start in range(0, 10_000, 1000):  # the simulated block, fresh noise per copy
+        noisy = block + 0.02 * rng.standard_normal(block.shape, dtype=np.float32)
+        array[start:start + 1000] = noisy.astype(np.float32)
+    stored = zarr.open_array(str(store), mode="r")
+    np.save(directory / "block.npy", block)
+    cold = ("import time; began = time.perf_counter(); import warnings, numpy, calab; "
+            "warnings.simplefilter('ignore'); "
+            f"calab.suggest_params(numpy.load({str(directory / 'block.npy')!r}), {fs}); "
+            "print(time.perf_counter() - began)")
+    took = float(subprocess.run([sys.executable, "-c", cold], check=True, capture_output=True,
+                                text=True).stdout)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"suggest_params {'1,000 cells x 10 min, new process (with import)':<48} "
+          f"{took:5.2f} s   (load average {load})", flush=True)
+    cases = [("1,000 cells x 10 min, NumPy (first call)", block),
+             ("1,000 cells x 10 min, NumPy (again)", block),
+             ("10,000 cells x 10 min, zarr store on disk", stored),
+             ("10,000 cells x 10 min, zarr, per cell", stored)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, traces in cases:
+            began = time.perf_counter()
+            calab.suggest_params(traces, fs, per_cell=label.endswith("per cell"))
+            took = time.perf_counter() - began
+            load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+            print(f"suggest_params {label:<48} {took:5.2f} s   (load average {load})",
+                  flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="coarse grids, short simulations")
     parser.add_argument("--no-oasis", action="store_true", help="skip OASIS")
-    parser.add_argument("--only", choices=("spikefinder", "simulated"))
+    parser.add_argument("--only", choices=("spikefinder", "simulated", "speed"))
     parser.add_argument("--snrs", default="5,10,20", help="simulated SNRs (default 5,10,20)")
     parser.add_argument("--cells", type=int, default=20, help="simulated cells per recording")
     parser.add_argument("--seconds", type=float, default=300.0,
                         help="simulated recording length (default 300 s)")
     args = parser.parse_args()
+    if args.only in (None, "speed"):
+        with tempfile.TemporaryDirectory() as directory:
+            time_suggestions(Path(directory))
+        if args.only == "speed":
+            return
     python = None if args.no_oasis else reference_python()
     print("correlation with true spikes (spikefinder: 40 ms bins; simulated: Gaussian 0.1 s)")
     if args.only != "simulated":

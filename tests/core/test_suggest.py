@@ -47,6 +47,18 @@ def test_rise_per_preset(indicator: str) -> None:
     assert np.mean(np.abs(rise_ratio - 1) <= 0.5) >= 0.8, rise_ratio
 
 
+def test_per_cell_rise_is_the_refined_rise_whatever_each_cells_decay() -> None:
+    """The fit measures the rise on the pool; a noisy per-cell decay must not move it."""
+    slow = _sim("gcamp6s", snr=8.0, cells=10, tau_decay_s=1.5)
+    fast = _sim("gcamp6s", snr=8.0, cells=10, tau_decay_s=0.7)
+    traces = np.vstack([slow.traces, fast.traces])
+    glob = suggest_params(traces, FS)
+    cell = suggest_params(traces, FS, per_cell=True)
+    assert np.ptp(cell["tau_decay"]) > 0  # the cells' decays differ ...
+    np.testing.assert_array_equal(cell["tau_rise"], glob["tau_rise"])  # ... their rise does not
+    assert (cell["tau_rise"] < cell["tau_decay"]).all()
+
+
 @pytest.mark.parametrize("indicator", ["gcamp6f", "gcamp6s", "ogb1"])
 def test_lambda_close_to_the_best_on_a_grid(indicator: str) -> None:
     sim = _sim(indicator, snr=5.0, cells=10, seconds=200.0)
