@@ -18,7 +18,7 @@ import numpy as np
 from calab.core import suggest_kinetics as kin
 from calab.core.kernel import build_kernel
 from calab.core.suggest_input import Subsample, read_subsample
-from calab.core.suggest_refine import refine_rise
+from calab.core.suggest_refine import FASTEST_RISE_SAMPLES, refine_rise
 from calab.errors import InvalidParameterError
 
 #: lambda = LAMBDA_PER_NOISE * (noise std of the matched-filtered trace) / G,
@@ -45,6 +45,9 @@ REFINE_MAX_RATIO = 0.3
 #: simulated recordings with identical kinetics in every cell, the variance of
 #: log tau_d over cells was about twice the segment estimate.
 VARIANCE_INFLATION = 2.0
+#: A rise under this many frames is not resolved by the sampling (twice the
+#: fastest rise the fit tries, :data:`calab.core.suggest_refine.FASTEST_RISE_SAMPLES`).
+UNRESOLVED_RISE_FRAMES = 2.0 * FASTEST_RISE_SAMPLES
 #: Used when nothing can be estimated (a typical GCaMP6-like start).
 FALLBACK_TAUS = (0.1, 0.6)
 
@@ -95,7 +98,8 @@ def suggest_params(
         ``tau_decay_cell``, ``tau_decay_rel_error`` (confidence of each
         cell's decay, relative standard error), ``fit_r2``, ``snr``,
         ``active`` (the cells the pooled estimate rests on), ``reliable`` and
-        ``reasons``.
+        ``reasons``, ``rise_resolved`` (False when the rise is under half a
+        frame, which the sampling cannot resolve) and ``notes`` (why).
 
     Raises
     ------
@@ -125,7 +129,8 @@ def suggest_params(
     pooled = _pool(fit, active)
     if pooled is not None:
         _refine_pooled(detrended, sample.finite[usable], fs, noise, snr, active, fit,
-                            pooled)
+                       pooled)
+    notes = [] if pooled is None else _sub_frame_rise(fs, fit, pooled)
     lam_cell = np.array([noise[i] * _lambda_factor(fit["tau_rise_cell"][i],
                                                     fit["tau_decay_cell"][i], fs)
                          for i in range(noise.size)])
@@ -145,6 +150,7 @@ def suggest_params(
         warnings.warn("suggest_params: the suggestion is unreliable: " + "; ".join(reasons),
                       SuggestionWarning, stacklevel=2)
     details = _details(sample, fit, noise, lam_cell, snr, active, reliable, reasons)
+    details["rise_resolved"], details["notes"] = not notes, notes
     result: dict[str, Any] = {
         "tau_rise": pooled["tau_rise"], "tau_decay": pooled["tau_decay"],
         "lambda_": lam_global, "fs": fs, "filter_enabled": bool(filter_enabled),
@@ -167,9 +173,9 @@ def suggestion_record(suggestion: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         Plain JSON values: ``suggested_by`` (``"calab.suggest_params"``),
-        ``calab_version``, ``tau_rise``, ``tau_decay``, ``lambda_``, ``fs``,
-        ``reliable``, ``reasons``, ``cells_read``, ``active_cells`` and the
-        time ``window`` read (samples).
+        ``calab_version``, ``rise_resolved``, ``notes``, ``tau_rise``,
+        ``tau_decay``, ``lambda_``, ``fs``, ``reliable``, ``reasons``,
+        ``cells_read``, ``active_cells`` and the time ``window`` read (samples).
 
     Examples
     --------
@@ -184,6 +190,8 @@ def suggestion_record(suggestion: Mapping[str, Any]) -> dict[str, Any]:
     details = suggestion["details"]
     return {
         "suggested_by": "calab.suggest_params", "calab_version": __version__,
+        "rise_resolved": bool(details.get("rise_resolved", True)),
+        "notes": [str(note) for note in details.get("notes", ())],
         **{key: float(suggestion[key]) for key in ("tau_rise", "tau_decay", "lambda_", "fs")},
         "reliable": bool(details["reliable"]), "reasons": [str(r) for r in details["reasons"]],
         "cells_read": len(details["cells"]), "active_cells": len(details["active"]),
@@ -281,6 +289,30 @@ def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: 
     pooled["tau_rise"] = min(rise, MAX_RISE_RATIO * pooled["tau_decay"])
     fit["tau_rise_cell"] = np.minimum(np.full(noise.size, pooled["tau_rise"]),
                                       REFINE_MAX_RATIO * fit["tau_decay_cell"])
+
+
+def _sub_frame_rise(fs: float, fit: dict[str, Any], pooled: dict[str, Any]) -> list[str]:
+    """A rise the sampling cannot resolve: the centre of the band it lies in (in place).
+
+    Below :data:`UNRESOLVED_RISE_FRAMES` frames the sampled kernel hardly
+    changes with the rise (its first sample moves by a few % of the peak):
+    neither the autocovariance nor the fit can tell such rises apart, and the
+    fit tries none faster than a quarter of a frame. Such a rise is reported
+    as the geometric centre of that band (about 0.35 frames, 12 ms at 30 Hz),
+    the same for every cell, and a note says so. Returns the notes.
+    """
+    fastest = UNRESOLVED_RISE_FRAMES / 2.0 / fs
+    if pooled["tau_rise"] * fs >= UNRESOLVED_RISE_FRAMES:
+        return []
+    rise = min(math.sqrt(2.0) * fastest, MAX_RISE_RATIO * pooled["tau_decay"])
+    estimate = pooled["tau_rise"]
+    pooled["tau_rise"] = rise
+    fit["tau_rise_cell"] = np.minimum(np.full(fit["tau_rise_cell"].shape, rise),
+                                      REFINE_MAX_RATIO * fit["tau_decay_cell"])
+    return [f"the rise ({estimate * 1e3:.1f} ms estimated) is under "
+            f"{UNRESOLVED_RISE_FRAMES:g} frame at {fs:g} Hz: the sampling cannot resolve it "
+            f"(any rise from {fastest * 1e3:.1f} to {2 * fastest * 1e3:.1f} ms, or faster, "
+            f"fits alike); reported as {rise * 1e3:.1f} ms for every cell"]
 
 
 def _robust_var(values: np.ndarray) -> float:
