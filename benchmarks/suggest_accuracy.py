@@ -165,6 +165,13 @@ def evaluate(name, traces, truths, fs, metric, args, python, truth_taus=None) ->
         row["grid"], row["grid_at"] = max(values), (r, d, float(lams[int(np.argmax(values))]))
         row["decay_ok"] = float(np.mean(np.abs(cell["details"]["tau_decay_cell"] / d - 1) <= .25))
         row["rise_ok"] = float(np.mean(np.abs(cell["details"]["tau_rise_cell"] / r - 1) <= .5))
+        # the lambda rule alone: the best lambda of the grid at the suggested time constants
+        at_est = [score(traces, truths, fs, metric, glob["tau_rise"], glob["tau_decay"], lam)
+                  for lam in lams]
+        row["lam_best_at_est"] = max(at_est)
+        row["active"] = all(a.any() for a in deconvolve_cells(
+            traces, fs, glob["tau_rise"], glob["tau_decay"], glob["lambda_"]))
+    row["rise_resolved"] = glob["details"]["rise_resolved"]
     if python:
         row["oasis"], row["oasis_tau"] = oasis_scores(python, traces, truths, fs, metric)
     return row
@@ -173,14 +180,18 @@ def evaluate(name, traces, truths, fs, metric, args, python, truth_taus=None) ->
 def show(row: dict) -> None:
     r, d, lam = row["est"]
     gr, gd, glam = row["grid_at"]
+    simulated = "decay_ok" in row  # its grid is over lambda at the true time constants
     text = (f"{row['name']:<26} suggest {row['suggest']:.3f}  per-cell {row['per_cell']:.3f}  "
             f"grid {row['grid']:.3f}  oasis {row.get('oasis', float('nan')):.3f} | "
-            f"est rise {r * 1e3:5.0f} ms decay {d * 1e3:5.0f} ms lam {lam:.3g} | grid rise "
-            f"{gr * 1e3:4.0f} decay {gd * 1e3:5.0f} lam {glam:.3g}")
+            f"est rise {r * 1e3:5.1f} ms{'' if row['rise_resolved'] else ' (unresolved)'} "
+            f"decay {d * 1e3:5.0f} ms lam {lam:.3g} | {'true' if simulated else 'grid'} rise "
+            f"{gr * 1e3:4.0f} decay {gd * 1e3:5.0f}{'' if simulated else f' lam {glam:.3g}'}")
     if "oasis_tau" in row:
         text += f" | oasis decay {row['oasis_tau'] * 1e3:.0f} ms"
-    if "decay_ok" in row:
-        text += f" | cells decay+-25% {row['decay_ok']:.2f} rise+-50% {row['rise_ok']:.2f}"
+    if simulated:
+        text += (f" | cells decay+-25% {row['decay_ok']:.2f} rise+-50% {row['rise_ok']:.2f}"
+                 f" | lam grid at est taus {row['lam_best_at_est']:.3f}"
+                 f"{'' if row['active'] else ' EMPTY ACTIVITY'}")
     text += f" | {row['suggest_s']:.2f} s{'' if row['reliable'] else ' UNRELIABLE'}"
     print(text, flush=True)
 

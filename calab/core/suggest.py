@@ -233,7 +233,27 @@ def _fit_cells(matrix: np.ndarray, fs: float, first_lag: int) -> dict[str, np.nd
     log_r = np.log([f["tau_rise"] for f in fits])
     fit["log_var_decay"] = log_d.var(axis=0, ddof=1) / SEGMENTS
     fit["log_var_rise"] = log_r.var(axis=0, ddof=1) / SEGMENTS
+    fit["segments_decay"], fit["segments_rise"] = log_d, log_r
     return fit
+
+
+def _between_cells(segments: np.ndarray) -> float:
+    """Variance of the true log tau between cells, from disjoint segments' estimates.
+
+    ``segments`` is ``(n_segments, n_cells)``. Estimation errors of different
+    segments are independent, so the covariance over cells of two segments'
+    estimates is the variance of what the cells really share, whatever the
+    errors' size; the mean over segment pairs, at least 0. (The segments'
+    own spread understates the errors of slow decays, whose estimates pile up
+    at the end of the grid, and made noise look like differences between cells.)
+    """
+    n_segments, n_cells = segments.shape
+    if n_cells < 3:
+        return 0.0
+    centred = segments - segments.mean(axis=1, keepdims=True)
+    cov = centred @ centred.T / (n_cells - 1)
+    off_diagonal = (cov.sum() - np.trace(cov)) / (n_segments * (n_segments - 1))
+    return max(float(off_diagonal), 0.0)
 
 
 def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | None:
@@ -248,13 +268,17 @@ def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | 
     for name, var_name in (("tau_decay", "log_var_decay"), ("tau_rise", "log_var_rise")):
         logs = np.log(fit[name])
         var = np.maximum(fit[var_name], 1e-6)
+        segments = fit.get("segments_" + name[4:])
         if active.any():
             # A variance from four segments is itself noisy, and small ones go with
             # short estimates: pool it halfway to the mean, and take a plain median.
             var = VARIANCE_INFLATION * 0.5 * (var + float(np.mean(var[active])))
             centre = float(np.median(logs[active]))
-            spread = _robust_var(logs[active]) - float(np.mean(var[active]))
-            between = max(spread, 0.0)
+            # Cells differ only as much as both the spread beyond the segments'
+            # errors and the agreement of disjoint segments say they do.
+            spread = max(_robust_var(logs[active]) - float(np.mean(var[active])), 0.0)
+            between = 0.0 if segments is None else min(spread,
+                                                       _between_cells(segments[:, active]))
         else:
             centre, between = float(np.median(logs)), 0.0
         weight = between / (between + var)
@@ -291,6 +315,13 @@ def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: 
                                       REFINE_MAX_RATIO * fit["tau_decay_cell"])
 
 
+def _robust_var(values: np.ndarray) -> float:
+    if values.size < 3:
+        return 0.0
+    mad = np.median(np.abs(values - np.median(values)))
+    return float((1.4826 * mad) ** 2)
+
+
 def _sub_frame_rise(fs: float, fit: dict[str, Any], pooled: dict[str, Any]) -> list[str]:
     """A rise the sampling cannot resolve: the centre of the band it lies in (in place).
 
@@ -313,13 +344,6 @@ def _sub_frame_rise(fs: float, fit: dict[str, Any], pooled: dict[str, Any]) -> l
             f"{UNRESOLVED_RISE_FRAMES:g} frame at {fs:g} Hz: the sampling cannot resolve it "
             f"(any rise from {fastest * 1e3:.1f} to {2 * fastest * 1e3:.1f} ms, or faster, "
             f"fits alike); reported as {rise * 1e3:.1f} ms for every cell"]
-
-
-def _robust_var(values: np.ndarray) -> float:
-    if values.size < 3:
-        return 0.0
-    mad = np.median(np.abs(values - np.median(values)))
-    return float((1.4826 * mad) ** 2)
 
 
 def _lambda_factor(tau_rise: float, tau_decay: float, fs: float) -> float:
