@@ -18,14 +18,13 @@ import numpy as np
 from calab.core import suggest_kinetics as kin
 from calab.core.kernel import build_kernel
 from calab.core.suggest_input import Subsample, read_subsample
+from calab.core.suggest_pool import MAX_RISE_RATIO, fit_cells, pool
 from calab.core.suggest_refine import FASTEST_RISE_SAMPLES, refine_rise
 from calab.errors import InvalidParameterError
 
 #: lambda = LAMBDA_PER_NOISE * (noise std of the matched-filtered trace) / G,
 #: calibrated on simulated recordings of every indicator preset.
 LAMBDA_PER_NOISE = 3.0
-#: Segments each trace is cut into to measure how precise its estimate is.
-SEGMENTS = 4
 #: A cell counts as active when its fitted calcium std exceeds this many noise stds.
 ACTIVE_SNR = 0.3
 #: ... and the autocovariance model explains at least this share.
@@ -34,17 +33,8 @@ ACTIVE_R2 = 0.5
 MIN_ACTIVE_CELLS = 3
 #: Shortest trace (seconds) for a reliable suggestion.
 MIN_RELIABLE_SECONDS = 60.0
-#: Largest rise / decay ratio suggested. Bursts of spikes make transients rise
-#: more slowly than the indicator does and the autocovariance cannot tell the
-#: two apart; on Spikefinder recordings a rise above ~1/8 of the decay always
-#: scored worse, while every indicator preset stays below it.
-MAX_RISE_RATIO = 0.12
 #: Slowest rise / decay ratio the deconvolution fit tries.
 REFINE_MAX_RATIO = 0.3
-#: The segments' spread understates the spread of whole-trace estimates: on
-#: simulated recordings with identical kinetics in every cell, the variance of
-#: log tau_d over cells was about twice the segment estimate.
-VARIANCE_INFLATION = 2.0
 #: A rise under this many frames is not resolved by the sampling (twice the
 #: fastest rise the fit tries, :data:`calab.core.suggest_refine.FASTEST_RISE_SAMPLES`).
 UNRESOLVED_RISE_FRAMES = 2.0 * FASTEST_RISE_SAMPLES
@@ -122,11 +112,11 @@ def suggest_params(
     detrended = kin.detrend(matrix[usable], fs)
     noise, noise_lag = kin.difference_noise(detrended, sample.finite[usable])
     # Band-limited noise is correlated up to about its lag: fit beyond it.
-    fit = _fit_cells(matrix[usable], fs, first_lag=int(np.median(noise_lag)))
+    fit = fit_cells(matrix[usable], fs, first_lag=int(np.median(noise_lag)))
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.nan_to_num(np.where(noise > 0, np.sqrt(fit["signal_var"]) / noise, 0.0))
     active = (fit["fit_r2"] >= ACTIVE_R2) & (snr >= ACTIVE_SNR)
-    pooled = _pool(fit, active)
+    pooled = pool(fit, active)
     if pooled is not None:
         _refine_pooled(detrended, sample.finite[usable], fs, noise, snr, active, fit,
                        pooled)
@@ -211,85 +201,6 @@ def _check_fs(fs: Any) -> float:
     return value
 
 
-def _fit_cells(matrix: np.ndarray, fs: float, first_lag: int) -> dict[str, np.ndarray]:
-    """Per-cell kinetics, their precision from segments, and shrinkage to the pool."""
-    filtered, filter_acf = kin.high_pass(matrix, fs)
-    n_time = matrix.shape[1]
-    max_lag = int(min(n_time // 4, math.ceil(kin.FIT_SPAN_DECAYS * kin.TAU_DECAY_GRID[-1] * fs)))
-    max_lag = max(max_lag, first_lag + 4)
-    models = kin.autocovariance_models(fs, max_lag, first_lag, filter_acf)
-    length = n_time // SEGMENTS
-    if length < 2 * max_lag:  # too short to cut: one fit, no precision figure
-        fit = kin.fit_autocovariance(kin.autocovariance(filtered, max_lag), models)
-        fit["log_var_decay"] = fit["log_var_rise"] = np.ones(matrix.shape[0])
-        return fit
-    # The whole trace's autocovariance is the mean of its segments' (up to the
-    # few products across the cuts), so each FFT covers one segment only.
-    parts = [kin.autocovariance(filtered[:, i * length:(i + 1) * length], max_lag)
-             for i in range(SEGMENTS)]
-    fit = kin.fit_autocovariance(np.mean(parts, axis=0), models)
-    fits = [kin.fit_autocovariance(part, models) for part in parts]
-    log_d = np.log([f["tau_decay"] for f in fits])
-    log_r = np.log([f["tau_rise"] for f in fits])
-    fit["log_var_decay"] = log_d.var(axis=0, ddof=1) / SEGMENTS
-    fit["log_var_rise"] = log_r.var(axis=0, ddof=1) / SEGMENTS
-    fit["segments_decay"], fit["segments_rise"] = log_d, log_r
-    return fit
-
-
-def _between_cells(segments: np.ndarray) -> float:
-    """Variance of the true log tau between cells, from disjoint segments' estimates.
-
-    ``segments`` is ``(n_segments, n_cells)``. Estimation errors of different
-    segments are independent, so the covariance over cells of two segments'
-    estimates is the variance of what the cells really share, whatever the
-    errors' size; the mean over segment pairs, at least 0. (The segments'
-    own spread understates the errors of slow decays, whose estimates pile up
-    at the end of the grid, and made noise look like differences between cells.)
-    """
-    n_segments, n_cells = segments.shape
-    if n_cells < 3:
-        return 0.0
-    centred = segments - segments.mean(axis=1, keepdims=True)
-    cov = centred @ centred.T / (n_cells - 1)
-    off_diagonal = (cov.sum() - np.trace(cov)) / (n_segments * (n_segments - 1))
-    return max(float(off_diagonal), 0.0)
-
-
-def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | None:
-    """Pooled time constants (medians over the active cells).
-
-    Also shrinks each cell's estimate towards the pool by its precision
-    (empirical Bayes on log tau): noisy cells move to the pool, precise
-    cells that differ from it keep their own value. Writes
-    ``tau_decay_cell`` and ``tau_rise_cell`` into ``fit``.
-    """
-    pooled: dict[str, float] = {}
-    for name, var_name in (("tau_decay", "log_var_decay"), ("tau_rise", "log_var_rise")):
-        logs = np.log(fit[name])
-        var = np.maximum(fit[var_name], 1e-6)
-        segments = fit.get("segments_" + name[4:])
-        if active.any():
-            # A variance from four segments is itself noisy, and small ones go with
-            # short estimates: pool it halfway to the mean, and take a plain median.
-            var = VARIANCE_INFLATION * 0.5 * (var + float(np.mean(var[active])))
-            centre = float(np.median(logs[active]))
-            # Cells differ only as much as both the spread beyond the segments'
-            # errors and the agreement of disjoint segments say they do.
-            spread = max(_robust_var(logs[active]) - float(np.mean(var[active])), 0.0)
-            between = 0.0 if segments is None else min(spread,
-                                                       _between_cells(segments[:, active]))
-        else:
-            centre, between = float(np.median(logs)), 0.0
-        weight = between / (between + var)
-        weight = np.where(active, weight, 0.0)
-        fit[name + "_cell"] = np.exp(centre + weight * (logs - centre))
-        pooled[name] = float(np.exp(centre))
-    fit["tau_rise_cell"] = np.minimum(fit["tau_rise_cell"], MAX_RISE_RATIO * fit["tau_decay_cell"])
-    pooled["tau_rise"] = min(pooled["tau_rise"], MAX_RISE_RATIO * pooled["tau_decay"])
-    return pooled if active.any() else None
-
-
 def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: np.ndarray,
                    snr: np.ndarray, active: np.ndarray, fit: dict[str, Any],
                    pooled: dict[str, Any]) -> None:
@@ -313,13 +224,6 @@ def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: 
     pooled["tau_rise"] = min(rise, MAX_RISE_RATIO * pooled["tau_decay"])
     fit["tau_rise_cell"] = np.minimum(np.full(noise.size, pooled["tau_rise"]),
                                       REFINE_MAX_RATIO * fit["tau_decay_cell"])
-
-
-def _robust_var(values: np.ndarray) -> float:
-    if values.size < 3:
-        return 0.0
-    mad = np.median(np.abs(values - np.median(values)))
-    return float((1.4826 * mad) ** 2)
 
 
 def _sub_frame_rise(fs: float, fit: dict[str, Any], pooled: dict[str, Any]) -> list[str]:
