@@ -13,16 +13,20 @@ correlation with true spikes at
   from the data), run in the reference environment (../shared/tools/reference-env.sh) as a
   subprocess,
 
-and the estimated against the true time constants (simulated recordings).
+and the estimated against the true time constants (simulated recordings). First, unless
+``--only`` picks another part, the seconds a suggestion takes for 1,000 cells x 10 min at 30 Hz
+in memory and for a 10,000-cell zarr store, beside the machine's load average.
 
     python benchmarks/suggest_accuracy.py            # everything (several minutes)
     python benchmarks/suggest_accuracy.py --quick    # coarse grids, short simulations
     python benchmarks/suggest_accuracy.py --no-oasis --only spikefinder
+    python benchmarks/suggest_accuracy.py --only speed  # seconds per suggestion, with the load
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -161,6 +165,13 @@ def evaluate(name, traces, truths, fs, metric, args, python, truth_taus=None) ->
         row["grid"], row["grid_at"] = max(values), (r, d, float(lams[int(np.argmax(values))]))
         row["decay_ok"] = float(np.mean(np.abs(cell["details"]["tau_decay_cell"] / d - 1) <= .25))
         row["rise_ok"] = float(np.mean(np.abs(cell["details"]["tau_rise_cell"] / r - 1) <= .5))
+        # the lambda rule alone: the best lambda of the grid at the suggested time constants
+        at_est = [score(traces, truths, fs, metric, glob["tau_rise"], glob["tau_decay"], lam)
+                  for lam in lams]
+        row["lam_best_at_est"] = max(at_est)
+        row["active"] = all(a.any() for a in deconvolve_cells(
+            traces, fs, glob["tau_rise"], glob["tau_decay"], glob["lambda_"]))
+    row["rise_resolved"] = glob["details"]["rise_resolved"]
     if python:
         row["oasis"], row["oasis_tau"] = oasis_scores(python, traces, truths, fs, metric)
     return row
@@ -169,28 +180,79 @@ def evaluate(name, traces, truths, fs, metric, args, python, truth_taus=None) ->
 def show(row: dict) -> None:
     r, d, lam = row["est"]
     gr, gd, glam = row["grid_at"]
+    simulated = "decay_ok" in row  # its grid is over lambda at the true time constants
     text = (f"{row['name']:<26} suggest {row['suggest']:.3f}  per-cell {row['per_cell']:.3f}  "
             f"grid {row['grid']:.3f}  oasis {row.get('oasis', float('nan')):.3f} | "
-            f"est rise {r * 1e3:5.0f} ms decay {d * 1e3:5.0f} ms lam {lam:.3g} | grid rise "
-            f"{gr * 1e3:4.0f} decay {gd * 1e3:5.0f} lam {glam:.3g}")
+            f"est rise {r * 1e3:5.1f} ms{'' if row['rise_resolved'] else ' (unresolved)'} "
+            f"decay {d * 1e3:5.0f} ms lam {lam:.3g} | {'true' if simulated else 'grid'} rise "
+            f"{gr * 1e3:4.0f} decay {gd * 1e3:5.0f}{'' if simulated else f' lam {glam:.3g}'}")
     if "oasis_tau" in row:
         text += f" | oasis decay {row['oasis_tau'] * 1e3:.0f} ms"
-    if "decay_ok" in row:
-        text += f" | cells decay+-25% {row['decay_ok']:.2f} rise+-50% {row['rise_ok']:.2f}"
+    if simulated:
+        text += (f" | cells decay+-25% {row['decay_ok']:.2f} rise+-50% {row['rise_ok']:.2f}"
+                 f" | lam grid at est taus {row['lam_best_at_est']:.3f}"
+                 f"{'' if row['active'] else ' EMPTY ACTIVITY'}")
     text += f" | {row['suggest_s']:.2f} s{'' if row['reliable'] else ' UNRELIABLE'}"
     print(text, flush=True)
+
+
+def time_suggestions(directory: Path) -> None:
+    """Seconds per suggestion: 1,000 cells x 10 min at 30 Hz in memory; a 10,000-cell zarr store.
+
+    The machine's load average is printed beside each figure (other work shares it).
+    """
+    import zarr
+
+    fs, seconds = 30.0, 600.0
+    block = calab.simulate(num_cells=1000, duration_s=seconds, fs=fs, seed=3).traces
+    rng = np.random.default_rng(0)
+    store = directory / "big.zarr"
+    array = zarr.create_array(store=str(store), shape=(10_000, block.shape[1]),
+                              chunks=(250, block.shape[1]), dtype="float32")
+    for start in range(0, 10_000, 1000):  # the simulated block, fresh noise per copy
+        noisy = block + 0.02 * rng.standard_normal(block.shape, dtype=np.float32)
+        array[start:start + 1000] = noisy.astype(np.float32)
+    stored = zarr.open_array(str(store), mode="r")
+    np.save(directory / "block.npy", block)
+    cold = ("import time; began = time.perf_counter(); import warnings, numpy, calab; "
+            "warnings.simplefilter('ignore'); "
+            f"calab.suggest_params(numpy.load({str(directory / 'block.npy')!r}), {fs}); "
+            "print(time.perf_counter() - began)")
+    took = float(subprocess.run([sys.executable, "-c", cold], check=True, capture_output=True,
+                                text=True).stdout)
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"suggest_params {'1,000 cells x 10 min, new process (with import)':<48} "
+          f"{took:5.2f} s   (load average {load})", flush=True)
+    cases = [("1,000 cells x 10 min, NumPy (first call)", block),
+             ("1,000 cells x 10 min, NumPy (again)", block),
+             ("10,000 cells x 10 min, zarr store on disk", stored),
+             ("10,000 cells x 10 min, zarr, per cell", stored)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for label, traces in cases:
+            began = time.perf_counter()
+            calab.suggest_params(traces, fs, per_cell=label.endswith("per cell"))
+            took = time.perf_counter() - began
+            load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+            print(f"suggest_params {label:<48} {took:5.2f} s   (load average {load})",
+                  flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="coarse grids, short simulations")
     parser.add_argument("--no-oasis", action="store_true", help="skip OASIS")
-    parser.add_argument("--only", choices=("spikefinder", "simulated"))
+    parser.add_argument("--only", choices=("spikefinder", "simulated", "speed"))
     parser.add_argument("--snrs", default="5,10,20", help="simulated SNRs (default 5,10,20)")
     parser.add_argument("--cells", type=int, default=20, help="simulated cells per recording")
     parser.add_argument("--seconds", type=float, default=300.0,
                         help="simulated recording length (default 300 s)")
     args = parser.parse_args()
+    if args.only in (None, "speed"):
+        with tempfile.TemporaryDirectory() as directory:
+            time_suggestions(Path(directory))
+        if args.only == "speed":
+            return
     python = None if args.no_oasis else reference_python()
     print("correlation with true spikes (spikefinder: 40 ms bins; simulated: Gaussian 0.1 s)")
     if args.only != "simulated":

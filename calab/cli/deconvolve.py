@@ -10,7 +10,12 @@ from typing import Any
 
 import click
 
-from calab.cli.options import parameter_options, params_from_flags, solver_options
+from calab.cli.options import (
+    auto_from_flags,
+    parameter_options,
+    params_from_flags,
+    solver_options,
+)
 from calab.core.options import DeconvolutionOptions
 
 
@@ -86,27 +91,30 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
         stores = parse_storage_options(storage_options)
         recording = open_recording(input_path, fs=fs, dataset=dataset,
                                    storage_options=resolve_storage_options(input_path, stores))
-        suggestion = None
-        if params_path is not None and str(params_path) == AUTO and not Path(AUTO).exists():
-            suggestion = _suggest(recording, flags)
-            params = {k: suggestion[k] for k in ("tau_rise", "tau_decay", "lambda_", "fs",
-                                                 "filter_enabled")}
-        else:
-            params = params_from_flags(*flags, fs_fallback=recording.fs)
-        options = DeconvolutionOptions.from_params(params, **solver)
-        recording.with_fs(options.fs)  # an export's fs must agree with the file's too
-        if destination["to"] == "npy" and not (to or append or out_name) and \
-                _out_of_core(recording, output):
-            summary = _run_zarr(input_path, str(output), options.to_params(), recording.n_cells,
+        auto = auto_from_flags(*flags) is not None
+        if auto and recording.fs is None:
+            raise click.UsageError("--params auto needs the sampling rate: pass --fs HZ")
+        out_of_core = destination["to"] == "npy" and not (to or append or out_name) and \
+            _out_of_core(recording, output)
+        if out_of_core:  # the engine suggests (and records it in the output's attributes)
+            params = {"auto": True, "fs": recording.fs,
+                      "filter_enabled": bool(filter_enabled)} if auto else \
+                DeconvolutionOptions.from_params(
+                    params_from_flags(*flags, fs_fallback=recording.fs), **solver).to_params()
+            summary = _run_zarr(input_path, str(output), params, recording.n_cells,
                                 dataset=recording.dataset, full=full, scheduler=scheduler,
                                 workers=workers, memory_limit=memory_limit,
                                 chunk_cells=chunk_cells, resume=not no_resume,
                                 storage_options=stores, **solver)
         else:
+            params, suggested = _suggest(recording, filter_enabled) if auto else (
+                params_from_flags(*flags, fs_fallback=recording.fs), None)
+            options = DeconvolutionOptions.from_params(params, **solver)
+            recording.with_fs(options.fs)  # an export's fs must agree with the file's too
             summary = _run_in_memory(recording, output, options, full=full,
-                                     destination=destination)
-        if suggestion is not None:
-            summary["suggested"] = _suggestion_record(suggestion)
+                                     destination=destination, suggested=suggested)
+        if auto:
+            _report_suggestion(summary["suggested"])
     except KeyboardInterrupt:
         click.echo("\ninterrupted; finished blocks are kept, rerun the same command to "
                    "resume", err=True)
@@ -117,42 +125,22 @@ def deconvolve(input_path: str, params_path: Path | None, fs: float | None,
         click.echo(_human_summary(summary), err=True)
 
 
-AUTO = "auto"
+def _suggest(recording: Any, filter_enabled: bool | None
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """In memory: flat parameters suggested from the recording, and their record."""
+    from calab.engine.suggested import suggest_for_run
+
+    return suggest_for_run(recording, {"fs": recording.fs,
+                                       "filter_enabled": bool(filter_enabled)})
 
 
-def _suggest(recording: Any, flags: tuple) -> dict[str, Any]:
-    """``--params auto``: parameters suggested from the recording (calab.suggest_params)."""
-    import warnings
-
-    from calab.core.suggest import SuggestionWarning, suggest_params
-
-    _, _, tau_rise, tau_decay, lam, filter_enabled = flags
-    given = [name for name, value in (("--tau-rise", tau_rise), ("--tau-decay", tau_decay),
-                                      ("--lam", lam)) if value is not None]
-    if given:
-        raise click.UsageError(f"--params auto suggests every parameter; leave out "
-                               f"{', '.join(given)}")
-    if recording.fs is None:
-        raise click.UsageError("--params auto needs the sampling rate: pass --fs HZ")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SuggestionWarning)
-        suggestion = suggest_params(recording.traces, recording.fs,
-                                    filter_enabled=bool(filter_enabled))
-    for warning in caught:
-        if issubclass(warning.category, SuggestionWarning):
-            click.echo(f"warning: {warning.message}", err=True)
-    click.echo(f"suggested from the data: tau_rise={suggestion['tau_rise']:.4g} s, "
-               f"tau_decay={suggestion['tau_decay']:.4g} s, "
-               f"lambda={suggestion['lambda_']:.4g}", err=True)
-    return suggestion
-
-
-def _suggestion_record(suggestion: dict[str, Any]) -> dict[str, Any]:
-    details = suggestion["details"]
-    return {"tau_rise": suggestion["tau_rise"], "tau_decay": suggestion["tau_decay"],
-            "lambda_": suggestion["lambda_"], "reliable": bool(details["reliable"]),
-            "reasons": list(details["reasons"]), "cells_read": len(details["cells"]),
-            "active_cells": len(details["active"])}
+def _report_suggestion(record: dict[str, Any]) -> None:
+    if not record["reliable"]:
+        click.echo("warning: the suggestion is unreliable: " + "; ".join(record["reasons"]),
+                   err=True)
+    click.echo(f"suggested from the data: tau_rise={record['tau_rise']:.4g} s, "
+               f"tau_decay={record['tau_decay']:.4g} s, lambda={record['lambda_']:.4g}",
+               err=True)
 
 
 def _out_of_core(recording: Any, output: str | None) -> bool:
@@ -178,7 +166,8 @@ def _run_zarr(input_path: str, output: str, params: dict, n_cells: int, *,
 
 
 def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOptions, *,
-                   full: bool, destination: dict[str, Any]) -> dict[str, Any]:
+                   full: bool, destination: dict[str, Any],
+                   suggested: dict[str, Any] | None = None) -> dict[str, Any]:
     import numpy as np
 
     from calab.api import deconvolve_with_options  # the solver loads only when used
@@ -191,30 +180,33 @@ def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOpt
     began = time.perf_counter()
     result = deconvolve_with_options(traces, options)
     wall = time.perf_counter() - began
+    extra = {} if suggested is None else {"suggested": suggested}
     if destination["to"] == "npy":
         np.save(out, result.activity)
         if full:
-            _save_diagnostics(out, result)
+            _save_diagnostics(out, result, extra)
         written = str(out)
     else:
         from calab.cli.destinations import write_destination
 
-        written = write_destination(destination["to"], result, recording, options.to_params(),
-                                    output=output, full=full, name=destination["name"])
+        # the writers' provenance records the parameters, and how they were chosen
+        written = write_destination(destination["to"], result, recording,
+                                    {**options.to_params(), **extra}, output=output,
+                                    full=full, name=destination["name"])
     cells = 1 if traces.ndim == 1 else traces.shape[0]
     return {"blocks_total": 1, "blocks_skipped": 0, "blocks_computed": 1, "cells": cells,
             "timepoints": int(traces.shape[-1]), "wall_s": round(wall, 3),
-            "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": written}
+            "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": written, **extra}
 
 
-def _save_diagnostics(out: Path, result: Any) -> None:
+def _save_diagnostics(out: Path, result: Any, extra: dict[str, Any]) -> None:
     import numpy as np
 
     stem = out.with_suffix("")
     np.save(f"{stem}_reconvolution.npy", result.reconvolution)
     info = {key: np.atleast_1d(getattr(result, key)).tolist()
             for key in ("baseline", "iterations", "converged")}
-    Path(f"{stem}_info.json").write_text(json.dumps(info, indent=2))
+    Path(f"{stem}_info.json").write_text(json.dumps({**info, **extra}, indent=2))
 
 
 def _human_summary(summary: dict[str, Any]) -> str:

@@ -13,7 +13,12 @@ from typing import Any
 
 import click
 
-from calab.cli.options import parameter_options, params_from_flags, solver_options
+from calab.cli.options import (
+    auto_from_flags,
+    parameter_options,
+    params_from_flags,
+    solver_options,
+)
 from calab.core.options import DEFAULT_NAN_POLICY
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -147,9 +152,13 @@ def submit(ctx: click.Context, input_path: str, output: str, dataset: str | None
            chunk_cells: int | None, wait: bool, as_json: bool) -> None:
     """Submit INPUT (a zarr store under the service's data root) for deconvolution.
 
-    The parameters are read and checked here (an export is sent as its values).
+    The parameters are read and checked here (an export is sent as its values);
+    `--params auto` has the service suggest them from INPUT when the job runs.
     """
-    params = params_from_flags(params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
+    flags = (params_path, fs, tau_rise, tau_decay, lam, filter_enabled)
+    auto = auto_from_flags(*flags)
+    params = params_from_flags(*flags) if auto is None else {
+        key: value for key, value in auto.items() if value is not None}
     options: dict[str, Any] = {"full": full, "conv_mode": conv_mode, "max_iters": max_iters,
                                "constraint": constraint, "tol": tol}
     if nan_policy != DEFAULT_NAN_POLICY:  # the service refuses it by name if it cannot

@@ -50,7 +50,7 @@ def parameter_options(command: F) -> F:
         click.option("-p", "--params", "params_path", default=None,
                      type=click.Path(dir_okay=False, path_type=Path),
                      help="CaTune export JSON with the parameters (instead of the four below); "
-                          "`auto` (calab deconvolve) suggests them from the recording."),
+                          "`auto` suggests them from the recording (calab.suggest_params)."),
         fs_option,
         click.option("--tau-rise", type=float, default=None, help="Rise time constant in s."),
         click.option("--tau-decay", type=float, default=None, help="Decay time constant in s."),
@@ -84,6 +84,31 @@ def solver_options(command: F) -> F:
     )):
         command = option(command)
     return command
+
+
+AUTO = "auto"
+
+
+def auto_from_flags(params_path: Path | str | None, fs: float | None, tau_rise: float | None,
+                    tau_decay: float | None, lam: float | None, filter_enabled: bool | None
+                    ) -> dict[str, Any] | None:
+    """``--params auto``: ``{"auto": True, "fs", "filter_enabled"}``, else None.
+
+    A file really named ``auto`` is still read as an export.
+
+    Raises
+    ------
+    click.UsageError
+        ``--params auto`` with ``--tau-rise``, ``--tau-decay`` or ``--lam``.
+    """
+    if params_path is None or str(params_path) != AUTO or Path(AUTO).exists():
+        return None
+    given = [name for name, value in (("--tau-rise", tau_rise), ("--tau-decay", tau_decay),
+                                      ("--lam", lam)) if value is not None]
+    if given:
+        raise click.UsageError(f"--params auto suggests every parameter; leave out "
+                               f"{', '.join(given)}")
+    return {"auto": True, "fs": fs, "filter_enabled": bool(filter_enabled)}
 
 
 def params_from_flags(

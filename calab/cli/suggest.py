@@ -97,6 +97,7 @@ def describe(result: dict[str, Any]) -> str:
         f"(samples {details['window'][0]}..{details['window'][1]}); median noise "
         f"{float(np.median(details['noise'])):.4g}",
         "reliable" if details["reliable"] else "UNRELIABLE: " + "; ".join(details["reasons"]),
+        *(f"note: {note}" for note in details.get("notes", ())),
     ]
     if np.ndim(result["tau_decay"]):
         decay = np.asarray(result["tau_decay"]) * 1e3

@@ -18,14 +18,13 @@ import numpy as np
 from calab.core import suggest_kinetics as kin
 from calab.core.kernel import build_kernel
 from calab.core.suggest_input import Subsample, read_subsample
-from calab.core.suggest_refine import refine_rise
+from calab.core.suggest_pool import MAX_RISE_RATIO, fit_cells, pool
+from calab.core.suggest_refine import FASTEST_RISE_SAMPLES, refine_rise
 from calab.errors import InvalidParameterError
 
 #: lambda = LAMBDA_PER_NOISE * (noise std of the matched-filtered trace) / G,
 #: calibrated on simulated recordings of every indicator preset.
 LAMBDA_PER_NOISE = 3.0
-#: Segments each trace is cut into to measure how precise its estimate is.
-SEGMENTS = 4
 #: A cell counts as active when its fitted calcium std exceeds this many noise stds.
 ACTIVE_SNR = 0.3
 #: ... and the autocovariance model explains at least this share.
@@ -34,17 +33,11 @@ ACTIVE_R2 = 0.5
 MIN_ACTIVE_CELLS = 3
 #: Shortest trace (seconds) for a reliable suggestion.
 MIN_RELIABLE_SECONDS = 60.0
-#: Largest rise / decay ratio suggested. Bursts of spikes make transients rise
-#: more slowly than the indicator does and the autocovariance cannot tell the
-#: two apart; on Spikefinder recordings a rise above ~1/8 of the decay always
-#: scored worse, while every indicator preset stays below it.
-MAX_RISE_RATIO = 0.12
 #: Slowest rise / decay ratio the deconvolution fit tries.
 REFINE_MAX_RATIO = 0.3
-#: The segments' spread understates the spread of whole-trace estimates: on
-#: simulated recordings with identical kinetics in every cell, the variance of
-#: log tau_d over cells was about twice the segment estimate.
-VARIANCE_INFLATION = 2.0
+#: A rise under this many frames is not resolved by the sampling (twice the
+#: fastest rise the fit tries, :data:`calab.core.suggest_refine.FASTEST_RISE_SAMPLES`).
+UNRESOLVED_RISE_FRAMES = 2.0 * FASTEST_RISE_SAMPLES
 #: Used when nothing can be estimated (a typical GCaMP6-like start).
 FALLBACK_TAUS = (0.1, 0.6)
 
@@ -95,7 +88,8 @@ def suggest_params(
         ``tau_decay_cell``, ``tau_decay_rel_error`` (confidence of each
         cell's decay, relative standard error), ``fit_r2``, ``snr``,
         ``active`` (the cells the pooled estimate rests on), ``reliable`` and
-        ``reasons``.
+        ``reasons``, ``rise_resolved`` (False when the rise is under half a
+        frame, which the sampling cannot resolve) and ``notes`` (why).
 
     Raises
     ------
@@ -118,14 +112,15 @@ def suggest_params(
     detrended = kin.detrend(matrix[usable], fs)
     noise, noise_lag = kin.difference_noise(detrended, sample.finite[usable])
     # Band-limited noise is correlated up to about its lag: fit beyond it.
-    fit = _fit_cells(matrix[usable], fs, first_lag=int(np.median(noise_lag)))
+    fit = fit_cells(matrix[usable], fs, first_lag=int(np.median(noise_lag)))
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.nan_to_num(np.where(noise > 0, np.sqrt(fit["signal_var"]) / noise, 0.0))
     active = (fit["fit_r2"] >= ACTIVE_R2) & (snr >= ACTIVE_SNR)
-    pooled = _pool(fit, active)
+    pooled = pool(fit, active)
     if pooled is not None:
         _refine_pooled(detrended, sample.finite[usable], fs, noise, snr, active, fit,
-                            pooled)
+                       pooled)
+    notes = [] if pooled is None else _sub_frame_rise(fs, fit, pooled)
     lam_cell = np.array([noise[i] * _lambda_factor(fit["tau_rise_cell"][i],
                                                     fit["tau_decay_cell"][i], fs)
                          for i in range(noise.size)])
@@ -145,6 +140,7 @@ def suggest_params(
         warnings.warn("suggest_params: the suggestion is unreliable: " + "; ".join(reasons),
                       SuggestionWarning, stacklevel=2)
     details = _details(sample, fit, noise, lam_cell, snr, active, reliable, reasons)
+    details["rise_resolved"], details["notes"] = not notes, notes
     result: dict[str, Any] = {
         "tau_rise": pooled["tau_rise"], "tau_decay": pooled["tau_decay"],
         "lambda_": lam_global, "fs": fs, "filter_enabled": bool(filter_enabled),
@@ -153,6 +149,44 @@ def suggest_params(
         result.update(_spread_per_cell(sample, fit, lam_cell, result))
     result["details"] = details
     return result
+
+
+def suggestion_record(suggestion: Mapping[str, Any]) -> dict[str, Any]:
+    """What an output records about a suggestion: its values, how sure, which calab.
+
+    Parameters
+    ----------
+    suggestion : dict
+        A result of :func:`suggest_params` (global, not per cell).
+
+    Returns
+    -------
+    dict
+        Plain JSON values: ``suggested_by`` (``"calab.suggest_params"``),
+        ``calab_version``, ``rise_resolved``, ``notes``, ``tau_rise``,
+        ``tau_decay``, ``lambda_``, ``fs``, ``reliable``, ``reasons``,
+        ``cells_read``, ``active_cells`` and the time ``window`` read (samples).
+
+    Examples
+    --------
+    >>> import calab
+    >>> sim = calab.simulate(num_cells=8, duration_s=120.0, fs=30.0, seed=0)
+    >>> record = suggestion_record(suggest_params(sim.traces, 30.0))
+    >>> record["suggested_by"], record["cells_read"]
+    ('calab.suggest_params', 8)
+    """
+    from calab._version import __version__
+
+    details = suggestion["details"]
+    return {
+        "suggested_by": "calab.suggest_params", "calab_version": __version__,
+        "rise_resolved": bool(details.get("rise_resolved", True)),
+        "notes": [str(note) for note in details.get("notes", ())],
+        **{key: float(suggestion[key]) for key in ("tau_rise", "tau_decay", "lambda_", "fs")},
+        "reliable": bool(details["reliable"]), "reasons": [str(r) for r in details["reasons"]],
+        "cells_read": len(details["cells"]), "active_cells": len(details["active"]),
+        "window": [int(v) for v in details["window"]],
+    }
 
 
 def _check_fs(fs: Any) -> float:
@@ -167,68 +201,17 @@ def _check_fs(fs: Any) -> float:
     return value
 
 
-def _fit_cells(matrix: np.ndarray, fs: float, first_lag: int) -> dict[str, np.ndarray]:
-    """Per-cell kinetics, their precision from segments, and shrinkage to the pool."""
-    filtered, filter_acf = kin.high_pass(matrix, fs)
-    n_time = matrix.shape[1]
-    max_lag = int(min(n_time // 4, math.ceil(kin.FIT_SPAN_DECAYS * kin.TAU_DECAY_GRID[-1] * fs)))
-    max_lag = max(max_lag, first_lag + 4)
-    models = kin.autocovariance_models(fs, max_lag, first_lag, filter_acf)
-    length = n_time // SEGMENTS
-    if length < 2 * max_lag:  # too short to cut: one fit, no precision figure
-        fit = kin.fit_autocovariance(kin.autocovariance(filtered, max_lag), models)
-        fit["log_var_decay"] = fit["log_var_rise"] = np.ones(matrix.shape[0])
-        return fit
-    # The whole trace's autocovariance is the mean of its segments' (up to the
-    # few products across the cuts), so each FFT covers one segment only.
-    parts = [kin.autocovariance(filtered[:, i * length:(i + 1) * length], max_lag)
-             for i in range(SEGMENTS)]
-    fit = kin.fit_autocovariance(np.mean(parts, axis=0), models)
-    fits = [kin.fit_autocovariance(part, models) for part in parts]
-    log_d = np.log([f["tau_decay"] for f in fits])
-    log_r = np.log([f["tau_rise"] for f in fits])
-    fit["log_var_decay"] = log_d.var(axis=0, ddof=1) / SEGMENTS
-    fit["log_var_rise"] = log_r.var(axis=0, ddof=1) / SEGMENTS
-    return fit
-
-
-def _pool(fit: dict[str, np.ndarray], active: np.ndarray) -> dict[str, float] | None:
-    """Pooled time constants (medians over the active cells).
-
-    Also shrinks each cell's estimate towards the pool by its precision
-    (empirical Bayes on log tau): noisy cells move to the pool, precise
-    cells that differ from it keep their own value. Writes
-    ``tau_decay_cell`` and ``tau_rise_cell`` into ``fit``.
-    """
-    pooled: dict[str, float] = {}
-    for name, var_name in (("tau_decay", "log_var_decay"), ("tau_rise", "log_var_rise")):
-        logs = np.log(fit[name])
-        var = np.maximum(fit[var_name], 1e-6)
-        if active.any():
-            # A variance from four segments is itself noisy, and small ones go with
-            # short estimates: pool it halfway to the mean, and take a plain median.
-            var = VARIANCE_INFLATION * 0.5 * (var + float(np.mean(var[active])))
-            centre = float(np.median(logs[active]))
-            spread = _robust_var(logs[active]) - float(np.mean(var[active]))
-            between = max(spread, 0.0)
-        else:
-            centre, between = float(np.median(logs)), 0.0
-        weight = between / (between + var)
-        weight = np.where(active, weight, 0.0)
-        fit[name + "_cell"] = np.exp(centre + weight * (logs - centre))
-        pooled[name] = float(np.exp(centre))
-    fit["tau_rise_cell"] = np.minimum(fit["tau_rise_cell"], MAX_RISE_RATIO * fit["tau_decay_cell"])
-    pooled["tau_rise"] = min(pooled["tau_rise"], MAX_RISE_RATIO * pooled["tau_decay"])
-    return pooled if active.any() else None
-
-
 def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: np.ndarray,
                    snr: np.ndarray, active: np.ndarray, fit: dict[str, Any],
                    pooled: dict[str, Any]) -> None:
     """Replace the pooled rise by the one the deconvolution fits best (in place).
 
     Every cell gets the refined rise (the autocovariance's per-cell rise is
-    biased by bursts); the cap of :data:`MAX_RISE_RATIO` still applies.
+    biased by bursts). The pooled rise keeps the cap of :data:`MAX_RISE_RATIO`
+    of the pooled decay; a cell's rise is not capped again by its own decay
+    (a noisy per-cell decay would then move a rise the fit measured on the
+    pool: on Spikefinder 5 that cost the per-cell suggestion 0.005), only kept
+    within the ratios the fit searched (:data:`REFINE_MAX_RATIO`).
     """
     order = np.flatnonzero(active)
     order = order[np.argsort(-snr[order], kind="stable")]
@@ -240,14 +223,31 @@ def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: 
         return
     pooled["tau_rise"] = min(rise, MAX_RISE_RATIO * pooled["tau_decay"])
     fit["tau_rise_cell"] = np.minimum(np.full(noise.size, pooled["tau_rise"]),
-                                      MAX_RISE_RATIO * fit["tau_decay_cell"])
+                                      REFINE_MAX_RATIO * fit["tau_decay_cell"])
 
 
-def _robust_var(values: np.ndarray) -> float:
-    if values.size < 3:
-        return 0.0
-    mad = np.median(np.abs(values - np.median(values)))
-    return float((1.4826 * mad) ** 2)
+def _sub_frame_rise(fs: float, fit: dict[str, Any], pooled: dict[str, Any]) -> list[str]:
+    """A rise the sampling cannot resolve: the centre of the band it lies in (in place).
+
+    Below :data:`UNRESOLVED_RISE_FRAMES` frames the sampled kernel hardly
+    changes with the rise (its first sample moves by a few % of the peak):
+    neither the autocovariance nor the fit can tell such rises apart, and the
+    fit tries none faster than a quarter of a frame. Such a rise is reported
+    as the geometric centre of that band (about 0.35 frames, 12 ms at 30 Hz),
+    the same for every cell, and a note says so. Returns the notes.
+    """
+    fastest = UNRESOLVED_RISE_FRAMES / 2.0 / fs
+    if pooled["tau_rise"] * fs >= UNRESOLVED_RISE_FRAMES:
+        return []
+    rise = min(math.sqrt(2.0) * fastest, MAX_RISE_RATIO * pooled["tau_decay"])
+    estimate = pooled["tau_rise"]
+    pooled["tau_rise"] = rise
+    fit["tau_rise_cell"] = np.minimum(np.full(fit["tau_rise_cell"].shape, rise),
+                                      REFINE_MAX_RATIO * fit["tau_decay_cell"])
+    return [f"the rise ({estimate * 1e3:.1f} ms estimated) is under "
+            f"{UNRESOLVED_RISE_FRAMES:g} frame at {fs:g} Hz: the sampling cannot resolve it "
+            f"(any rise from {fastest * 1e3:.1f} to {2 * fastest * 1e3:.1f} ms, or faster, "
+            f"fits alike); reported as {rise * 1e3:.1f} ms for every cell"]
 
 
 def _lambda_factor(tau_rise: float, tau_decay: float, fs: float) -> float:

@@ -41,8 +41,13 @@ RESUME_KEYS = ("params", "solver", "input", "full", "chunk_cells")
 
 
 def run_attrs(params: dict, solver: dict, input_attrs: dict, full: bool, chunk_cells: int,
-              n_blocks: int) -> dict[str, Any]:
-    """The provenance attributes written on the output group."""
+              n_blocks: int, suggested: dict | None = None) -> dict[str, Any]:
+    """The provenance attributes written on the output group.
+
+    ``suggested`` (when the parameters were suggested from the data) is
+    recorded under ``"suggested"``.
+    """
+    extra = {} if suggested is None else {"suggested": suggested}
     return json.loads(json.dumps({
         "format": "calab-deconvolution",
         "version": __version__,
@@ -52,6 +57,7 @@ def run_attrs(params: dict, solver: dict, input_attrs: dict, full: bool, chunk_c
         "full": full,
         "chunk_cells": chunk_cells,
         "n_blocks": n_blocks,
+        **extra,
     }))
 
 

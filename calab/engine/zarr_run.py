@@ -40,6 +40,7 @@ from calab.engine.outputs import (
 from calab.engine.planning import BLOCKS_PER_THREAD, block_bounds, plan_chunk_cells
 from calab.engine.resume import verify_done_blocks
 from calab.engine.scheduling import run_blocks
+from calab.engine.suggested import auto_request, suggest_for_run
 from calab.errors import ParameterTypeError
 from calab.io.arrays import TraceArray
 from calab.io.confined import confine_traces
@@ -132,6 +133,11 @@ def deconvolve_zarr(
         Flat ``{tau_rise, tau_decay, lambda_, fs, filter_enabled}`` (seconds,
         Hz; ``tau_rise``, ``tau_decay`` and ``lambda_`` may be lists of one
         value per cell), a parsed CaTune export, or the path of an export JSON.
+        ``"auto"`` or ``{"auto": True, "fs": HZ, "filter_enabled": bool}``
+        suggests them from a subsample of the input
+        (:func:`calab.suggest_params`; ``fs`` defaults to the input's own), and
+        the output's ``"calab"`` attributes record the suggestion under
+        ``"suggested"``; a resumed run reuses it.
     dataset : str, optional
         Array name inside a zarr group (the key, variable or series of others).
     scheduler : str, optional
@@ -172,7 +178,8 @@ def deconvolve_zarr(
         ``blocks_total``, ``blocks_skipped`` (done before this run),
         ``blocks_computed``, ``cells``, ``timepoints``, ``chunk_cells``,
         ``wall_s``, ``cells_per_s`` (cells computed by this run per second),
-        ``output``, ``scheduler``, ``workers``.
+        ``output``, ``scheduler``, ``workers``; with ``"auto"`` also
+        ``suggested`` (:func:`calab.core.suggest.suggestion_record`).
 
     Raises
     ------
@@ -196,24 +203,36 @@ def deconvolve_zarr(
     (1, (16, 900))
     """
     began = time.perf_counter()
-    options = _resolve_options(params, max_iters=max_iters, conv_mode=conv_mode,
-                               constraint=constraint, tol=tol, nan_policy=nan_policy)
+    solver = {"max_iters": max_iters, "conv_mode": conv_mode, "constraint": constraint,
+              "tol": tol, "nan_policy": nan_policy}
+    auto = auto_request(params) or {}
+    options = None if auto else _resolve_options(params, **solver)
     full, resume = flag("full", full), flag("resume", resume)
     stores = resolve_run_storage(input, output, storage_options)
-    recording, info = describe_input(input, dataset, fs=options.fs,
+    recording, info = describe_input(input, dataset,
+                                     fs=auto.get("fs") if options is None else options.fs,
                                      storage_options=stores["input"])
-    options.check_recording(*info.shape)
     resolved = stores["output"] or stores["input"]  # one set serves workers' reads and writes
     out = check_output_location(output, info.store)
     check_output_usable(out)
+    suggested = None
+    if options is None:  # "auto": suggested from a subsample of the input, once per output
+        recorded = read_run_attrs(out, resolved) if resume else None
+        flat, suggested = suggest_for_run(recording, auto, recorded)
+        options = _resolve_options(flat, **solver)
+    options.check_recording(*info.shape)
     with _LazyConnection(client=client, scheduler=scheduler, n_workers=n_workers,
                          memory_limit=memory_limit) as connection:
         local_in, local_out = not is_url(input), not is_url(out)  # confine_to: local ones only
         traces = recording.traces if confine_to is None or not local_in else confine_traces(
             recording.traces, str(confine_to))
-        return _run(traces, info, out, options, chunk_cells, full, resume,
-                    connection, progress, should_stop, began, resolved,
-                    None if confine_to is None or not local_out else str(confine_to))
+        summary = _run(traces, info, out, options, chunk_cells, full, resume,
+                       connection, progress, should_stop, began, resolved,
+                       None if confine_to is None or not local_out else str(confine_to),
+                       suggested)
+    if suggested is not None:
+        summary["suggested"] = suggested
+    return summary
 
 
 def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
@@ -221,7 +240,7 @@ def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
          full: bool, resume: bool, connection: _LazyConnection,
          progress: Callable[[int, int], None] | None, should_stop: Callable[[], bool] | None,
          began: float, storage_options: dict | None = None,
-         confine_to: str | None = None) -> dict[str, Any]:
+         confine_to: str | None = None, suggested: dict | None = None) -> dict[str, Any]:
     n_cells, n_time = info.shape
     cells = _block_cells(n_cells, n_time, chunk_cells, out, info.chunks[0], connection,
                          storage_options)
@@ -229,7 +248,8 @@ def _run(source: TraceArray, info: Any, out: str, options: DeconvolutionOptions,
     solver = {"max_iters": options.max_iters, "conv_mode": options.conv_mode,
               "constraint": options.constraint, "tol": options.tol,
               "nan_policy": options.nan_policy}
-    attrs = run_attrs(options.to_params(), solver, info.as_attrs(), full, cells, len(bounds))
+    attrs = run_attrs(options.to_params(), solver, info.as_attrs(), full, cells, len(bounds),
+                      suggested)
     done = prepare_output(out, attrs, info.shape, resume, storage_options)
     job = BlockJob(source, out, options, cells, n_cells, full, confine_to, storage_options,
                    uuid.uuid4().hex)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 import calab
@@ -71,3 +72,45 @@ def test_deconvolve_params_auto(tmp_path):
     refused = CliRunner().invoke(main, ["deconvolve", str(path), "--fs", "30", "--params",
                                         "auto", "--lam", "1", "-o", str(out)])
     assert refused.exit_code == 2 and "--params auto" in refused.output
+
+
+def test_deconvolve_params_auto_full_records_the_suggestion(tmp_path):
+    _, path = _recording(tmp_path, seconds=120.0)
+    out = tmp_path / "activity.npy"
+    done = CliRunner().invoke(main, ["deconvolve", str(path), "--fs", "30", "--params", "auto",
+                                     "-o", str(out), "--full", "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    info = json.loads((tmp_path / "activity_info.json").read_text())
+    assert info["suggested"] == summary["suggested"]
+    assert info["suggested"]["suggested_by"] == "calab.suggest_params"
+    assert info["suggested"]["calab_version"] == calab.__version__
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_deconvolve_zarr_params_auto_records_the_suggestion_in_the_attrs(tmp_path):
+    import subprocess
+    import sys
+
+    import zarr
+
+    sim = calab.simulate(num_cells=12, duration_s=120.0, fs=30.0, seed=5)
+    group = zarr.open_group(str(tmp_path / "rec.zarr"), mode="w")
+    group.create_array("traces", data=sim.traces.astype(np.float32))
+    group.attrs["fs"] = 30.0
+    args = [sys.executable, "-c", "from calab.cli import main; main()", "deconvolve",
+            str(tmp_path / "rec.zarr"), "--dataset", "traces", "--params", "auto",
+            "-o", str(tmp_path / "out.zarr"), "--workers", "1", "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert "suggested from the data" in done.stderr
+    attrs = zarr.open_group(str(tmp_path / "out.zarr"), mode="r").attrs["calab"]
+    assert attrs["suggested"] == summary["suggested"]
+    assert attrs["suggested"]["calab_version"] == calab.__version__
+    assert attrs["params"]["tau_decay"] == attrs["suggested"]["tau_decay"]
+    assert 0.5 < attrs["params"]["tau_decay"] / sim.tau_decay < 2.0
+    again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["blocks_skipped"] == summary["blocks_total"]  # resumed

@@ -355,6 +355,45 @@ def test_bad_requests_get_their_4xx_and_the_service_keeps_serving(
     assert service.proc.poll() is None
 
 
+def test_auto_params_are_suggested_run_and_recorded(
+    service: ServiceProcess, data_root: Path
+) -> None:
+    """``"params": "auto"`` over sockets: suggested lazily, run, recorded in result and attrs."""
+    import warnings
+
+    import zarr
+
+    import calab
+    from calab.core.suggest import SuggestionWarning
+
+    for params, field in (("autox", "params"), ({"auto": True, "fs": 0}, "params.fs"),
+                          ("auto", "params.fs")):  # rec.zarr records no sampling rate
+        code, answer = service.request("POST", "/api/v1/jobs", {
+            "input": "rec.zarr", "output": "auto-bad.zarr", "params": params})
+        assert (code, answer["field"]) == (422, field), answer
+    job = service.wait(service.submit({"input": "rec.zarr", "output": "auto.zarr",
+                                       "params": {"auto": True, "fs": 30.0},
+                                       "options": {"chunk_cells": 32, "max_iters": 300}}))
+    assert job["status"] == "succeeded", job
+    record = job["result"]["suggested"]
+    assert record["suggested_by"] == "calab.suggest_params"
+    assert record["calab_version"] == calab.__version__ and record["reliable"] is True
+    attrs = zarr.open_group(str(data_root / "auto.zarr"), mode="r").attrs["calab"]
+    assert attrs["suggested"] == record
+    assert {key: attrs["params"][key] for key in ("tau_rise", "tau_decay", "lambda_")} == {
+        key: record[key] for key in ("tau_rise", "tau_decay", "lambda_")}
+    traces = zarr.open_array(str(data_root / "rec.zarr"))[:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SuggestionWarning)
+        direct = calab.suggest_params(traces, 30.0)  # the same suggestion in memory
+    assert direct["tau_decay"] == record["tau_decay"] and direct["lambda_"] == record["lambda_"]
+    expected = calab.run_deconvolution(traces[:4].astype(np.float64), 30.0, record["tau_rise"],
+                                       record["tau_decay"], record["lambda_"], max_iters=300)
+    np.testing.assert_allclose(activity(data_root, "auto.zarr")[:4], expected.astype(np.float32),
+                               rtol=2e-6, atol=1e-7)
+    assert activity(data_root, "auto.zarr").any()
+
+
 def test_many_small_jobs_at_once_all_finish(
     service: ServiceProcess, data_root: Path, reference: dict
 ) -> None:

@@ -124,6 +124,16 @@ def test_every_route_but_health_needs_the_token(client: TestClient, headers: dic
         ({"options": {"workers": 4}}, 422, "options.workers"),
         ({"options": "fast"}, 422, "options"),
         ({"priority": 1}, 422, "priority"),
+        ({"params": "autox"}, 422, "params"),
+        ({"params": "auto"}, 422, "params.fs"),  # rec.zarr records no sampling rate
+        ({"params": {"auto": True, "fs": 0}}, 422, "params.fs"),
+        ({"params": {"auto": True, "fs": -30.0}}, 422, "params.fs"),
+        ({"params": {"auto": True, "fs": "fast"}}, 422, "params.fs"),
+        ({"params": {"auto": False, "fs": 30.0}}, 422, "params.auto"),
+        ({"params": {"auto": True, "fs": 30.0, "tau_rise": 0.1}}, 422, "params.tau_rise"),
+        ({"params": {"auto": True, "fs": 30.0, "filter_enabled": "y"}}, 422,
+         "params.filter_enabled"),
+        ({"params": {"auto": True, "fs": 30.0}, "options": {"tol": -1}}, 422, "options.tol"),
     ],
 )
 def test_bad_submissions_get_a_4xx_naming_the_field(
@@ -135,6 +145,27 @@ def test_bad_submissions_get_a_4xx_naming_the_field(
     assert response.json()["field"] == field
     assert response.json()["error"]
     assert client.get("/api/v1/jobs", headers=AUTH).json()["total"] == 0
+
+
+def test_auto_params_are_queued_as_auto_and_checked_against_the_input(
+    client: TestClient, data_root: Path
+) -> None:
+    response = submit(client, params={"auto": True, "fs": 30})
+    assert response.status_code == 202, response.text
+    job = client.get(f"/api/v1/jobs/{response.json()['id']}", headers=AUTH).json()
+    assert job["params"] == {"auto": True, "fs": 30.0, "filter_enabled": False}
+    with_rate = zarr.open_group(str(data_root / "rated.zarr"), mode="w")
+    with_rate.create_array("traces", data=np.ones((3, 64)))
+    with_rate.attrs["fs"] = 20.0
+    answer = submit(client, input="rated.zarr", dataset="traces", params="auto",
+                    output="r.zarr")
+    assert answer.status_code == 202, answer.text
+    job = client.get(f"/api/v1/jobs/{answer.json()['id']}", headers=AUTH).json()
+    assert job["params"] == {"auto": True, "fs": None, "filter_enabled": False}
+    clash = submit(client, input="rated.zarr", dataset="traces", output="r2.zarr",
+                   params={"auto": True, "fs": 30.0})
+    assert clash.status_code == 422 and clash.json()["field"] == "params.fs"
+    assert "20.0" in clash.json()["error"]
 
 
 def test_missing_params_message_names_the_missing_field(client: TestClient) -> None:

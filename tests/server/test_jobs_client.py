@@ -105,6 +105,19 @@ def test_server_errors_are_reported_with_status_and_field(
     assert result.exit_code == 1 and "HTTP 401" in result.output and "CALAB_TOKEN" in result.output
 
 
+def test_submit_params_auto(server: str) -> None:
+    result = calab_jobs("submit", "rec.zarr", "-o", "auto.zarr", "--params", "auto", "--fs",
+                        "30", "--json")
+    assert result.exit_code == 0, result.output
+    status = json.loads(calab_jobs("status", json.loads(result.output)["id"], "--json").output)
+    assert status["params"] == {"auto": True, "fs": 30.0, "filter_enabled": False}
+    result = calab_jobs("submit", "rec.zarr", "-o", "auto2.zarr", "--params", "auto")
+    assert result.exit_code == 1 and "(field: params.fs)" in result.output  # rec.zarr has none
+    result = calab_jobs("submit", "rec.zarr", "-o", "auto2.zarr", "--params", "auto", "--fs",
+                        "30", "--lam", "1")
+    assert result.exit_code == 2 and "leave out --lam" in result.output
+
+
 def test_parameter_flags_are_checked_before_any_request(tmp_path: Path) -> None:
     result = calab_jobs("--server", "http://127.0.0.1:9", "submit", "rec.zarr", "-o", "o.zarr",
                         "--fs", "30", "--tau-rise", "0.9", "--tau-decay", "0.6", "--lam", "1")

@@ -45,6 +45,18 @@ _SCHEMAS: dict[str, Any] = {
             "filter_enabled": {"type": "boolean"},
         },
     },
+    "AutoParams": {
+        "description": "Parameters suggested from the input when the job runs; the result "
+                       "and the output's attributes record them under `suggested`.",
+        "type": "object",
+        "required": ["auto"],
+        "additionalProperties": False,
+        "properties": {
+            "auto": {"const": True},
+            "fs": {"type": "number", "exclusiveMinimum": 0, "description": "Hz"},
+            "filter_enabled": {"type": "boolean", "default": False},
+        },
+    },
     "Options": {
         "type": "object",
         "additionalProperties": False,
@@ -67,7 +79,12 @@ _SCHEMAS: dict[str, Any] = {
             "dataset": {"type": ["string", "null"], "description": "array inside a group"},
             "output": {"type": "string", "description": "'.zarr' path relative to the data "
                        "root, or a '.zarr' URL under a shared prefix"},
-            "params": {"$ref": "#/components/schemas/Params"},
+            "params": {"oneOf": [
+                {"$ref": "#/components/schemas/Params"},
+                {"const": "auto", "description": "suggested from the input (calab.suggest_params)"
+                 " when the job runs; fs from the input"},
+                {"$ref": "#/components/schemas/AutoParams"},
+            ]},
             "options": {"$ref": "#/components/schemas/Options"},
         },
     },

@@ -188,15 +188,20 @@ class JobRunner:
 
 
 def _jsonable(summary: dict[str, Any]) -> dict[str, Any]:
-    """The engine summary with plain JSON values (paths and NumPy scalars to str/float)."""
-    plain: dict[str, Any] = {}
-    for key, value in summary.items():
-        if isinstance(value, (bool, int, float, str)) or value is None:
-            plain[key] = value
-        elif hasattr(value, "item"):
-            plain[key] = value.item()
-        elif isinstance(value, (list, tuple)):
-            plain[key] = [v.item() if hasattr(v, "item") else v for v in value]
-        else:
-            plain[key] = str(value)
-    return plain
+    """The engine summary with plain JSON values (paths and NumPy scalars to str/float).
+
+    Nested objects (the ``suggested`` record of an ``"auto"`` job) stay objects.
+    """
+    return {str(key): _plain(value) for key, value in summary.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, dict):
+        return _jsonable(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)

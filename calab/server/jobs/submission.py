@@ -9,6 +9,7 @@ the output must be a new path (or an earlier calab output) outside every input.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,9 @@ def parse_submission(
     for required in ("input", "output", "params"):
         if required not in body:
             raise JobRequestError(required, f"{required} is required")
-    options, extras = parse_options(body["params"], body.get("options"))
+    auto = parse_auto(body["params"])
+    options, extras = parse_options(PLACEHOLDER_PARAMS if auto else body["params"],
+                                    body.get("options"))
     input_rel, input_at = resolve_location("input", body["input"], data_root, url_prefixes)
     output_rel, output_at = resolve_location("output", body["output"], data_root, url_prefixes)
     dataset = _check_dataset(body.get("dataset"))
@@ -126,11 +129,39 @@ def parse_submission(
     elif check_url_output is not None:
         _check_url_output(output_rel, check_url_output)
     if inspect_input is not None:
-        _check_against_input(options, inspect_input, input_rel, input_at, dataset, data_root)
+        _check_against_input(None if auto else options, inspect_input, input_rel, input_at,
+                             dataset, data_root, auto)
     return Submission(
-        input_rel, dataset, output_rel, options.to_params(),
+        input_rel, dataset, output_rel, {"auto": True, **auto} if auto else options.to_params(),
         {**stored_options(options), **extras}, input_at, output_at,
     )
+
+
+#: Kinetics the solver settings of an ``"auto"`` job are checked with (the
+#: job's own are suggested when it runs).
+PLACEHOLDER_PARAMS = {"tau_rise": 0.1, "tau_decay": 0.6, "lambda_": 1.0, "fs": 30.0}
+
+
+def parse_auto(params: Any) -> dict[str, Any] | None:
+    """``{"fs", "filter_enabled"}`` of ``"params": "auto"`` (or ``{"auto": true, ...}``).
+
+    None for explicit parameters. Errors name the field: ``params`` for a
+    string other than ``"auto"``, ``params.fs`` for ``fs <= 0``, ...
+
+    Examples
+    --------
+    >>> parse_auto({"auto": True, "fs": 20})
+    {'fs': 20.0, 'filter_enabled': False}
+    """
+    from calab.engine.suggested import AUTO, auto_request
+
+    if isinstance(params, str) and params != AUTO:
+        raise JobRequestError("params", f"params={params[:40]!r} must be {AUTO!r} or a JSON "
+                              "object of parameters (or a CaTune export)")
+    try:
+        return auto_request(params)
+    except CalabError as exc:
+        raise JobRequestError(f"params.{exc.argument}", f"params.{exc.message}") from None
 
 
 def parse_options(params: Any, value: Any) -> tuple[DeconvolutionOptions, dict[str, Any]]:
@@ -193,8 +224,8 @@ def _check_url_output(url: str, check: UrlOutputCheck) -> None:
 
 
 def _check_against_input(
-    options: DeconvolutionOptions, inspect_input: InputInspector, relative: str,
-    path: Location, dataset: str | None, root: Path,
+    options: DeconvolutionOptions | None, inspect_input: InputInspector, relative: str,
+    path: Location, dataset: str | None, root: Path, auto: dict[str, Any] | None = None,
 ) -> None:
     try:
         info = inspect_input(path, dataset)
@@ -204,10 +235,24 @@ def _check_against_input(
         raise JobRequestError(field_name, message) from None
     n_cells, n_timepoints = int(info[0]), int(info[1])
     fs = info[2] if len(info) > 2 else None
+    if options is None:  # "auto": only the sampling rate can be checked before it runs
+        _check_auto_fs(auto or {}, fs)
+        return
     try:
         options.check_recording(n_cells, n_timepoints, fs=fs)
     except CalabError as exc:
         raise field_error(exc, {key: f"params.{key}" for key in FLAT_KEYS}) from None
+
+
+def _check_auto_fs(auto: dict[str, Any], file_fs: float | None) -> None:
+    given = auto.get("fs")
+    if given is None and file_fs is None:
+        raise JobRequestError("params.fs", "params.fs: the input records no sampling rate; "
+                              "give it with auto, e.g. {\"auto\": true, \"fs\": 30}")
+    if given is not None and file_fs is not None and not math.isclose(given, file_fs,
+                                                                      rel_tol=1e-6):
+        raise JobRequestError("params.fs", f"params.fs={given} Hz disagrees with the input's "
+                              f"own sampling rate of {file_fs} Hz; omit it or pass {file_fs}")
 
 
 def _check_dataset(value: Any) -> str | None:
