@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -139,3 +140,26 @@ def test_tour_walks_the_workflow_and_is_remembered(opened):
     page.click("[data-testid=tour-start]")  # still available on demand, and skippable
     page.click("[data-testid=tour-skip]")
     assert not page.is_visible("[data-testid=tour]")
+
+
+# JS: per card and band, the y-tick labels uPlot drew and their heights in CSS px of the plot.
+Y_TICKS_JS = """() => [...window.calab.state.cards.values()].flatMap((card) =>
+  Object.entries(card.charts).map(([band, u]) => ({
+    band, labels: u.axes[1]._values.filter((v) => v !== '' && v != null),
+    at: u.axes[1]._splits.map((v) => u.valToPos(v, 'y')),
+    height: u.bbox.height / devicePixelRatio })))"""
+
+
+@pytest.mark.parametrize("size", ["0.7", "1"])
+def test_every_band_shows_two_y_ticks_apart_at_card_size(opened, size):
+    page, _ = opened
+    page.select_option("[data-testid=card-size]", size)
+    page.wait_for_timeout(200)
+    bands = page.evaluate(Y_TICKS_JS)
+    assert len(bands) == 3 * page.locator("[data-testid=cell-card]").count()
+    for band in bands:
+        assert len(band["labels"]) >= 2, band
+        assert len(set(band["labels"])) == len(band["labels"]), band  # distinct labels
+        at = sorted(band["at"])
+        assert min(b - a for a, b in itertools.pairwise(at)) >= 12, band  # 10-px labels apart
+        assert all(-1 <= y <= band["height"] + 1 for y in at), band

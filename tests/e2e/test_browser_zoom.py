@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from feature_support import BROWSER_MARKS, opened_app, synthetic_traces
@@ -160,3 +162,110 @@ def test_linked_zoom_and_a_moved_window(browser):
         page.wait_for_function("() => [...document.querySelectorAll('[data-testid=cell-card]')]"
                                ".every((c) => c.dataset.state === 'fresh'"
                                " && c.dataset.zoomed === 'false' && c.dataset.viewStart > 40)")
+
+
+CARD_VIEWS_JS = ("() => [...document.querySelectorAll('[data-testid=cell-card]')].map((c) =>"
+                 " [Number(c.dataset.cellIndex), Number(c.dataset.viewStart),"
+                 " Number(c.dataset.viewEnd), c.dataset.zoomed])")
+SAVED_ZOOM_JS = "() => JSON.parse(localStorage.getItem('calab.session.v1')).view.zoom"
+# JS: count localStorage writes from now on (window.writes).
+COUNT_WRITES_JS = """() => {
+  window.writes = 0;
+  const setItem = Storage.prototype.setItem;
+  Storage.prototype.setItem = function (...args) {
+    window.writes += 1;
+    return setItem.apply(this, args);
+  };
+}"""
+
+
+def wait_cards(page, zoomed: str | None = None) -> None:
+    """Wait (after a reload) for the four cards, fresh, with their view marked (and
+    ``data-zoomed`` equal to ``zoomed`` on each, when given)."""
+    page.wait_for_function(
+        "(zoomed) => { const c = [...document.querySelectorAll('[data-testid=cell-card]')];"
+        " return c.length === 4 && c.every((e) => e.dataset.state === 'fresh' && e.dataset.viewEnd"
+        " && (zoomed === null || e.dataset.zoomed === zoomed)); }", arg=zoomed, timeout=60_000)
+
+
+def test_zoom_and_the_linked_checkbox_survive_a_reload(browser):
+    dataset = load_dataset(synthetic_traces(44, n_cells=4, seconds=90.0), FS)
+    with opened_app(browser, dataset) as (page, _):
+        zoom_in = page.locator("[data-testid=zoom-in]")
+        zoom_in.nth(0).click()
+        zoom_in.nth(0).click()
+        zoom_in.nth(2).click()
+        page.wait_for_timeout(400)  # the session is saved 200 ms after the last change
+
+        # a Shift+drag pan is one write once it stops, not one per frame
+        page.evaluate(COUNT_WRITES_JS)
+        box = plot_box(page, 2)
+        y = box["y"] + box["height"] / 2
+        page.keyboard.down("Shift")
+        page.mouse.move(box["x"] + box["width"] * 0.6, y)
+        page.mouse.down()
+        for k in range(1, 21):
+            page.mouse.move(box["x"] + box["width"] * (0.6 - 0.01 * k), y)
+            page.wait_for_timeout(30)
+        during = page.evaluate("window.writes")
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        page.wait_for_timeout(500)
+        assert during == 0 and page.evaluate("window.writes") == 1
+
+        before = page.evaluate(CARD_VIEWS_JS)
+        assert [z for *_, z in before] == ["true", "false", "true", "false"]
+        saved = page.evaluate(SAVED_ZOOM_JS)
+        assert sorted(saved["cells"]) == sorted(str(before[i][0]) for i in (0, 2))
+        assert saved["linked"] is False
+
+        page.reload()
+        wait_cards(page)
+        after = page.evaluate(CARD_VIEWS_JS)
+        for (cell, s0, e0, z0), (cell1, s1, e1, z1) in zip(before, after, strict=True):
+            assert (cell1, z1) == (cell, z0)
+            assert (s1, e1) == (pytest.approx(s0, abs=1e-3), pytest.approx(e0, abs=1e-3))
+        assert not page.is_checked("[data-testid=zoom-linked]")
+
+        page.check("[data-testid=zoom-linked]")  # the first zoomed card's view goes to all
+        page.wait_for_timeout(400)
+        linked = page.evaluate(CARD_VIEWS_JS)
+        assert all(v[1:] == linked[0][1:] for v in linked) and linked[0][3] == "true"
+        page.reload()
+        wait_cards(page, "true")
+        assert page.is_checked("[data-testid=zoom-linked]")
+        restored = page.evaluate(CARD_VIEWS_JS)
+        assert all(v[1] == pytest.approx(linked[0][1], abs=1e-3)
+                   and v[2] == pytest.approx(linked[0][2], abs=1e-3) for v in restored)
+        page.locator("[data-testid=zoom-out]").nth(3).click()  # still linked after the reload
+        assert len({(v[1], v[2]) for v in page.evaluate(CARD_VIEWS_JS)}) == 1
+
+
+def test_a_restored_zoom_outside_the_window_or_for_a_hidden_cell_is_dropped(browser):
+    dataset = load_dataset(synthetic_traces(45, n_cells=4, seconds=90.0), FS)
+    with opened_app(browser, dataset) as (page, _):
+        page.locator("[data-testid=zoom-in]").first.click()
+        page.wait_for_timeout(400)
+        cells = [v[0] for v in page.evaluate(CARD_VIEWS_JS)]
+        # the saved session as another version of the window would have left it (written as
+        # the reloaded page starts: the old page saves its own on the way out)
+        page.context.add_init_script("const cells = " + json.dumps(cells) + """;
+        (() => {
+          const doc = JSON.parse(localStorage.getItem('calab.session.v1'));
+          doc.view.zoom = { linked: false, view: null, cells: {
+            [cells[0]]: [70, 80],        // after the 60-s window the page reopens at
+            [cells[1]]: [10, 10.2],      // narrower than the 1-s floor
+            [cells[2]]: ['a', 3],        // not numbers
+            [cells[3]]: [20, 30],        // fine
+            17: [5, 15] } };             // a cell that is not shown (there are four)
+          localStorage.setItem('calab.session.v1', JSON.stringify(doc));
+        })()""")
+        page.reload()
+        wait_cards(page)
+        views = page.evaluate(CARD_VIEWS_JS)
+        assert [v[3] for v in views] == ["false", "false", "false", "true"]
+        assert (views[3][1], views[3][2]) == (20.0, 30.0)
+        assert all(v[2] - v[1] > 50 for v in views[:3])
+        page.wait_for_function(  # and the next save keeps only the view that was shown
+            "(cell) => { const z = JSON.parse(localStorage.getItem('calab.session.v1')).view.zoom;"
+            " return Object.keys(z.cells).join() === String(cell); }", arg=cells[3])

@@ -1,6 +1,7 @@
 // Resizable cards: a size menu for all cards, and a drag handle (or arrow keys) on each card.
 
 const BASE = { trace: 120, activity: 64, residual: 78 };
+const FIXED = { residual: 28 };  // px of the time axis under the residual plot
 const LIMITS = [0.6, 3];
 
 export class CardSize {
@@ -26,7 +27,8 @@ export class CardSize {
     if (!card.charts) return;
     for (const [name, height] of Object.entries(BASE)) {
       const chart = card.charts[name];
-      const wanted = Math.round(height * scale);
+      const fixed = FIXED[name] || 0;  // the time axis keeps its height; the plot scales
+      const wanted = fixed + Math.round((height - fixed) * scale);
       if (chart.height !== wanted) chart.setSize({ width: chart.width, height: wanted });
     }
     card.element.dataset.scale = scale.toFixed(2);

@@ -10,19 +10,27 @@
 // Ctrl+wheel over a plot) zooms around the pointer; Shift+drag pans; double-click resets; the
 // header's − + ⤢ buttons; with the plots focused, + − zoom, ← → pan, 0 or Esc resets.
 // With "linked zoom" on, a zoom or pan of one card applies to every card.
+//
+// A change of any card's view emits "zoom" (persist.js saves it, debounced, with the session);
+// a restored session puts its views in zoomLink.restored (cell index -> [t0, t1]): a card of
+// that cell takes its view with its first data if it lies inside the window, else drops it.
+
+import { emit } from "./hooks.js";
 
 const MIN_SPAN_S = 1;
 const BUTTON_FACTOR = 2;
 const WHEEL_FACTOR = 1.25;
 const PAN_FRACTION = 0.25;
 
-export const zoomLink = { linked: false, view: null, zooms: new Set() };
+export const zoomLink = { linked: false, view: null, zooms: new Set(), restored: new Map() };
 
 export class CardZoom {
   // card: a mounted CellCard (charts, element, plots = the element around the charts).
   constructor(card) {
     this.card = card;
     this.view = null;
+    this.restored = zoomLink.restored.get(card.cell) || null;  // until the first data
+    zoomLink.restored.delete(card.cell);
     zoomLink.zooms.add(this);
     const trace = card.charts.trace;
     trace.hooks.setScale = [...(trace.hooks.setScale || []), (u, key) => { if (key === "x") this.mark(u); }];
@@ -55,12 +63,14 @@ export class CardZoom {
 
   set(view) {
     const fitted = this.fit(view);
+    const before = this.view;
     if (zoomLink.linked) {
       zoomLink.view = fitted;
       for (const zoom of zoomLink.zooms) zoom.show(fitted);
     } else {
       this.show(fitted);
     }
+    if (!sameView(before, fitted)) emit("zoom");
   }
 
   show(view) {
@@ -74,14 +84,20 @@ export class CardZoom {
   // New data arrived (setData re-ranged x to the whole window): keep a view that still lies
   // inside the window, forget one that does not.
   afterData() {
-    const wanted = zoomLink.linked ? zoomLink.view : this.view;
+    const before = this.view || this.restored;
+    const wanted = zoomLink.linked ? zoomLink.view : before;
+    this.restored = null;
     const extent = this.extent();
     const inside = wanted && extent && wanted[0] >= extent[0] - 1e-9 && wanted[1] <= extent[1] + 1e-9;
     this.view = inside ? wanted : null;
     if (this.view) this.show(this.view);
+    if (before && !this.view) emit("zoom");  // outside the window now: the session forgets it
   }
 
   current() { return this.view || this.extent(); }
+
+  // What a session keeps of this card: its view, or a restored one still waiting for data.
+  saved() { return this.view || this.restored; }
 
   zoomBy(factor, centre) {
     const now = this.current();
@@ -175,6 +191,32 @@ export class CardZoom {
     event.stopPropagation();  // the page's own keys (parameters, tabs) stay out of it
     action();
   }
+}
+
+function sameView(a, b) {
+  return a === b || (a !== null && b !== null && Math.abs(a[0] - b[0]) < 1e-9 && Math.abs(a[1] - b[1]) < 1e-9);
+}
+
+// The views to keep with the session: {linked, view (the linked one), cells: {index: [t0, t1]}}.
+export function zoomSnapshot() {
+  const cells = {};
+  for (const zoom of zoomLink.zooms) {
+    const view = zoom.saved();
+    if (view) cells[zoom.card.cell] = [view[0], view[1]];  // unrounded: a view at the window's end stays inside
+  }
+  return { linked: zoomLink.linked, view: zoomLink.linked ? zoomLink.view : null, cells };
+}
+
+// Restore a zoomSnapshot before the cards are built (views checked against the window later).
+export function restoreZoom(saved) {
+  const valid = (v) => Array.isArray(v) && v.length === 2 && v.every(Number.isFinite) && v[1] - v[0] >= MIN_SPAN_S - 1e-3;
+  zoomLink.restored = new Map();
+  for (const [cell, view] of Object.entries((saved && saved.cells) || {})) {
+    if (/^\d+$/.test(cell) && valid(view)) zoomLink.restored.set(Number(cell), view);
+  }
+  zoomLink.linked = Boolean(saved && saved.linked);
+  zoomLink.view = zoomLink.linked && valid(saved.view) ? saved.view : null;
+  document.getElementById("zoom-linked").checked = zoomLink.linked;
 }
 
 // The "linked zoom" checkbox: on, the focused card's view (or the first zoomed one) goes to all.

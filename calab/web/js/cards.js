@@ -31,7 +31,7 @@ function chartOptions(width, height, series, { xAxis = false, label = "" } = {})
         grid: { stroke: "#eef1f4" }, ticks: { stroke: "#dde2e7" }, space: 60,
         values: (u, vals) => vals.map((v) => formatSeconds(v)) },
       { size: 46, stroke: "#6b7785", font: "10px system-ui", grid: { stroke: "#eef1f4" },
-        ticks: { show: false }, space: Math.max(18, Math.round(height / 3.2)),
+        ticks: { show: false }, space: Math.max(18, Math.round(height / 3.2)), splits: ySplits,
         values: (u, vals) => vals.map((v) => formatTick(v)),
         label, labelSize: label ? 14 : 0, labelFont: "11px system-ui" },
     ],
@@ -48,6 +48,49 @@ function yRange(u, min, max) {
     return [min - pad, max + pad];
   }
   return [min - 0.5, max + 0.5];
+}
+
+// y ticks of a card's band: uPlot's choice when it gives two or more; otherwise (a short band,
+// e.g. small cards or the residual) the largest round step giving two ticks at least
+// MIN_TICK_GAP px apart, thinning a finer step if need be, and as a last resort the two ends
+// of the range rounded inwards. So every band shows at least two labels that do not collide.
+const MIN_TICK_GAP = 13;  // CSS px between label centres (10-px font)
+const NICE_STEPS = [5, 2.5, 2, 1];
+
+export function ySplits(u, axisIdx, min, max, foundIncr, foundSpace) {
+  const range = max - min;
+  const ticks = (incr) => {
+    const out = [];
+    const digits = Math.max(0, -Math.floor(Math.log10(incr)) + 2);
+    for (let k = Math.ceil(min / incr - 1e-9); k * incr <= max + incr * 1e-9; k++) {
+      const v = Number((k * incr).toFixed(Math.min(20, digits)));
+      out.push(Object.is(v, -0) ? 0 : v);
+    }
+    return out;
+  };
+  if (!(range > 0) || !(foundIncr > 0) || !Number.isFinite(range)) return [min, max].filter(Number.isFinite);
+  const found = ticks(foundIncr);
+  if (found.length >= 2) return found;
+  const dim = foundSpace * range / foundIncr;  // the band's height in CSS px
+  let magnitude = 10 ** Math.floor(Math.log10(range));
+  for (let tries = 0; tries < 2; tries++) {  // steps from range/10 up: at most 100 ticks
+    for (const step of NICE_STEPS) {
+      const incr = step * magnitude;
+      if (incr >= foundIncr || incr > range) continue;
+      const all = ticks(incr);
+      const keep = Math.max(1, Math.ceil(MIN_TICK_GAP / (dim * incr / range)));
+      const zero = all.indexOf(0);
+      const offsets = [...Array(keep).keys()];
+      if (zero >= 0) offsets.unshift(zero % keep);  // 0 among the labels when it can be
+      for (const offset of offsets) {
+        const thinned = all.filter((_, i) => i >= offset && (i - offset) % keep === 0);
+        if (thinned.length >= 2) return thinned;
+      }
+    }
+    magnitude /= 10;
+  }
+  const round = (v) => Number(v.toPrecision(2));
+  return [round(min + 0.15 * range), round(max - 0.15 * range)];
 }
 
 // Tick labels: short, and no "-0".

@@ -1,7 +1,9 @@
-// Session persistence: parameters, pins and view survive a reload (localStorage, per
-// recording); a previous CaTune export JSON (chosen or dropped) resumes its parameters.
+// Session persistence: parameters, pins and view (with each card's zoom and the linked-zoom
+// checkbox) survive a reload (localStorage, per recording); a previous CaTune export JSON
+// (chosen or dropped) resumes its parameters.
 
 import { on } from "./hooks.js";
+import { restoreZoom, zoomLink, zoomSnapshot } from "./card-zoom.js";
 
 const $ = (id) => document.getElementById(id);
 const KEY = "calab.session.v1";
@@ -11,7 +13,9 @@ export class Persistence {
     this.app = app;
     this.restoring = false;
     on("data", (data) => this.restore(data));
-    for (const event of ["params", "pins", "tab"]) on(event, () => this.saveSoon());
+    // "zoom" fires when a card's view changes (not per redraw); a drag's stream of changes
+    // is one write once it pauses (the 200-ms debounce).
+    for (const event of ["params", "pins", "tab", "zoom"]) on(event, () => this.saveSoon());
     document.addEventListener("change", () => this.saveSoon());
     document.addEventListener("click", () => this.saveSoon());
     window.addEventListener("pagehide", () => this.save());
@@ -50,7 +54,7 @@ export class Persistence {
       view: {
         tab: document.body.dataset.tab, windowSeconds: state.windowSeconds, windowStart: state.windowStart,
         perPage: state.perPage, page: state.page, sort: $("sort-cells").value,
-        cardScale: document.body.dataset.cardScale || "1",
+        cardScale: document.body.dataset.cardScale || "1", zoom: zoomSnapshot(),
       },
     };
     try {
@@ -79,6 +83,10 @@ export class Persistence {
       const preset = [...$("window-length").options].find((o) => Number(o.value) === v.windowSeconds);
       if (preset) $("window-length").value = preset.value;
       if (v.cardScale && this.app.cardSize) this.app.cardSize.set(Number(v.cardScale));
+      // Zoom per cell index: taken by the cards main.js builds right after "data" (a view
+      // outside the window is dropped by the card); views of cells not shown are dropped.
+      restoreZoom(v.zoom);
+      setTimeout(() => zoomLink.restored.clear(), 0);
       if (this.app.pins) this.app.pins.load(saved.pins);
       if (saved.params) this.app.applyParams(saved.params);
       if (v.tab && this.app.tabs) setTimeout(() => this.app.tabs.show(v.tab), 0);
