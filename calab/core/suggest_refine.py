@@ -5,10 +5,11 @@ on real recordings its rise comes out several times too slow. The
 deconvolution can: a kernel that rises too slowly cannot follow sharp onsets
 and leaves them in the residual, while a kernel that rises too fast must
 spread each onset over several samples of activity, which the sparsity
-penalty charges for when lambda is large enough (see below). :func:`refine_rise` therefore deconvolves a small
-subsample (the most active cells, a window of about a minute) with a few
-candidate rise times, each with the suggested sparsity penalty, and keeps
-the rise of the smallest objective, normalised by each cell's noise.
+penalty charges for when lambda is large enough (see below).
+:func:`refine_rise` therefore deconvolves a small subsample (the most
+active cells, a window of about a minute) with a few candidate rise times,
+each with the suggested sparsity penalty, and keeps the rise of the
+smallest objective, normalised by each cell's noise.
 
 With a lambda that small the penalty hardly charges for spreading: a kernel
 faster than the indicator plus activity smeared over the frames of its rise
