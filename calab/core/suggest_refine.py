@@ -5,10 +5,18 @@ on real recordings its rise comes out several times too slow. The
 deconvolution can: a kernel that rises too slowly cannot follow sharp onsets
 and leaves them in the residual, while a kernel that rises too fast must
 spread each onset over several samples of activity, which the sparsity
-penalty charges for. :func:`refine_rise` therefore deconvolves a small
-subsample (the most active cells, a window of about a minute) with a few
-candidate rise times, each with the suggested sparsity penalty, and keeps
-the rise of the smallest objective, normalised by each cell's noise.
+penalty charges for when lambda is large enough (see below).
+:func:`refine_rise` therefore deconvolves a small subsample (the most
+active cells, a window of about a minute) with a few candidate rise times,
+each with the suggested sparsity penalty, and keeps the rise of the
+smallest objective, normalised by each cell's noise.
+
+With a lambda that small the penalty hardly charges for spreading: a kernel
+faster than the indicator plus activity smeared over the frames of its rise
+fits as well, so a rise of a frame or more can come out too fast (simulated
+GCaMP6m and GCaMP6s). The caller then runs the fit again with ``fastest`` set
+to that rise and an event-level (larger) lambda, at which sparse events make
+the rise identifiable, keeping the best candidate (``keep_slower=False``).
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ MIN_FINITE_SHARE = 0.99
 
 def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.ndarray,
                 order: np.ndarray, slowest: float, tau_decay: float,
-                lambda_per_noise: float) -> float | None:
+                lambda_per_noise: float, *, fastest: float | None = None,
+                keep_slower: bool = True) -> float | None:
     """The rise time (s) whose deconvolution fits the most active cells best.
 
     Only the rise is searched; the decay stays the autocovariance's (a
@@ -62,6 +71,13 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
         The autocovariance's decay time constant (s).
     lambda_per_noise : float
         The sparsity rule: ``lambda = lambda_per_noise * noise * ||h|| / G``.
+    fastest : float, optional
+        Fastest candidate rise (s); default :data:`FASTEST_RISE_SAMPLES`
+        samples. Given, candidates span ``fastest`` to ``slowest`` however
+        close they are.
+    keep_slower : bool, optional
+        Keep the slowest candidate not significantly worse than the best
+        (default); False keeps the best.
 
     Returns
     -------
@@ -83,8 +99,12 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
     usable = [row for row in order
               if finite[row, :length].mean() >= MIN_FINITE_SHARE and noise[row] > 0]
     rows = np.asarray(usable[:REFINE_CELLS], dtype=np.int64)
-    fastest = FASTEST_RISE_SAMPLES / fs
-    if rows.size == 0 or length < 4 * tau_decay * fs or slowest <= 2 * fastest:
+    limit = 2.0
+    if fastest is None:
+        fastest = FASTEST_RISE_SAMPLES / fs
+    else:
+        limit = 1.0 + 1e-6
+    if rows.size == 0 or length < 4 * tau_decay * fs or slowest <= limit * fastest:
         return None  # nothing to read, or the autocovariance's rise is fast already
     window = matrix[rows, :length]
     weight = 1.0 / noise[rows] ** 2
@@ -100,7 +120,7 @@ def refine_rise(matrix: np.ndarray, finite: np.ndarray, fs: float, noise: np.nda
     spread = (excess.std(axis=1, ddof=1) / np.sqrt(n_rows) if n_rows > 1
               else np.zeros(len(log_rises)))
     close = np.flatnonzero(excess.mean(axis=1) <= SIGNIFICANCE * spread)
-    pick = int(close.max()) if close.size else best
+    pick = int(close.max()) if close.size and keep_slower else best
     if pick != best:
         return float(np.exp(log_rises[pick]))
     return float(np.exp(_parabola_argmin(log_rises, scores)))
