@@ -60,6 +60,11 @@ int available_levels(const char** names, int capacity) {
     return count;
 }
 
+std::atomic<bool>& stop_flag() {
+    static std::atomic<bool> flag{false};
+    return flag;
+}
+
 const Kernels& kernels() {
     static const Kernels& chosen = choose();
     return chosen;
