@@ -135,12 +135,13 @@ void restart_or_advance(const Group<T>& g, const T* settings, const double* fit,
 
 // Projected gradient step from z (gradient: the adjoint state one row later, corrected by
 // the carries), next z, and per lane the change's excess over tol and the sum of s; then
-// the local forward recursion of the next z (rows tau+1, tau+2 of work, over the adjoint
-// rows just read; `forward` rows of it, fewer at the chunk's end, whose next rows are
-// guards).
+// the local forward recursion of the next z over the adjoint rows just read (rows tau+1,
+// tau+2 of work). Rows [first, end) two at a time when `pairs` (every forward row written
+// lies inside the chunk), else one row (its forward row written when it lies inside).
+// The row loop is inside, so the constants are set up once per sweep.
 template <class T, bool ONE_CELL>
-void prox_rows(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, int64_t tau,
-               int64_t rows, int64_t forward) {
+void prox_rows(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, int64_t first,
+               int64_t end, bool pairs) {
     const int64_t n = g.n_lanes, L = g.chunk_len;
     const T* settings = k.settings;
     const T step = settings[STEP], threshold = settings[THRESHOLD], upper = settings[UPPER];
@@ -153,12 +154,6 @@ void prox_rows(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, int64_t
     const T m0 = lm[0];
     T* excess = sc.partial0.data();
     T* totals = sc.partial1.data();
-    T* current = sc.work.data() + (GUARD + tau) * n;  // forward row tau (done)
-    const T* earlier = current - n;
-    T* ahead = current + n;
-    T* s_a = g.s + tau * n;
-    T* z_a = g.z + tau * n;
-    const T a1 = k.tables[ADJ_A * L + tau], a2 = k.tables[ADJ_A_PREV * L + tau];
 #define CALAB_PROX(zv, grad, sv, momentum, run, new_value, delta)                      \
     do {                                                                              \
         T v = (zv) - step * (grad) - threshold;                                       \
@@ -169,36 +164,46 @@ void prox_rows(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, int64_t
         (sv) = (run) != T(0) ? new_value : (sv);                                      \
         (zv) = (run) != T(0) ? z_next : (zv);                                         \
     } while (0)
-    if (rows == 2 && forward == 2) {
-        const T b1 = k.tables[ADJ_A * L + tau + 1], b2 = k.tables[ADJ_A_PREV * L + tau + 1];
-        T* later = ahead + n;
-        T* s_b = s_a + n;
-        T* z_b = z_a + n;
-        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
-            const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
-            const T c1 = p1[l], c2 = p2[l];
-            const T grad = ahead[l] + a1 * c1 + a2 * c2;
-            const T grad2 = later[l] + b1 * c1 + b2 * c2;
-            T new1, delta1, new2, delta2;
-            CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
-            CALAB_PROX(z_b[l], grad2, s_b[l], momentum, run, new2, delta2);
-            const T first_excess = excess[l] + (delta1 * delta1 - tol2 * (new1 * new1));
-            excess[l] = first_excess + (delta2 * delta2 - tol2 * (new2 * new2));
-            totals[l] = (totals[l] + new1) + new2;
-            const T previous = current[l];
-            const T next = g1 * previous + g2 * earlier[l] + w * z_a[l];
-            ahead[l] = next;
-            later[l] = g1 * next + g2 * previous + w * z_b[l];
-        }
-    } else {
-        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
-            const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
-            const T grad = ahead[l] + a1 * p1[l] + a2 * p2[l];
-            T new1, delta1;
-            CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
-            excess[l] += delta1 * delta1 - tol2 * (new1 * new1);
-            totals[l] += new1;
-            if (forward > 0) ahead[l] = g1 * current[l] + g2 * earlier[l] + w * z_a[l];
+    for (int64_t tau = first; tau < end; tau += pairs ? 2 : 1) {
+        T* current = sc.work.data() + (GUARD + tau) * n;  // forward row tau (done)
+        const T* earlier = current - n;
+        T* ahead = current + n;
+        T* s_a = g.s + tau * n;
+        T* z_a = g.z + tau * n;
+        const T a1 = k.tables[ADJ_A * L + tau], a2 = k.tables[ADJ_A_PREV * L + tau];
+        if (pairs) {
+            const T b1 = k.tables[ADJ_A * L + tau + 1];
+            const T b2 = k.tables[ADJ_A_PREV * L + tau + 1];
+            T* later = ahead + n;
+            T* s_b = s_a + n;
+            T* z_b = z_a + n;
+            CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+                const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
+                const T c1 = p1[l], c2 = p2[l];
+                const T grad = ahead[l] + a1 * c1 + a2 * c2;
+                const T grad2 = later[l] + b1 * c1 + b2 * c2;
+                T new1, delta1, new2, delta2;
+                CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
+                CALAB_PROX(z_b[l], grad2, s_b[l], momentum, run, new2, delta2);
+                const T first_excess = excess[l] + (delta1 * delta1 - tol2 * (new1 * new1));
+                excess[l] = first_excess + (delta2 * delta2 - tol2 * (new2 * new2));
+                totals[l] = (totals[l] + new1) + new2;
+                const T previous = current[l];
+                const T next = g1 * previous + g2 * earlier[l] + w * z_a[l];
+                ahead[l] = next;
+                later[l] = g1 * next + g2 * previous + w * z_b[l];
+            }
+        } else {
+            const bool forward = tau + 1 < L;
+            CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+                const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
+                const T grad = ahead[l] + a1 * p1[l] + a2 * p2[l];
+                T new1, delta1;
+                CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
+                excess[l] += delta1 * delta1 - tol2 * (new1 * new1);
+                totals[l] += new1;
+                if (forward) ahead[l] = g1 * current[l] + g2 * earlier[l] + w * z_a[l];
+            }
         }
     }
 #undef CALAB_PROX
@@ -214,9 +219,9 @@ void prox_sweep(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k) {
     fill(sc.partial0.data(), n, T(0));
     fill(sc.partial1.data(), n, T(0));
     fill(sc.work.data() + GUARD * n, n, T(0));  // the local recursion starts from zero
-    int64_t tau = 0;
-    for (; tau + 2 < L; tau += 2) prox_rows<T, ONE_CELL>(g, sc, k, tau, 2, 2);
-    for (; tau < L; ++tau) prox_rows<T, ONE_CELL>(g, sc, k, tau, 1, tau + 1 < L ? 1 : 0);
+    const int64_t pairs_end = L >= 2 ? 2 * ((L - 1) / 2) : 0;  // pairs' forward rows < L
+    prox_rows<T, ONE_CELL>(g, sc, k, 0, pairs_end, true);
+    prox_rows<T, ONE_CELL>(g, sc, k, pairs_end, L, false);
     cell_sums(sc.partial0.data(), g.width, g.n_chunks, sc.sum0.data());
     cell_sums(sc.partial1.data(), g.width, g.n_chunks, sc.sum1.data());
 }
