@@ -4,9 +4,9 @@ The tuning app (``calab tune``) solves a window of a few cells (here 6 cells x 7
 30 Hz, 2100 samples, the view plus its margins) as the sliders move: drafts at
 ``DRAFT_TOL`` while dragging, each warm-started from the last result, then a full solve
 (``tol=1e-4``) warm-started from the last draft. Prints per case the iterations per cell
-(median and sum) and the wall time of: a cold full solve; a draft; the full solve
-warm-started from that draft (same parameters); and full solves warm-started from the
-solution for a nearby penalty or decay.
+(median and sum), the wall time and the median objective of: a cold full solve; a draft;
+the full solve warm-started from that draft (same parameters); and full solves
+warm-started from the solution for a nearby penalty or decay.
 
 Usage::
 
@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 import calab
-from calab.core.deconvolve import deconvolve_matrix
+from calab.core.deconvolve import deconvolve_matrix, preprocess
+from calab.core.metrics import objective
 from calab.core.options import DeconvolutionOptions
 from calab.server.bridge_solve import DRAFT_TOL
 
@@ -42,12 +43,15 @@ def main() -> None:
     lam = 0.75 * float(np.median(np.std(np.diff(sim.traces, axis=1), axis=1))) / np.sqrt(2)
 
     def solve(lam_: float, tau_d_: float, tol: float = 1e-4,
-              warm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+              warm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         options = DeconvolutionOptions(fs=fs, tau_r=tau_r, tau_d=tau_d_, lam=lam_, tol=tol,
                                        conv_mode=args.mode)
         start = time.perf_counter()
         result = deconvolve_matrix(sim.traces, options, warm_start=warm)
-        return result.activity, np.asarray(result.iterations), time.perf_counter() - start
+        wall = time.perf_counter() - start
+        y = preprocess(sim.traces, tau_r, tau_d_, fs, False)
+        f = objective(result.activity, y, tau_r, tau_d_, fs, lam_)
+        return result.activity, np.asarray(result.iterations), wall, float(np.median(f))
 
     solve(lam, tau_d)  # load everything once
     print(f"{args.cells} cells x {sim.traces.shape[1]} samples, {args.indicator}, "
@@ -59,9 +63,10 @@ def main() -> None:
     for label, lam_, tau_d_ in (("lam x 1.2", lam * 1.2, tau_d), ("tau_d x 1.1", lam, tau_d * 1.1)):
         rows.append((f"{label}: cold", solve(lam_, tau_d_)))
         rows.append((f"{label}: warm from the first", solve(lam_, tau_d_, warm=cold[0])))
-    for label, (_, iterations, wall) in rows:
+    print(f"  {'':<34}{'median':>7} {'(sum)':>7} {'wall':>11}   median objective F")
+    for label, (_, iterations, wall, f) in rows:
         print(f"  {label:<34}{statistics.median(iterations.tolist()):7.0f} "
-              f"({int(iterations.sum()):5d}) {wall * 1e3:8.1f} ms")
+              f"({int(iterations.sum()):5d}) {wall * 1e3:8.1f} ms   {f:.8g}")
     print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
