@@ -42,7 +42,9 @@ The hot loops are compiled C++ (``src/solver/``, the extension
 Python layer: settings, packing, rounds. Traces are packed in groups of vector
 lanes (:mod:`calab.core.fista_state`); groups run in parallel threads (GIL
 released; :mod:`calab.core.fista_threads`), a group stops costing time when its cells have
-converged, and cells are repacked between rounds when that saves groups.
+converged, and cells are repacked between rounds of ``ROUND_ITERATIONS`` when that saves
+groups. Groups of one cell cannot be repacked: they run to the end in one call, every
+thread taking whole groups in turn, with no barrier between rounds.
 """
 
 from __future__ import annotations
