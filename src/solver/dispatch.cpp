@@ -1,6 +1,7 @@
 // Runtime choice of the instruction-set level (dispatch.hpp).
 #include "dispatch.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -60,10 +61,12 @@ int available_levels(const char** names, int capacity) {
     return count;
 }
 
-std::atomic<bool>& stop_flag() {
-    static std::atomic<bool> flag{false};
-    return flag;
-}
+namespace {
+std::atomic<bool> stop_flag{false};
+}  // namespace
+
+void request_stop() { stop_flag.store(true); }
+bool stop_requested() { return stop_flag.load(std::memory_order_relaxed); }
 
 const Kernels& kernels() {
     static const Kernels& chosen = choose();

@@ -14,14 +14,15 @@
 #define CALAB_ISA baseline
 #endif
 
-#include <atomic>
 #include <cstdint>
 
 namespace calab {
 
 // Set once when the interpreter exits (calab.core.fista_threads.native_gate): running
-// solves return at their next iteration, their cells not done. Defined in dispatch.cpp.
-std::atomic<bool>& stop_flag();
+// solves return at their next iteration, their cells not done. Defined in dispatch.cpp
+// (baseline flags, out of line: no standard-library template in the per-ISA builds).
+void request_stop();
+bool stop_requested();
 
 // Rows of the per-cell floats.
 enum FloatRow : int {

@@ -8,7 +8,6 @@
 // one pass (step.hpp); (4) the convergence test per cell.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include "layout.hpp"
@@ -68,7 +67,7 @@ void step(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, bool truncat
 }
 
 // Up to n_steps iterations of one group in the dtype of its arrays; the iterations run.
-// A request to stop (interpreter exit, stop_flag()) ends it early, cells not done.
+// A request to stop (interpreter exit, stop_requested()) ends it early, cells not done.
 template <class T>
 int64_t run(const Group<T>& g, const Constants<T>& k, int64_t n_steps) {
     const bool truncated = k.coef[TAPS] > 0;
@@ -76,7 +75,7 @@ int64_t run(const Group<T>& g, const Constants<T>& k, int64_t n_steps) {
     local_forward(g.z, sc.work.data(), k.coef, g.chunk_len, g.n_lanes);
     for (int64_t i = 0; i < n_steps; ++i) {
         if (all_done(g.done, g.width)) return i;
-        if (stop_flag().load(std::memory_order_relaxed)) return i;
+        if (stop_requested()) return i;
         if (g.width == 1) step<T, true>(g, sc, k, truncated);
         else step<T, false>(g, sc, k, truncated);
     }

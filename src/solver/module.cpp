@@ -158,7 +158,7 @@ NB_MODULE(_solver, m) {
     m.def("isa", []() { return std::string(kernels().name); },
           "The instruction-set level the solver runs (CALAB_ISA may name a narrower one).");
     m.def("available_isas", &levels, "The levels this CPU runs, narrowest first.");
-    m.def("request_stop", []() { stop_flag().store(true); },
+    m.def("request_stop", &request_stop,
           "Make running and later solves return at their next iteration (interpreter exit).");
     m.attr("T_MOMENTUM") = int(T_MOMENTUM);
     m.attr("OBJECTIVE") = int(OBJECTIVE);
