@@ -42,7 +42,9 @@ The hot loops are compiled C++ (``src/solver/``, the extension
 Python layer: settings, packing, rounds. Traces are packed in groups of vector
 lanes (:mod:`calab.core.fista_state`); groups run in parallel threads (GIL
 released; :mod:`calab.core.fista_threads`), a group stops costing time when its cells have
-converged, and cells are repacked between rounds when that saves groups.
+converged, and cells are repacked between rounds of ``ROUND_ITERATIONS`` when that saves
+groups. Groups of one cell cannot be repacked: they run to the end in one call, every
+thread taking whole groups in turn, with no barrier between rounds.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from calab.core.fista_state import PackedState, chunk_layout
 from calab.core.fista_sweeps import correction_tables
 from calab.core.kernel import KernelSpec
 
+# Iterations per round when cells may be repacked between rounds (groups of several cells).
 ROUND_ITERATIONS = 64
 # The float32 phase stops a cell at this relative change (or at tol if larger) ...
 SWITCH_TOL = 1e-4
@@ -112,10 +115,17 @@ def solve(
     constants = [_typed(coefficients, phase, layout[1], dtype)
                  for phase, dtype in ((single, np.float32), (settings, np.float64))]
     while state.running_groups.size:
-        iterate(state.arrays(), constants[0], constants[1], ROUND_ITERATIONS,
+        iterate(state.arrays(), constants[0], constants[1], _round_length(state, max_iters),
                 state.valid_rows, n_threads=state.n_threads)
         state.collect()
     return SolverOutput(state.finish(), state.iterations, state.converged)
+
+
+def _round_length(state: PackedState, max_iters: int) -> int:
+    """Iterations of the next round: the whole solve when no repacking can save groups
+    (groups of one cell), so every thread takes whole groups to the end with no
+    barrier between rounds; else ``ROUND_ITERATIONS``, after which cells are repacked."""
+    return max(1, max_iters) if state.lane_iters.shape[1] == 1 else ROUND_ITERATIONS
 
 
 def solver_settings(

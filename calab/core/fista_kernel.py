@@ -9,11 +9,17 @@ cells have left that phase it switches to float64 on the spot (the float32 value
 carry over exactly; the ``K s`` and objective records are recomputed in float64) and
 goes on in the same round.
 
-**One iteration**, per group: the residual pass (forward operator with the chunk
-fix-up, residual ``K z - y``, fit of the current iterate; for ``"fft"`` the lagged
-taps of the truncated kernel); the momentum decision per cell (function-value
-restart); the local adjoint recursion; the projected gradient step with the adjoint
-fix-up; the local ``K z`` of the new point; the convergence test per cell.
+**One iteration**, per group: the backward sweep (the forward chunk fix-up, then
+from the chunk's end the residual ``K z - y``, the fit of the current iterate and the
+local adjoint recursion, in one pass for ``"banded"``; for ``"fft"`` the lagged taps
+of the truncated kernel make the residual a pass of its own); the momentum decision
+per cell (function-value restart); the forward sweep (the adjoint fix-up, then the
+projected gradient step and the local ``K z`` of the new point in one pass); the
+convergence test per cell.
+
+A call runs each listed group for up to ``n_steps`` iterations; groups of one cell
+(traces of 3072 samples or more) are run to the end in one call, each thread taking
+whole groups with no barrier between rounds (:func:`calab.core.fista.solve`).
 """
 
 from __future__ import annotations

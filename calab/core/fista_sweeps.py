@@ -36,8 +36,15 @@ with ``A`` the homogeneous solution from ``A[-1] = 1, A[-2] = 0``. The
 carries are found by a short pass over the chunks of each cell (the
 "fix-up"), then one vectorised pass adds the correction.
 
-**Two rows per loop.** The sweeps are limited by loads and stores, not by
-arithmetic, so the main passes take two time steps per loop over the lanes:
+**Two sweeps per iteration.** For ``"banded"`` an iteration reads the group's
+arrays twice: a backward sweep forms the residual from the corrected ``K z`` row
+by row from the chunk's end and feeds it straight into the adjoint recursion,
+written over the row it came from (``src/solver/sweeps.hpp``); a forward sweep
+takes the proximal step and runs the local forward recursion of the new ``z``
+over the adjoint rows it has just read (``step.hpp``). The row loop sits inside
+each sweep's function, so its constants are set up once per sweep.
+
+**Two rows per loop.** The main passes take two time steps per loop over the lanes:
 the per-lane carries and partial sums are read and written once for both
 rows, and a recursion keeps the newer row in a register instead of reading
 it back. The partial sums keep the one-row order of additions.

@@ -63,8 +63,9 @@ class _NativeGate:
     meanwhile (a script ending while a daemon thread is solving, as after Ctrl-C
     in ``calab.tune()``), the call's return would meet a finalising interpreter
     inside C++ frames and abort the process. At exit the gate closes: calls in
-    flight finish their round (a fraction of a second) and new ones raise
-    :class:`calab.errors.Cancelled` in their own thread.
+    flight are asked to stop (they return at their next iteration, a few
+    milliseconds) and new ones raise :class:`calab.errors.Cancelled` in their own
+    thread.
     """
 
     def __init__(self) -> None:
@@ -86,9 +87,13 @@ class _NativeGate:
                 self._changed.notify_all()
 
     def close(self, timeout: float = 60.0) -> None:
-        """Refuse new calls and wait (at most ``timeout`` s) for those in flight."""
+        """Refuse new calls, stop those in flight and wait (at most ``timeout`` s) for them."""
+        from calab.core import _solver
+
         with self._changed:
             self._closed = True
+            if self._in_flight:
+                _solver.request_stop()
             self._changed.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
 

@@ -1,6 +1,7 @@
 // Runtime choice of the instruction-set level (dispatch.hpp).
 #include "dispatch.hpp"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -59,6 +60,13 @@ int available_levels(const char** names, int capacity) {
         if (cpu_runs(all_levels(i)->name)) names[count++] = all_levels(i)->name;
     return count;
 }
+
+namespace {
+std::atomic<bool> stop_flag{false};
+}  // namespace
+
+void request_stop() { stop_flag.store(true); }
+bool stop_requested() { return stop_flag.load(std::memory_order_relaxed); }
 
 const Kernels& kernels() {
     static const Kernels& chosen = choose();

@@ -18,6 +18,12 @@
 
 namespace calab {
 
+// Set once when the interpreter exits (calab.core.fista_threads.native_gate): running
+// solves return at their next iteration, their cells not done. Defined in dispatch.cpp
+// (baseline flags, out of line: no standard-library template in the per-ISA builds).
+void request_stop();
+bool stop_requested();
+
 // Rows of the per-cell floats.
 enum FloatRow : int {
     T_MOMENTUM = 0,  // FISTA's t

@@ -1,10 +1,11 @@
 // The loop: rounds of FISTA iterations of one group, in two precisions.
 //
-// One iteration: (1) the residual pass (forward operator, residual K z - y, fit of the
-// current iterate; for "fft" the correction and the lagged taps are separate passes);
-// (2) the momentum decision per cell; (3) the local adjoint recursion; (4) the projected
-// gradient step with the adjoint carries; (5) the local K z of the new point; (6) the
-// convergence test per cell.
+// One iteration: (1) the backward sweep: the forward carries, the residual K z - y and
+// fit of the current iterate, the local adjoint recursion, in one pass for "banded"
+// (sweeps.hpp); for "fft" the correction, the lagged taps and the adjoint are separate
+// passes (truncated.hpp); (2) the momentum decision per cell; (3) the forward sweep: the
+// adjoint carries, the projected gradient step and the local K z of the new point, in
+// one pass (step.hpp); (4) the convergence test per cell.
 #pragma once
 
 #include <cstdint>
@@ -12,48 +13,26 @@
 #include "layout.hpp"
 #include "operators.hpp"
 #include "step.hpp"
+#include "sweeps.hpp"
 #include "truncated.hpp"
 
 namespace calab {
 namespace CALAB_ISA {
 
+// The truncated operator's residual pass (forward carries, corrected K_full z, lagged taps,
+// residual into sc.resid, fit of the current iterate).
 template <class T, bool ONE_CELL>
-void residual_pass(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, bool truncated) {
+void truncated_pass(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k) {
     const int64_t L = g.chunk_len, n = g.n_lanes;
     T* work = sc.work.data();
     forward_carries(g.z, work, k.coef, k.tables, L, n, g.n_chunks, sc.carry1.data(),
                     sc.carry2.data());
     fill(sc.partial0.data(), n, T(0));
-    if (truncated) {
-        correct_in_place(work, k.tables, sc.carry1.data(), sc.carry2.data(), L, n);
-        truncated_residual<T, ONE_CELL>(g, sc, k.coef);
-    } else {
-        T* rows = work + GUARD * n;
-        const int64_t pairs_end = L - L % 2;
-        for (int64_t tau = 0; tau < pairs_end; tau += 2)
-            residual_rows<T, ONE_CELL>(rows, g.y, g.ks, g, sc, k.tables, tau, 2, n);
-        if (pairs_end < L)
-            residual_rows<T, ONE_CELL>(rows, g.y, g.ks, g, sc, k.tables, pairs_end, 1, n);
-    }
+    correct_in_place(work, k.tables, sc.carry1.data(), sc.carry2.data(), L, n);
+    truncated_residual<T, ONE_CELL>(g, sc, k.coef);
     cell_sums(sc.partial0.data(), g.width, g.n_chunks, sc.sum0.data());
     for (int64_t c = 0; c < g.width; ++c) sc.fit[c] = 0.5 * sc.sum0[c];
-    if (truncated) clear_padding(g, sc.resid.data(), GUARD, sc.fit.data());
-    else clear_padding(g, work, GUARD, sc.fit.data());
-}
-
-template <class T, bool ONE_CELL>
-void prox_pass(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k) {
-    const int64_t L = g.chunk_len, n = g.n_lanes;
-    adjoint_carries(sc.work.data(), k.coef, k.tables, L, n, g.n_chunks, sc.carry1.data(),
-                    sc.carry2.data());
-    fill(sc.partial0.data(), n, T(0));
-    fill(sc.partial1.data(), n, T(0));
-    const int64_t pairs_end = L - L % 2;
-    for (int64_t tau = 0; tau < pairs_end; tau += 2)
-        prox_rows<T, ONE_CELL>(g, sc, k.settings, k.tables, tau, 2);
-    if (pairs_end < L) prox_rows<T, ONE_CELL>(g, sc, k.settings, k.tables, pairs_end, 1);
-    cell_sums(sc.partial0.data(), g.width, g.n_chunks, sc.sum0.data());
-    cell_sums(sc.partial1.data(), g.width, g.n_chunks, sc.sum1.data());
+    clear_padding(g, sc.resid.data(), GUARD, sc.fit.data());
 }
 
 inline bool all_done(const uint8_t* done, int64_t width) {
@@ -71,28 +50,32 @@ void step(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, bool truncat
         sc.lane_beta[0] = T(g.cell(BETA, 0));
         sc.lane_inv[0] = T(1.0 / (1.0 + g.cell(BETA, 0)));
     }
-    residual_pass<T, ONE_CELL>(g, sc, k, truncated);
+    if (truncated) {
+        truncated_pass<T, ONE_CELL>(g, sc, k);
+        truncated_adjoint(sc, k.coef, L, n, g.n_chunks);
+    } else {
+        residual_adjoint<T, ONE_CELL>(g, sc, k);
+    }
     restart_or_advance(g, k.settings, sc.fit.data(), sc.beta_next.data());
-    if (truncated) truncated_adjoint(sc, k.coef, L, n, g.n_chunks);
-    else adjoint_pass(sc.work.data(), k.coef, L, n);
     for (int64_t c = 0; c < g.width; ++c) {
         const T momentum = T(sc.beta_next[c]);
         for (int64_t lane = c * g.n_chunks; lane < (c + 1) * g.n_chunks; ++lane)
             sc.lane_momentum[lane] = momentum;
     }
-    prox_pass<T, ONE_CELL>(g, sc, k);
-    local_forward(g.z, sc.work.data(), k.coef, L, n);
+    prox_sweep<T, ONE_CELL>(g, sc, k);
     finish_iteration(g, k.settings, sc);
 }
 
 // Up to n_steps iterations of one group in the dtype of its arrays; the iterations run.
+// A request to stop (interpreter exit, stop_requested()) ends it early, cells not done.
 template <class T>
 int64_t run(const Group<T>& g, const Constants<T>& k, int64_t n_steps) {
     const bool truncated = k.coef[TAPS] > 0;
-    Scratch<T> sc(g.chunk_len, g.n_lanes, g.width, truncated);
+    Scratch<T> sc(g.chunk_len, g.n_lanes, g.width, truncated, g.valid_rows);
     local_forward(g.z, sc.work.data(), k.coef, g.chunk_len, g.n_lanes);
     for (int64_t i = 0; i < n_steps; ++i) {
         if (all_done(g.done, g.width)) return i;
+        if (stop_requested()) return i;
         if (g.width == 1) step<T, true>(g, sc, k, truncated);
         else step<T, false>(g, sc, k, truncated);
     }

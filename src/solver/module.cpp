@@ -137,6 +137,29 @@ void rolling(Array<double> matrix, Array<int64_t> orders, int64_t window, Array<
                             out.data(), n_threads);
 }
 
+// out[t] = w*x[t-1] + g1*out[t-1] + g2*out[t-2] along each row (the untruncated kernel's
+// recursion, zero state before the first sample), rows over threads. The operations of
+// scipy.signal.lfilter([0, w], [1, -g1, -g2]) (direct form II transposed), in that order.
+void ar2_recursion(Array<double> x, double g1, double g2, double w, Array<double> out,
+                   int n_threads) {
+    require(x.ndim() == 2 && out.size() == x.size(), "x must be 2-D and out of its shape");
+    const int64_t n_rows = x.shape(0), n_time = x.shape(1);
+    const double* in = x.data();
+    double* result = out.data();
+    nb::gil_scoped_release unlocked;
+    parallel_for(n_rows, n_threads, [&](int64_t row) {
+        const double* xr = in + row * n_time;
+        double* yr = result + row * n_time;
+        double z0 = 0.0, z1 = 0.0;
+        for (int64_t t = 0; t < n_time; ++t) {
+            const double y = z0;  // + 0 * x[t]
+            z0 = z1 + xr[t] * w - y * (-g1);
+            z1 = xr[t] * 0.0 - y * (-g2);
+            yr[t] = y;
+        }
+    });
+}
+
 std::vector<std::string> levels() {
     const char* names[8];
     const int count = available_levels(names, 8);
@@ -155,9 +178,13 @@ NB_MODULE(_solver, m) {
     m.def("fit_gradient", &fit_gradient<double>);
     m.def("fit_gradient", &fit_gradient<float>);
     m.def("rolling_order_statistic", &rolling);
+    m.def("ar2_recursion", &ar2_recursion,
+          "out = the AR(2) recursion of the untruncated kernel along each row of x.");
     m.def("isa", []() { return std::string(kernels().name); },
           "The instruction-set level the solver runs (CALAB_ISA may name a narrower one).");
     m.def("available_isas", &levels, "The levels this CPU runs, narrowest first.");
+    m.def("request_stop", &request_stop,
+          "Make running and later solves return at their next iteration (interpreter exit).");
     m.attr("T_MOMENTUM") = int(T_MOMENTUM);
     m.attr("OBJECTIVE") = int(OBJECTIVE);
     m.attr("BETA") = int(BETA);

@@ -57,14 +57,19 @@ void probe_fit_gradient(const T* z, const T* y, const int64_t* valid_rows, const
     Buffer<double> floats(N_FLOATS * width);
     const Group<T> g{y, nullptr, const_cast<T*>(z), ks.data(), iters.data(), done.data(),
                      floats.data(), padding.data(), valid_rows, L, n, width, n / width};
-    Scratch<T> sc(L, n, width, truncated);
+    Scratch<T> sc(L, n, width, truncated, valid_rows);
     const Constants<T> k{coef, nullptr, tables};
     local_forward(z, sc.work.data(), coef, L, n);
     lane_weights(g, sc);
-    if (width == 1) residual_pass<T, true>(g, sc, k, truncated);
-    else residual_pass<T, false>(g, sc, k, truncated);
-    if (truncated) truncated_adjoint(sc, coef, L, n, g.n_chunks);
-    else adjoint_pass(sc.work.data(), coef, L, n);
+    if (truncated) {
+        if (width == 1) truncated_pass<T, true>(g, sc, k);
+        else truncated_pass<T, false>(g, sc, k);
+        truncated_adjoint(sc, coef, L, n, g.n_chunks);
+    } else if (width == 1) {
+        residual_adjoint<T, true>(g, sc, k);
+    } else {
+        residual_adjoint<T, false>(g, sc, k);
+    }
     read_gradient(sc.work.data(), coef, tables, L, n, g.n_chunks, gradient);
     copy(sc.fit.data(), width, fit);
 }

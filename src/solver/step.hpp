@@ -38,15 +38,19 @@ struct Group {
 template <class T>
 struct Scratch {
     Buffer<T> work, resid, carry1, carry2, partial0, partial1, chunk_of;
-    Buffer<T> lane_beta, lane_inv, lane_momentum, lane_running;  // per lane
-    Buffer<double> fit, sum0, sum1, beta_next;                    // per cell
+    Buffer<T> lane_beta, lane_inv, lane_momentum, lane_running, lane_valid;  // per lane
+    Buffer<double> fit, sum0, sum1, beta_next;                                // per cell
 
-    Scratch(int64_t L, int64_t n, int64_t width, bool truncated)
+    Scratch(int64_t L, int64_t n, int64_t width, bool truncated, const int64_t* valid_rows)
         : work((L + 2 * GUARD) * n), resid(truncated ? (L + 2 * GUARD) * n : 0), carry1(n),
-          carry2(n), partial0(n), partial1(n), chunk_of(n), lane_beta(n), lane_inv(n), lane_momentum(n),
-          lane_running(n), fit(width), sum0(width), sum1(width), beta_next(width) {
+          carry2(n), partial0(n), partial1(n), chunk_of(n), lane_beta(n), lane_inv(n),
+          lane_momentum(n), lane_running(n), lane_valid(n), fit(width), sum0(width),
+          sum1(width), beta_next(width) {
         const int64_t n_chunks = n / width;  // each lane's chunk within its cell
-        for (int64_t l = 0; l < n; ++l) chunk_of[l] = T(l % n_chunks);
+        for (int64_t l = 0; l < n; ++l) {
+            chunk_of[l] = T(l % n_chunks);
+            lane_valid[l] = T(valid_rows[l]);  // real samples: rows below this
+        }
     }
 };
 
@@ -85,50 +89,6 @@ void lane_weights(const Group<T>& g, Scratch<T>& sc) {
         (ks) = (run) != T(0) ? k_s : (ks);                                            \
         square = err * err;                                                           \
     } while (0)
-
-// Residual of rows tau (and tau+1) from the corrected K z = conv + a1*k1 + a2*k2 (the
-// untruncated operator; the truncated one has its own pass, truncated.hpp).
-template <class T, bool ONE_CELL>
-void residual_rows(T* conv, const T* y, T* ks, const Group<T>& g, Scratch<T>& sc,
-                   const T* tables, int64_t tau, int64_t rows, int64_t conv_stride) {
-    const int64_t n = g.n_lanes, L = g.chunk_len;
-    const T* k1 = sc.carry1.data();
-    const T* k2 = sc.carry2.data();
-    T* squares = sc.partial0.data();
-    const T* lb = sc.lane_beta.data();
-    const T* li = sc.lane_inv.data();
-    const T* lr = sc.lane_running.data();
-    const T b0 = lb[0], i0 = li[0];
-    T* conv_a = conv + tau * conv_stride;
-    const T* y_a = y + tau * n;
-    T* ks_a = ks + tau * n;
-    const T a1 = tables[FWD_A * L + tau], a2 = tables[FWD_A_PREV * L + tau];
-    if (rows == 2) {
-        const T b1 = tables[FWD_A * L + tau + 1], b2 = tables[FWD_A_PREV * L + tau + 1];
-        T* conv_b = conv_a + conv_stride;
-        const T* y_b = y_a + n;
-        T* ks_b = ks_a + n;
-        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
-            const T beta = ONE_CELL ? b0 : lb[l], inv = ONE_CELL ? i0 : li[l];
-            const T run = ONE_CELL ? T(1) : lr[l];
-            const T kz = conv_a[l] + a1 * k1[l] + a2 * k2[l];
-            const T kz2 = conv_b[l] + b1 * k1[l] + b2 * k2[l];
-            T sq, sq2;
-            CALAB_RESIDUAL(conv_a[l], kz, y_a[l], ks_a[l], beta, inv, run, sq);
-            CALAB_RESIDUAL(conv_b[l], kz2, y_b[l], ks_b[l], beta, inv, run, sq2);
-            squares[l] = (squares[l] + sq) + sq2;  // the one-row order
-        }
-    } else {
-        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
-            const T beta = ONE_CELL ? b0 : lb[l], inv = ONE_CELL ? i0 : li[l];
-            const T run = ONE_CELL ? T(1) : lr[l];
-            const T kz = conv_a[l] + a1 * k1[l] + a2 * k2[l];
-            T sq;
-            CALAB_RESIDUAL(conv_a[l], kz, y_a[l], ks_a[l], beta, inv, run, sq);
-            squares[l] = squares[l] + sq;
-        }
-    }
-}
 
 // Padded samples (after a trace's end) get no residual and no fit; residual rows of
 // `resid` start at row `offset`.
@@ -174,13 +134,19 @@ void restart_or_advance(const Group<T>& g, const T* settings, const double* fit,
 }
 
 // Projected gradient step from z (gradient: the adjoint state one row later, corrected by
-// the carries), next z, and per lane the change's excess over tol and the sum of s.
+// the carries), next z, and per lane the change's excess over tol and the sum of s; then
+// the local forward recursion of the next z over the adjoint rows just read (rows tau+1,
+// tau+2 of work). Rows [first, end) two at a time when `pairs` (every forward row written
+// lies inside the chunk), else one row (its forward row written when it lies inside).
+// The row loop is inside, so the constants are set up once per sweep.
 template <class T, bool ONE_CELL>
-void prox_rows(const Group<T>& g, Scratch<T>& sc, const T* settings, const T* tables,
-               int64_t tau, int64_t rows) {
+void prox_rows(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k, int64_t first,
+               int64_t end, bool pairs) {
     const int64_t n = g.n_lanes, L = g.chunk_len;
+    const T* settings = k.settings;
     const T step = settings[STEP], threshold = settings[THRESHOLD], upper = settings[UPPER];
     const T tol2 = settings[TOL] * settings[TOL];
+    const T g1 = k.coef[G1], g2 = k.coef[G2], w = k.coef[W];
     const T* p1 = sc.carry1.data();
     const T* p2 = sc.carry2.data();
     const T* lm = sc.lane_momentum.data();
@@ -188,11 +154,6 @@ void prox_rows(const Group<T>& g, Scratch<T>& sc, const T* settings, const T* ta
     const T m0 = lm[0];
     T* excess = sc.partial0.data();
     T* totals = sc.partial1.data();
-    const T* work = sc.work.data();
-    const T* ahead = work + (GUARD + tau + 1) * n;
-    T* s_a = g.s + tau * n;
-    T* z_a = g.z + tau * n;
-    const T a1 = tables[ADJ_A * L + tau], a2 = tables[ADJ_A_PREV * L + tau];
 #define CALAB_PROX(zv, grad, sv, momentum, run, new_value, delta)                      \
     do {                                                                              \
         T v = (zv) - step * (grad) - threshold;                                       \
@@ -203,34 +164,66 @@ void prox_rows(const Group<T>& g, Scratch<T>& sc, const T* settings, const T* ta
         (sv) = (run) != T(0) ? new_value : (sv);                                      \
         (zv) = (run) != T(0) ? z_next : (zv);                                         \
     } while (0)
-    if (rows == 2) {
-        const T b1 = tables[ADJ_A * L + tau + 1], b2 = tables[ADJ_A_PREV * L + tau + 1];
-        const T* later = ahead + n;
-        T* s_b = s_a + n;
-        T* z_b = z_a + n;
-        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
-            const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
-            const T c1 = p1[l], c2 = p2[l];
-            const T grad = ahead[l] + a1 * c1 + a2 * c2;
-            const T grad2 = later[l] + b1 * c1 + b2 * c2;
-            T new1, delta1, new2, delta2;
-            CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
-            CALAB_PROX(z_b[l], grad2, s_b[l], momentum, run, new2, delta2);
-            const T first_excess = excess[l] + (delta1 * delta1 - tol2 * (new1 * new1));
-            excess[l] = first_excess + (delta2 * delta2 - tol2 * (new2 * new2));
-            totals[l] = (totals[l] + new1) + new2;
-        }
-    } else {
-        CALAB_LANES for (int64_t l = 0; l < n; ++l) {
-            const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
-            const T grad = ahead[l] + a1 * p1[l] + a2 * p2[l];
-            T new1, delta1;
-            CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
-            excess[l] += delta1 * delta1 - tol2 * (new1 * new1);
-            totals[l] += new1;
+    for (int64_t tau = first; tau < end; tau += pairs ? 2 : 1) {
+        T* current = sc.work.data() + (GUARD + tau) * n;  // forward row tau (done)
+        const T* earlier = current - n;
+        T* ahead = current + n;
+        T* s_a = g.s + tau * n;
+        T* z_a = g.z + tau * n;
+        const T a1 = k.tables[ADJ_A * L + tau], a2 = k.tables[ADJ_A_PREV * L + tau];
+        if (pairs) {
+            const T b1 = k.tables[ADJ_A * L + tau + 1];
+            const T b2 = k.tables[ADJ_A_PREV * L + tau + 1];
+            T* later = ahead + n;
+            T* s_b = s_a + n;
+            T* z_b = z_a + n;
+            CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+                const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
+                const T c1 = p1[l], c2 = p2[l];
+                const T grad = ahead[l] + a1 * c1 + a2 * c2;
+                const T grad2 = later[l] + b1 * c1 + b2 * c2;
+                T new1, delta1, new2, delta2;
+                CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
+                CALAB_PROX(z_b[l], grad2, s_b[l], momentum, run, new2, delta2);
+                const T first_excess = excess[l] + (delta1 * delta1 - tol2 * (new1 * new1));
+                excess[l] = first_excess + (delta2 * delta2 - tol2 * (new2 * new2));
+                totals[l] = (totals[l] + new1) + new2;
+                const T previous = current[l];
+                const T next = g1 * previous + g2 * earlier[l] + w * z_a[l];
+                ahead[l] = next;
+                later[l] = g1 * next + g2 * previous + w * z_b[l];
+            }
+        } else {
+            const bool forward = tau + 1 < L;
+            CALAB_LANES for (int64_t l = 0; l < n; ++l) {
+                const T momentum = ONE_CELL ? m0 : lm[l], run = ONE_CELL ? T(1) : lr[l];
+                const T grad = ahead[l] + a1 * p1[l] + a2 * p2[l];
+                T new1, delta1;
+                CALAB_PROX(z_a[l], grad, s_a[l], momentum, run, new1, delta1);
+                excess[l] += delta1 * delta1 - tol2 * (new1 * new1);
+                totals[l] += new1;
+                if (forward) ahead[l] = g1 * current[l] + g2 * earlier[l] + w * z_a[l];
+            }
         }
     }
 #undef CALAB_PROX
+}
+
+// The forward sweep of a group: the proximal step of every row (prox_rows), leaving the
+// local K z of the next z in work. Reads the adjoint state in work and its carries.
+template <class T, bool ONE_CELL>
+void prox_sweep(const Group<T>& g, Scratch<T>& sc, const Constants<T>& k) {
+    const int64_t L = g.chunk_len, n = g.n_lanes;
+    adjoint_carries(sc.work.data(), k.coef, k.tables, L, n, g.n_chunks, sc.carry1.data(),
+                    sc.carry2.data());
+    fill(sc.partial0.data(), n, T(0));
+    fill(sc.partial1.data(), n, T(0));
+    fill(sc.work.data() + GUARD * n, n, T(0));  // the local recursion starts from zero
+    const int64_t pairs_end = L >= 2 ? 2 * ((L - 1) / 2) : 0;  // pairs' forward rows < L
+    prox_rows<T, ONE_CELL>(g, sc, k, 0, pairs_end, true);
+    prox_rows<T, ONE_CELL>(g, sc, k, pairs_end, L, false);
+    cell_sums(sc.partial0.data(), g.width, g.n_chunks, sc.sum0.data());
+    cell_sums(sc.partial1.data(), g.width, g.n_chunks, sc.sum1.data());
 }
 
 // Count the iteration, store sum(s) and the weight of z, test convergence (sum0: the sum
