@@ -287,17 +287,42 @@ class TraceArray:
         if part.ndim == 1:
             return np.repeat(part.read(window).reshape(1, -1), rows.size, axis=0)
         unique, inverse = np.unique(rows, return_inverse=True)
-        runs = np.split(unique, np.flatnonzero(np.diff(unique) != 1) + 1)
-        blocks = [self._read_run(part, int(run[0]), int(run[-1]) + 1, window) for run in runs]
+        blocks = [self._read_run(part, int(run[0]), int(run[-1]) + 1, window)[run - run[0]]
+                  for run in _row_groups(unique, self._rows_per_chunk(part, n_time))]
         values = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=0)
         if unique.size == rows.size and np.array_equal(unique, rows):
             return values
         return values[inverse.reshape(-1)]
 
+    def _rows_per_chunk(self, part: StoredArray, n_time: int) -> int:
+        """Rows read together when one is wanted: a storage chunk's, within a memory budget."""
+        if part.chunks is None:
+            return 1
+        chunk_rows = int(part.chunks[-1] if self.time_first else part.chunks[0])
+        row_bytes = max(1, n_time * np.dtype(part.dtype).itemsize)
+        return max(1, min(chunk_rows, _GROUP_READ_BYTES // int(row_bytes)))
+
     def _read_run(self, part: StoredArray, start: int, stop: int, window: slice) -> np.ndarray:
         if self.time_first:
             return np.asarray(part.read((window, slice(start, stop)))).T
         return np.asarray(part.read((slice(start, stop), window)))
+
+
+_GROUP_READ_BYTES = 64 * 2**20  # most bytes read at once to pick scattered rows of one chunk
+
+
+def _row_groups(rows: np.ndarray, rows_per_chunk: int) -> list[np.ndarray]:
+    """Sorted unique ``rows`` grouped so that each group is read as one slice.
+
+    Consecutive rows always share a group; rows of one storage chunk do too,
+    since reading any of them decodes the whole chunk: a scattered subsample
+    then costs one read per chunk instead of one per row.
+    """
+    if rows.size == 0:
+        return []
+    chunk_of = rows // max(1, rows_per_chunk)
+    breaks = np.flatnonzero((np.diff(rows) != 1) & (np.diff(chunk_of) != 0)) + 1
+    return np.split(rows, breaks)
 
 
 def _split_key(key: Any) -> tuple[Any, Any]:
