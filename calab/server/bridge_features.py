@@ -307,7 +307,7 @@ def validation_summary(array: np.ndarray) -> dict[str, Any]:
     --------
     >>> summary = validation_summary(np.array([[1.0, np.nan, 3.0], [2.0, 2.0, 2.0]]))
     >>> summary["shape"], summary["nan_total"], summary["cells"][0]["action"][:27]
-    ([2, 3], 1, '1 missing samples bridged b')
+    ([2, 3], 1, '1 missing sample bridged by')
     """
     data = np.asarray(array)
     floating = np.issubdtype(data.dtype, np.floating)
