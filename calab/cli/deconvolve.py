@@ -17,6 +17,7 @@ from calab.cli.options import (
     solver_options,
 )
 from calab.core.options import DeconvolutionOptions
+from calab.io.paths import check_output_file
 
 
 @click.command()
@@ -176,6 +177,9 @@ def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOpt
     if destination["to"] == "npy" and out.suffix != ".npy":
         raise click.UsageError(f"-o {output}: .npy input is written to an .npy file "
                                "(use OUTPUT.npy, or a zarr input for zarr output)")
+    if destination["to"] == "npy":  # never over the recording: checked before solving
+        for written in (out, *(_diagnostic_paths(out) if full else ())):
+            check_output_file(written, recording.source)
     traces = recording.read()
     began = time.perf_counter()
     result = deconvolve_with_options(traces, options)
@@ -199,14 +203,20 @@ def _run_in_memory(recording: Any, output: str | None, options: DeconvolutionOpt
             "cells_per_s": round(cells / wall, 2) if wall else 0.0, "output": written, **extra}
 
 
+def _diagnostic_paths(out: Path) -> tuple[Path, Path]:
+    """Where ``--full`` writes the reconvolution and the per-cell info beside ``out``."""
+    stem = out.with_suffix("")
+    return Path(f"{stem}_reconvolution.npy"), Path(f"{stem}_info.json")
+
+
 def _save_diagnostics(out: Path, result: Any, extra: dict[str, Any]) -> None:
     import numpy as np
 
-    stem = out.with_suffix("")
-    np.save(f"{stem}_reconvolution.npy", result.reconvolution)
+    reconvolution, info_path = _diagnostic_paths(out)
+    np.save(reconvolution, result.reconvolution)
     info = {key: np.atleast_1d(getattr(result, key)).tolist()
             for key in ("baseline", "iterations", "converged")}
-    Path(f"{stem}_info.json").write_text(json.dumps({**info, **extra}, indent=2))
+    info_path.write_text(json.dumps({**info, **extra}, indent=2))
 
 
 def _human_summary(summary: dict[str, Any]) -> str:

@@ -10,7 +10,8 @@ import click
 import numpy as np
 
 from calab.io import read_json_object, to_json_value
-from calab.io.tuning import BUILTIN_KEYS, SIDECAR_SUFFIX, check_sidecar, tuning_paths
+from calab.io.paths import SIDECAR_SUFFIX
+from calab.io.tuning import BUILTIN_KEYS, check_sidecar, tuning_paths
 from calab.io.zarr_store import has_zarr_metadata
 
 STATS_CHUNK = 1 << 22  # elements per pass when scanning a (memory-mapped) array

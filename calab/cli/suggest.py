@@ -48,7 +48,7 @@ def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bo
     except USER_ERRORS as err:
         raise user_error(err) from None
     if export_path:
-        _write_export(result, export_path)
+        _write_export(result, export_path, input_path)
     for warning in caught:
         if issubclass(warning.category, SuggestionWarning):
             click.echo(f"warning: {warning.message}", err=True)
@@ -60,10 +60,20 @@ def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bo
         click.echo(describe(result))
 
 
-def _write_export(result: dict[str, Any], path: str) -> None:
+def _write_export(result: dict[str, Any], path: str, source: str) -> None:
     import numpy as np
 
+    from calab.cli.options import user_error
     from calab.io.export import save_export_params
+    from calab.io.paths import check_output_file
+
+    if not path.endswith(".json"):
+        raise click.UsageError(f"--export {path}: a CaTune export is a .json file; "
+                               "choose a name ending in .json")
+    try:
+        check_output_file(path, source, argument="export")
+    except ValueError as err:
+        raise user_error(err) from None
 
     keys = ("tau_rise", "tau_decay", "lambda_")
     arrays = {k: result[k] for k in keys if np.ndim(result[k])}
@@ -74,8 +84,6 @@ def _write_export(result: dict[str, Any], path: str) -> None:
                            metadata={"suggested": True,
                                      "reliable": bool(result["details"]["reliable"])})
     except (ValueError, TypeError, OSError) as err:
-        from calab.cli.options import user_error
-
         raise user_error(err) from None
 
 

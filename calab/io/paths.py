@@ -6,7 +6,9 @@ import errno
 import os
 from pathlib import Path
 
-from calab.errors import RecordingNotFoundError, UnsupportedRecordingError
+from calab.errors import InvalidParameterError, RecordingNotFoundError, UnsupportedRecordingError
+
+SIDECAR_SUFFIX = "_metadata.json"  # a tuning recording's sidecar: <stem>_metadata.json
 
 EXPECTED = (
     ".npy, .npz, tuning data (<stem>.npy + <stem>_metadata.json), a zarr store, an HDF5 "
@@ -64,3 +66,47 @@ def _path_error(given: str, error: BaseException) -> Exception:
     reason = getattr(error, "strerror", None) or str(error)
     return UnsupportedRecordingError(f"input={given!r} cannot be opened: {reason}",
                                      argument="input")
+
+
+def check_output_file(output: str | Path, source: str, *, argument: str = "output") -> None:
+    """Refuse a local output file that would overwrite recorded data.
+
+    ``output`` may not be the input ``source`` itself (or a link to it), the
+    tuning sidecar of either, or any existing tuning recording (an ``.npy``
+    with a ``<stem>_metadata.json`` beside it): those hold data, not results.
+    An earlier result at ``output`` is replaced. URLs are not checked here.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``argument``, the path and why it is refused.
+
+    Examples
+    --------
+    >>> check_output_file("activity.npy", "recording.npy")  # nothing to refuse
+    >>> check_output_file("recording_metadata.json", "recording.npy")
+    Traceback (most recent call last):
+    ...
+    calab.errors.InvalidParameterError: output='recording_metadata.json' is the sidecar ...
+    """
+    from calab.io.tuning import tuning_paths
+
+    text = str(output)
+    if "://" in text or "://" in str(source):
+        return
+    out = Path(text).expanduser()
+    if out.name.endswith(SIDECAR_SUFFIX):
+        raise InvalidParameterError(
+            f"{argument}={text!r} is the sidecar name of a tuning recording "
+            f"(<stem>{SIDECAR_SUFFIX}); choose another name", argument=argument)
+    if not out.exists():
+        return
+    protected = {Path(source).expanduser(), *tuning_paths(source)}
+    if any(path.exists() and os.path.samefile(out, path) for path in protected):
+        raise InvalidParameterError(
+            f"{argument}={text!r} is the input {source!r}; it is left untouched. Choose "
+            "another output path", argument=argument)
+    if out.suffix == ".npy" and tuning_paths(out)[1].exists():
+        raise InvalidParameterError(
+            f"{argument}={text!r} is a tuning recording ({tuning_paths(out)[1].name} is "
+            "beside it); it is left untouched. Choose another output path", argument=argument)

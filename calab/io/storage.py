@@ -176,3 +176,7 @@ def url_holds_data(location: str, storage_options: Mapping[str, Any] | None) -> 
         return bool(fs.ls(path, detail=False))
     except (FileNotFoundError, NotADirectoryError):
         return False
+    except Exception as exc:  # no credentials, endpoint unreachable, access denied, ...
+        raise OSError(f"output={location!r} cannot be checked on its storage "
+                      f"({type(exc).__name__}: {exc}); check the URL, the credentials "
+                      "(AWS_* variables or storage options) and the endpoint") from None

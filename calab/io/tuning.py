@@ -19,10 +19,10 @@ from calab.core.options import positive_number as check_positive
 from calab.core.validation import as_trace_matrix
 from calab.errors import UnsupportedRecordingError
 from calab.io import json_bytes, read_json_object, write_atomically
+from calab.io.paths import SIDECAR_SUFFIX
 
 TUNING_SCHEMA_VERSION = "1.0.0"
 TUNING_DTYPE = "<f8"
-SIDECAR_SUFFIX = "_metadata.json"
 BUILTIN_KEYS = ("schema_version", "sampling_rate_hz", "num_cells", "num_timepoints", "dtype")
 
 

@@ -70,3 +70,15 @@ def test_missing_filesystem_package_names_the_extra():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert "IMPORT-ERROR" in done.stdout and "pip install 'calab[gcs]'" in done.stdout
+
+
+def test_unreachable_output_storage_is_a_clear_error(clean_aws):
+    pytest.importorskip("s3fs")
+    from calab.io.storage import url_holds_data
+
+    options = {"key": "k", "secret": "s",
+               "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "x"},
+               "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}}}
+    with pytest.raises(OSError, match=r"output='s3://b/p/o.zarr' cannot be checked .*"
+                                      r"EndpointConnectionError"):
+        url_holds_data("s3://b/p/o.zarr", options)
