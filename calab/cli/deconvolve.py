@@ -25,7 +25,8 @@ from calab.io.paths import check_output_file
 @parameter_options
 @click.option("-o", "--output", type=str, metavar="PATH",
               help="OUTPUT.zarr for zarr input (required); OUTPUT.npy for .npy input "
-                   "(default activity.npy).")
+                   "(default activity.npy; an earlier result there is replaced, the input "
+                   "or another tuning recording never).")
 @click.option("--dataset", help="Array inside a zarr group or .npz; the HDF5 key (CaImAn, "
               "HDF5), variable (Minian) or series (NWB) of a pipeline output.")
 @click.option("--full", is_flag=True, help="Also write baseline, reconvolution, iterations, "
