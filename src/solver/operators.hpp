@@ -14,7 +14,11 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
 
 #include "layout.hpp"
 
@@ -23,17 +27,31 @@ namespace CALAB_ISA {
 
 // No standard-library templates in the hot code: their instances are shared between the
 // builds of every instruction set at link time (layout.hpp), so these small ones stand in.
+// Buffers start on a cache line (ALIGNMENT), as the packed arrays do (fista_state.py):
+// a row of lanes then never splits a wide vector load across two lines.
 template <class T>
 struct Buffer {  // zeroed, owned, not copyable
     T* ptr = nullptr;
     int64_t size = 0;
-    explicit Buffer(int64_t n) : ptr(static_cast<T*>(std::calloc(n > 0 ? n : 1, sizeof(T)))),
-                                 size(n) {
+    explicit Buffer(int64_t n) : size(n) {
+        const size_t bytes = size_t(n > 0 ? n : 1) * sizeof(T);
+        const size_t rounded = (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+#if defined(_WIN32)
+        ptr = static_cast<T*>(_aligned_malloc(rounded, ALIGNMENT));
+#else
+        void* raw = nullptr;
+        ptr = posix_memalign(&raw, ALIGNMENT, rounded) == 0 ? static_cast<T*>(raw) : nullptr;
+#endif
         if (ptr == nullptr) throw std::bad_alloc();
+        std::memset(static_cast<void*>(ptr), 0, rounded);
     }
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
+#if defined(_WIN32)
+    ~Buffer() { _aligned_free(ptr); }
+#else
     ~Buffer() { std::free(ptr); }
+#endif
     T* data() { return ptr; }
     const T* data() const { return ptr; }
     T& operator[](int64_t i) { return ptr[i]; }
