@@ -31,6 +31,8 @@ from calab.core.fista_threads import get_num_threads, native_gate
 
 SINGLE: int = _solver.SINGLE  # values of ``phases``
 DOUBLE: int = _solver.DOUBLE
+#: Bytes to which the packed arrays are aligned (a cache line: no split vector loads).
+ALIGNMENT: int = _solver.ALIGNMENT
 
 
 def iterate(

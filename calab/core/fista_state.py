@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from calab.core.fista_cells import CONVERGED, N_FLOATS, OBJECTIVE, SUM_S, T_MOMENTUM
-from calab.core.fista_kernel import DOUBLE, SINGLE
+from calab.core.fista_kernel import ALIGNMENT, DOUBLE, SINGLE
 from calab.core.fista_threads import get_num_threads
 
 # Traces too short to cut into chunks are packed up to this many cells per group (the
@@ -93,12 +93,12 @@ class PackedState:
         shape = self.packed_y.shape
         if init is None:  # fresh zeros (untouched pages: a group's float64 arrays cost
             # nothing until it reaches the float64 phase)
-            self.packed_s, self.packed_z = np.zeros(shape), np.zeros(shape)
+            self.packed_s, self.packed_z = aligned_zeros(shape), aligned_zeros(shape)
         else:
             self.packed_s = self._to_groups(self.activity, width)
-            self.packed_z = self.packed_s.copy()
+            self.packed_z = aligned_copy(self.packed_s)
             floats[:, SUM_S] = self.activity.sum(axis=1)
-        self.packed_ks = np.zeros(shape)
+        self.packed_ks = aligned_zeros(shape)
         self._set_lanes(self.iterations, floats, width)
         self.phases[:] = SINGLE if start_single else DOUBLE
         self.single = self._single_copies(start_single)
@@ -127,11 +127,11 @@ class PackedState:
         """Float32 copies of the packed arrays for the float32 phase (empty when not needed)."""
         arrays = (self.packed_y, self.packed_s, self.packed_z, self.packed_ks)
         if needed and self.warm_start:
-            return tuple(a.astype(np.float32) for a in arrays)
+            return tuple(aligned_copy(a, np.float32) for a in arrays)
         if needed:  # s, z and the K s record start at zero
             shape = self.packed_y.shape
-            zeros = tuple(np.zeros(shape, np.float32) for _ in range(3))
-            return (self.packed_y.astype(np.float32), *zeros)
+            zeros = tuple(aligned_zeros(shape, np.float32) for _ in range(3))
+            return (aligned_copy(self.packed_y, np.float32), *zeros)
         return tuple(np.zeros((0, *a.shape[1:]), np.float32) for a in arrays)
 
     def finish(self) -> np.ndarray:
@@ -182,13 +182,29 @@ class PackedState:
         packed = np.zeros((n_groups * width, padded_time))
         packed[:n_rows, :n_time] = rows
         lanes = packed.reshape(n_groups, width * self.n_chunks, self.chunk_len)
-        return np.ascontiguousarray(lanes.transpose(0, 2, 1))
+        return aligned_copy(lanes.transpose(0, 2, 1))
 
     def _from_groups(self, packed: np.ndarray, n_rows: int) -> np.ndarray:
         """The first ``n_rows`` cells as ``(n_rows, T)`` (a view of a fresh copy)."""
         padded_time = self.n_chunks * self.chunk_len
         rows = packed.transpose(0, 2, 1).reshape(-1, padded_time)
         return rows[:n_rows, : self.n_time]
+
+
+def aligned_zeros(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """Zeros (pages untouched until written) starting on an ``ALIGNMENT``-byte boundary,
+    so that a group's rows of lanes never split a wide vector load across cache lines."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(size + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + size].view(dtype).reshape(shape)
+
+
+def aligned_copy(values: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """``values`` as a C-contiguous array of ``dtype`` on an ``ALIGNMENT``-byte boundary."""
+    out = aligned_zeros(values.shape, dtype)
+    out[...] = values
+    return out
 
 
 def _fresh_floats(n_cells: int) -> np.ndarray:

@@ -14,6 +14,7 @@
 #define CALAB_ISA baseline
 #endif
 
+#include <cstddef>
 #include <cstdint>
 
 namespace calab {
@@ -51,6 +52,8 @@ enum TableRow : int { FWD_A = 0, FWD_A_PREV = 1, ADJ_A = 2, ADJ_A_PREV = 3, N_TA
 // Values of a group's phase.
 enum Phase : int64_t { SINGLE = 0, DOUBLE = 1 };
 
+// Bytes to which the packed arrays and the solver's buffers are aligned (a cache line).
+constexpr size_t ALIGNMENT = 64;
 // Zero rows on both sides of a chunk in the work array: recursions need no special ends.
 constexpr int64_t GUARD = 2;
 // The convergence test counts from this many iterations since the momentum last started

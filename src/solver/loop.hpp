@@ -119,22 +119,46 @@ inline void switch_to_double(const Group<double>& g, const Constants<double>& k)
     }
 }
 
-// Group g of a round's arrays (one dtype).
+// The per-cell state of one group (iterations, done, floats), held by the thread running
+// it: in the packed per-cell arrays several groups share a cache line, which two threads
+// updating their groups every iteration would pass back and forth between cores.
+struct CellState {
+    Buffer<int64_t> iters;
+    Buffer<uint8_t> done;
+    Buffer<double> floats;
+    const RoundArgs& a;
+    int64_t g;
+
+    CellState(const RoundArgs& args, int64_t group)
+        : iters(args.width), done(args.width), floats(N_FLOATS * args.width), a(args), g(group) {
+        copy(a.iters + g * a.width, a.width, iters.data());
+        copy(a.done + g * a.width, a.width, done.data());
+        copy(a.floats + g * N_FLOATS * a.width, N_FLOATS * a.width, floats.data());
+    }
+    void write_back() {
+        copy(iters.data(), a.width, a.iters + g * a.width);
+        copy(done.data(), a.width, a.done + g * a.width);
+        copy(floats.data(), N_FLOATS * a.width, a.floats + g * N_FLOATS * a.width);
+    }
+};
+
+// Group g of a round's arrays (one dtype), its per-cell state in `cells`.
 template <class T>
-Group<T> group_of(const RoundArgs& a, int64_t g, const T* y, T* s, T* z, T* ks) {
+Group<T> group_of(const RoundArgs& a, int64_t g, const T* y, T* s, T* z, T* ks,
+                  CellState& cells) {
     const int64_t size = a.chunk_len * a.n_lanes;
     return Group<T>{y + g * size, s + g * size, z + g * size, ks + g * size,
-                    a.iters + g * a.width, a.done + g * a.width,
-                    a.floats + g * N_FLOATS * a.width, a.padding + g * a.width, a.valid_rows,
+                    cells.iters.data(), cells.done.data(), cells.floats.data(),
+                    a.padding + g * a.width, a.valid_rows,
                     a.chunk_len, a.n_lanes, a.width, a.n_lanes / a.width};
 }
 
 // A round of group g: the float32 phase while it lasts, then float64, n_steps in all.
-inline void run_group(const RoundArgs& a, int64_t g) {
+inline void run_phases(const RoundArgs& a, int64_t g, CellState& cells) {
     int64_t steps = a.n_steps;
-    const Group<double> twice = group_of<double>(a, g, a.y, a.s, a.z, a.ks);
+    const Group<double> twice = group_of<double>(a, g, a.y, a.s, a.z, a.ks, cells);
     if (a.phases[g] == SINGLE) {
-        const Group<float> single = group_of<float>(a, g, a.y32, a.s32, a.z32, a.ks32);
+        const Group<float> single = group_of<float>(a, g, a.y32, a.s32, a.z32, a.ks32, cells);
         steps -= run(single, a.single, steps);
         if (all_done(single.done, single.width)) {
             const int64_t size = a.chunk_len * a.n_lanes;
@@ -145,6 +169,12 @@ inline void run_group(const RoundArgs& a, int64_t g) {
         }
     }
     if (a.phases[g] == DOUBLE && steps > 0) run(twice, a.twice, steps);
+}
+
+inline void run_group(const RoundArgs& a, int64_t g) {
+    CellState cells(a, g);
+    run_phases(a, g, cells);
+    cells.write_back();
 }
 
 }  // namespace CALAB_ISA

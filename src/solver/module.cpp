@@ -212,6 +212,7 @@ NB_MODULE(_solver, m) {
     m.attr("SINGLE") = int(SINGLE);
     m.attr("DOUBLE") = int(DOUBLE);
     m.attr("GUARD") = int(GUARD);
+    m.attr("ALIGNMENT") = int(ALIGNMENT);
     m.attr("MIN_ITERATIONS") = int(MIN_ITERATIONS);
     m.attr("CONFIRM_ITERATIONS") = int(CONFIRM_ITERATIONS);
     m.attr("RESTART_MARGIN") = RESTART_MARGIN;

@@ -14,7 +14,11 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
+#if defined(_WIN32)
+#include <malloc.h>
+#endif
 
 #include "layout.hpp"
 
@@ -23,17 +27,31 @@ namespace CALAB_ISA {
 
 // No standard-library templates in the hot code: their instances are shared between the
 // builds of every instruction set at link time (layout.hpp), so these small ones stand in.
+// Buffers start on a cache line (ALIGNMENT), as the packed arrays do (fista_state.py):
+// a row of lanes then never splits a wide vector load across two lines.
 template <class T>
 struct Buffer {  // zeroed, owned, not copyable
     T* ptr = nullptr;
     int64_t size = 0;
-    explicit Buffer(int64_t n) : ptr(static_cast<T*>(std::calloc(n > 0 ? n : 1, sizeof(T)))),
-                                 size(n) {
+    explicit Buffer(int64_t n) : size(n) {
+        const size_t bytes = size_t(n > 0 ? n : 1) * sizeof(T);
+        const size_t rounded = (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+#if defined(_WIN32)
+        ptr = static_cast<T*>(_aligned_malloc(rounded, ALIGNMENT));
+#else
+        void* raw = nullptr;
+        ptr = posix_memalign(&raw, ALIGNMENT, rounded) == 0 ? static_cast<T*>(raw) : nullptr;
+#endif
         if (ptr == nullptr) throw std::bad_alloc();
+        std::memset(static_cast<void*>(ptr), 0, rounded);
     }
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
+#if defined(_WIN32)
+    ~Buffer() { _aligned_free(ptr); }
+#else
     ~Buffer() { std::free(ptr); }
+#endif
     T* data() { return ptr; }
     const T* data() const { return ptr; }
     T& operator[](int64_t i) { return ptr[i]; }
@@ -83,6 +101,48 @@ void local_forward(const T* z, T* work, const T* coef, int64_t L, int64_t n) {
     }
 }
 
+// The carries of the chunk fix-up, per cell along its lanes, in float64: c[0] = 0,
+// c[j+1] = M c[j] + b[j] (M from the tables' last two rows, b[j] = entry(lane j)), lane j
+// taking c[j] in T; `lane_of(j)` orders the lanes. Two lanes a step: c[j+2] =
+// M*M c[j] + (M b[j] + b[j+1]), so the serial chain (the latency) is one 2x2 product and
+// one addition per two lanes; c[j+1] is formed beside it from c[j].
+template <class T, class Entry, class LaneOf>
+void carry_chain(const T* tables, double g2, int64_t L, int64_t n, int64_t n_chunks,
+                 const Entry& entry, const LaneOf& lane_of, T* k1, T* k2) {
+    if (n_chunks == 1) {  // whole traces: nothing carried (and maybe no two rows to read)
+        fill(k1, n, T(0));
+        fill(k2, n, T(0));
+        return;
+    }
+    const double m11 = tables[FWD_A * L + L - 1], m12 = tables[FWD_A_PREV * L + L - 1];
+    const double m21 = g2 * double(tables[FWD_A * L + L - 2]);
+    const double m22 = g2 * double(tables[FWD_A_PREV * L + L - 2]);
+    const double q11 = m11 * m11 + m12 * m21, q12 = m11 * m12 + m12 * m22;
+    const double q21 = m21 * m11 + m22 * m21, q22 = m21 * m12 + m22 * m22;
+    for (int64_t first = 0; first < n; first += n_chunks) {
+        double c1 = 0.0, c2 = 0.0;
+        int64_t j = 0;
+        for (; j + 1 < n_chunks; j += 2) {
+            const int64_t here = first + lane_of(j), next = first + lane_of(j + 1);
+            double u1, u2, v1, v2;
+            entry(here, u1, u2);
+            entry(next, v1, v2);
+            k1[here] = T(c1);
+            k2[here] = T(c2);
+            k1[next] = T((m11 * c1 + m12 * c2) + u1);
+            k2[next] = T((m21 * c1 + m22 * c2) + u2);
+            const double e1 = (m11 * u1 + m12 * u2) + v1, e2 = (m21 * u1 + m22 * u2) + v2;
+            const double d1 = (q11 * c1 + q12 * c2) + e1, d2 = (q21 * c1 + q22 * c2) + e2;
+            c1 = d1;
+            c2 = d2;
+        }
+        if (j < n_chunks) {
+            k1[first + lane_of(j)] = T(c1);
+            k2[first + lane_of(j)] = T(c2);
+        }
+    }
+}
+
 // Per lane (k1, k2): the true state entering each chunk, chunk by chunk, in float64.
 template <class T>
 void forward_carries(const T* z, const T* work, const T* coef, const T* tables, int64_t L,
@@ -91,22 +151,13 @@ void forward_carries(const T* z, const T* work, const T* coef, const T* tables, 
     const T w = coef[W];
     const T* last = work + (GUARD + L - 1) * n;
     const T* second = work + (GUARD + L - 2) * n;
-    const T* a = tables + FWD_A * L;
-    const T* a_prev = tables + FWD_A_PREV * L;
-    for (int64_t first = 0; first < n; first += n_chunks) {
-        double carry1 = 0.0, carry2 = 0.0;
-        for (int64_t lane = first; lane < first + n_chunks; ++lane) {
-            k1[lane] = T(carry1);
-            k2[lane] = T(carry2);
-            if (lane == first + n_chunks - 1) break;
-            double end = double(last[lane]) + double(a[L - 1]) * carry1;
-            end += double(a_prev[L - 1]) * carry2;
-            double before = double(second[lane]) + double(a[L - 2]) * carry1;
-            before += double(a_prev[L - 2]) * carry2;
-            carry1 = end;
-            carry2 = g2 * before + double(w * z[(L - 1) * n + lane]);
-        }
-    }
+    const T* z_last = z + (L - 1) * n;
+    carry_chain(tables, g2, L, n, n_chunks,
+                [&](int64_t lane, double& b1, double& b2) {
+                    b1 = double(last[lane]);
+                    b2 = g2 * double(second[lane]) + double(w * z_last[lane]);
+                },
+                [](int64_t j) { return j; }, k1, k2);
 }
 
 // The local K_full z in work becomes the true one, in work and in copy (chunk_len rows).
@@ -198,22 +249,12 @@ void adjoint_carries(const T* work, const T* coef, const T* tables, int64_t L, i
     const double g2 = coef[G2];
     const T* start_row = work + GUARD * n;
     const T* after_row = work + (GUARD + 1) * n;
-    const T* a = tables + FWD_A * L;
-    const T* a_prev = tables + FWD_A_PREV * L;
-    for (int64_t first = 0; first < n; first += n_chunks) {
-        double carry1 = 0.0, carry2 = 0.0;
-        for (int64_t lane = first + n_chunks - 1; lane >= first; --lane) {
-            p1[lane] = T(carry1);
-            p2[lane] = T(carry2);
-            if (lane == first) break;
-            double start = double(start_row[lane]) + double(a[L - 1]) * carry1;
-            start += double(a_prev[L - 1]) * carry2;
-            double after = double(after_row[lane]) + double(a[L - 2]) * carry1;
-            after += double(a_prev[L - 2]) * carry2;
-            carry1 = start;
-            carry2 = g2 * after;
-        }
-    }
+    carry_chain(tables, g2, L, n, n_chunks,
+                [&](int64_t lane, double& b1, double& b2) {
+                    b1 = double(start_row[lane]);
+                    b2 = g2 * double(after_row[lane]);
+                },
+                [n_chunks](int64_t j) { return n_chunks - 1 - j; }, p1, p2);
 }
 
 // out = K x for lanes x (chunk_len, n), the operator of coef; work: scratch of
