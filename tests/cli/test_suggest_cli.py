@@ -51,6 +51,15 @@ def test_suggest_needs_fs_and_reports_bad_input(tmp_path):
     assert done.exit_code != 0 and "constant" in done.output
 
 
+@pytest.mark.parametrize("fs", ["1e9", "1e-9"])
+def test_suggest_implausible_fs_names_fs(tmp_path, fs):
+    _, path = _recording(tmp_path, seconds=30.0)
+    done = CliRunner().invoke(main, ["suggest", str(path), "--fs", fs])
+    assert done.exit_code == 2
+    assert "fs=" in done.output and "plausible sampling rate" in done.output
+    assert "tau_d" not in done.output and "Traceback" not in done.output
+
+
 def test_unreliable_suggestion_warns_on_stderr(tmp_path):
     path = tmp_path / "noise.npy"
     np.save(path, np.random.default_rng(0).normal(size=(4, 3000)))

@@ -180,3 +180,20 @@ def test_unexpected_errors_are_500_without_internals(data_root):
     assert response.status_code == 500
     assert response.json()["field"] is None
     assert "internals" not in response.text and str(data_root) not in response.text
+
+
+@pytest.mark.parametrize("fs", [1e300, 1e6, 1e-300, 0.01])
+def test_auto_fs_outside_plausible_rates_is_refused_at_submission(client, data_root, fs):
+    response = submit(client, params={"auto": True, "fs": fs})
+    assert_refused(response, 422, "params.fs", data_root)
+    assert "plausible sampling rate" in response.json()["error"]
+    assert_nothing_recorded(client, data_root)
+
+
+def test_auto_on_too_short_input_is_refused_at_submission(client, data_root):
+    zarr.create_array(store=str(data_root / "short.zarr"),
+                      data=np.ones((3, 10), dtype=np.float32), attributes={"fs": 30.0})
+    response = submit(client, input="short.zarr", params="auto")
+    assert_refused(response, 422, "input", data_root)
+    assert "10 samples per cell" in response.json()["error"] and "32" in response.json()["error"]
+    assert_nothing_recorded(client, data_root)

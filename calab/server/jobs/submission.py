@@ -23,6 +23,7 @@ from calab.core.options import (
     DeconvolutionOptions,
     integer_in_range,
 )
+from calab.core.suggest_input import MIN_SAMPLES
 from calab.errors import CalabError
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.locations import Location, check_not_inside, resolve_location
@@ -235,8 +236,12 @@ def _check_against_input(
         raise JobRequestError(field_name, message) from None
     n_cells, n_timepoints = int(info[0]), int(info[1])
     fs = info[2] if len(info) > 2 else None
-    if options is None:  # "auto": only the sampling rate can be checked before it runs
+    if options is None:  # "auto": the sampling rate and length can be checked before it runs
         _check_auto_fs(auto or {}, fs)
+        if n_timepoints < MIN_SAMPLES:
+            raise JobRequestError("input", f"input={relative!r} has {n_timepoints} samples per "
+                                  f"cell; params 'auto' needs at least {MIN_SAMPLES} to "
+                                  "suggest parameters from")
         return
     try:
         options.check_recording(n_cells, n_timepoints, fs=fs)
