@@ -197,3 +197,35 @@ def test_auto_on_too_short_input_is_refused_at_submission(client, data_root):
     assert_refused(response, 422, "input", data_root)
     assert "10 samples per cell" in response.json()["error"] and "32" in response.json()["error"]
     assert_nothing_recorded(client, data_root)
+
+
+def test_nan_policy_is_a_service_option(client, data_root):
+    bad = submit(client, options={"nan_policy": "fill"})
+    assert_refused(bad, 422, "options.nan_policy", data_root)
+    assert "'raise', 'interpolate'" in bad.json()["error"]
+    assert_nothing_recorded(client, data_root)
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert schema["Options"]["properties"]["nan_policy"]["enum"] == ["raise", "interpolate"]
+
+
+def test_auto_job_with_nan_gaps_runs_with_nan_policy_interpolate(client, data_root):
+    from calab import simulate
+    from calab.server.jobs.executor import engine_executor
+
+    traces = np.asarray(simulate(num_cells=4, duration_s=60.0, fs=30.0, seed=3).traces)
+    traces[:, 100:104] = np.nan
+    zarr.create_array(store=str(data_root / "gaps.zarr"), data=traces, attributes={"fs": 30.0})
+    answer = submit(client, input="gaps.zarr", params="auto",
+                    options={"nan_policy": "interpolate"})
+    assert answer.status_code == 202, answer.text
+    job = client.get(f"/api/v1/jobs/{answer.json()['id']}").json()
+    assert job["options"]["nan_policy"] == "interpolate"
+
+    class LocalCluster:  # no shared cluster: the engine starts its own for the run
+        def client(self):
+            return None
+
+    summary = engine_executor(LocalCluster(), data_root)(job, lambda *_: None, lambda: False)
+    assert summary
+    activity = zarr.open_group(str(data_root / "out.zarr"), mode="r")["activity"][:]
+    assert activity.shape == traces.shape and np.isfinite(activity).all()

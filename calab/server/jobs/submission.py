@@ -19,6 +19,7 @@ from calab.core.options import (
     DEFAULT_CONSTRAINT,
     DEFAULT_CONV_MODE,
     DEFAULT_MAX_ITERS,
+    DEFAULT_NAN_POLICY,
     DEFAULT_TOL,
     DeconvolutionOptions,
     integer_in_range,
@@ -38,6 +39,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "chunk_cells": None,
     "constraint": DEFAULT_CONSTRAINT,
     "tol": DEFAULT_TOL,
+    "nan_policy": DEFAULT_NAN_POLICY,
 }
 MAX_CHUNK_CELLS = 1_000_000
 
