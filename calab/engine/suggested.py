@@ -87,8 +87,9 @@ def suggest_for_run(recording: Any, request: Mapping[str, Any],
     """
     fs = request["fs"] if request["fs"] is not None else recording.fs
     if fs is None:
-        raise InvalidParameterError("fs: auto parameters need the sampling rate; the input "
-                                    "records none, so give fs (Hz)", argument="fs")
+        missing = getattr(recording, "missing_fs", lambda: "records no sampling rate")()
+        raise InvalidParameterError(f"fs: auto parameters need the sampling rate; the input "
+                                    f"{missing}, so give fs (Hz)", argument="fs")
     previous = (recorded or {}).get("suggested")
     if isinstance(previous, dict) and previous.get("fs") == float(fs):
         record = dict(previous)

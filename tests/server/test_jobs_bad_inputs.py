@@ -229,3 +229,15 @@ def test_auto_job_with_nan_gaps_runs_with_nan_policy_interpolate(client, data_ro
     assert summary
     activity = zarr.open_group(str(data_root / "out.zarr"), mode="r")["activity"][:]
     assert activity.shape == traces.shape and np.isfinite(activity).all()
+
+
+@pytest.mark.parametrize("rate", ["thirty", -30, True])
+def test_auto_on_input_with_invalid_rate_says_so(client, data_root, rate):
+    zarr.create_array(store=str(data_root / "bad-rate.zarr"),
+                      data=np.ones((3, 64), dtype=np.float32), attributes={"fs": rate})
+    response = submit(client, input="bad-rate.zarr", params="auto")
+    assert_refused(response, 422, "params.fs", data_root)
+    error = response.json()["error"]
+    assert "invalid sampling rate" in error and f"fs={rate!r}" in error
+    assert "records no sampling rate" not in error
+    assert_nothing_recorded(client, data_root)
