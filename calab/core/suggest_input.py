@@ -15,6 +15,7 @@ import numpy as np
 
 from calab.core.checks import integer_in_range, positive_number
 from calab.core.subsample import candidate_rows, time_window
+from calab.core.validation import as_numeric_array
 from calab.errors import InvalidParameterError, ParameterTypeError
 
 #: Fewest samples per trace anything can be estimated from.
@@ -46,7 +47,7 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
     of each stride is taken, deterministically.
     """
     if isinstance(traces, (list, tuple)):
-        traces = np.asarray(traces)
+        traces = as_numeric_array(traces, "traces")
     shape = _shape_of(traces)
     _check_dtype(traces)
     one_d = len(shape) == 1

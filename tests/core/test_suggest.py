@@ -179,6 +179,11 @@ def test_list_input_is_read_as_an_array() -> None:
     assert from_list["tau_decay"] == from_array["tau_decay"]
 
 
+def test_ragged_list_is_refused_clearly() -> None:
+    with pytest.raises(CalabError, match=r"traces is ragged: its rows have lengths \[39, 40\]"):
+        suggest_params([[1.0] * 40, [1.0] * 39], FS)
+
+
 @pytest.mark.parametrize("dtype", [complex, bool, object])
 def test_non_real_dtypes_are_refused(dtype) -> None:
     traces = np.asarray(_sim(cells=3, seconds=30.0).traces).astype(dtype)
