@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from calab.io import read_json_object, to_json_value
+from calab.io.arrays import npy_refusal
 from calab.io.paths import SIDECAR_SUFFIX
 from calab.io.tuning import BUILTIN_KEYS, check_sidecar, tuning_paths
 from calab.io.zarr_store import has_zarr_metadata
@@ -98,7 +99,8 @@ def describe_npy(path: Path) -> dict[str, Any]:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise _bad_file(f"{path} is not a readable .npy array: {err}") from None
+        detail = npy_refusal() if "allow_pickle" in str(err) else str(err)
+        raise _bad_file(f"{path} is not a readable .npy array: {detail}") from None
     order = "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
     result: dict[str, Any] = {
         "shape": list(array.shape),

@@ -111,6 +111,25 @@ def auto_from_flags(params_path: Path | str | None, fs: float | None, tau_rise: 
     return {"auto": True, "fs": fs, "filter_enabled": bool(filter_enabled)}
 
 
+def check_params_path(params_path: Path | str) -> None:
+    """Refuse a ``--params`` value that is neither ``auto`` nor an existing file.
+
+    ``auto`` is lowercase only, as the job service's ``"params": "auto"``.
+
+    Raises
+    ------
+    UserError
+        Naming ``--params``, the value and what is allowed.
+    """
+    if Path(params_path).exists():
+        return
+    text = str(params_path)
+    hint = " ('auto' is lowercase)" if text.lower() == AUTO else ""
+    raise UserError(f"--params={text[:200]!r} must be {AUTO!r} (suggest the parameters from "
+                    f"the recording) or the path of a CaTune export JSON; no such file"
+                    f"{hint}")
+
+
 def params_from_flags(
     params_path: Path | str | None, fs: float | None, tau_rise: float | None,
     tau_decay: float | None, lam: float | None, filter_enabled: bool | None,
@@ -146,6 +165,7 @@ def params_from_flags(
         if given:
             raise click.UsageError("give either --params or --fs/--tau-rise/--tau-decay/--lam, "
                                    f"not both (also got {', '.join(given)})")
+        check_params_path(params_path)
         params = load_export_params(params_path)
     else:
         if flags["fs"] is None:

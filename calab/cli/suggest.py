@@ -40,7 +40,7 @@ def suggest(input_path: str, fs: float | None, dataset: str | None, per_cell: bo
     try:
         recording = open_recording(input_path, fs=fs, dataset=dataset)
         if recording.fs is None:
-            raise click.UsageError(f"{input_path} records no sampling rate; pass --fs HZ")
+            raise click.UsageError(f"{input_path} {recording.missing_fs()}; pass --fs HZ")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SuggestionWarning)
             result = suggest_params(recording.traces, recording.fs, per_cell=per_cell,

@@ -71,6 +71,34 @@ def non_negative_number(name: str, value: Any) -> float:
     return number
 
 
+#: Plausible sampling rates of a calcium recording (Hz): 0.1 Hz (one frame in
+#: 10 s) to 100 kHz. Anything outside is a unit mistake (ms for s, kHz for Hz).
+MIN_SAMPLING_RATE = 0.1
+MAX_SAMPLING_RATE = 100_000.0
+
+
+def sampling_rate(name: str, value: Any) -> float:
+    """A sampling rate in Hz within ``MIN_SAMPLING_RATE..MAX_SAMPLING_RATE``.
+
+    Examples
+    --------
+    >>> sampling_rate("fs", 30)
+    30.0
+    >>> sampling_rate("fs", 1e9)
+    Traceback (most recent call last):
+    ...
+    calab.errors.InvalidParameterError: fs=1000000000.0 Hz is not a plausible sampling rate; ...
+    """
+    allowed = (f"a sampling rate in Hz between {MIN_SAMPLING_RATE:g} and "
+               f"{MAX_SAMPLING_RATE:,.0f}")
+    number = real_number(name, value, allowed)
+    if not MIN_SAMPLING_RATE <= number <= MAX_SAMPLING_RATE:
+        raise InvalidParameterError(
+            f"{name}={short_repr(value)} Hz is not a plausible sampling rate; it must be "
+            f"{allowed}", argument=name)
+    return number
+
+
 def integer_in_range(name: str, value: Any, low: int, high: int) -> int:
     """An integer (not ``bool``) with ``low <= value <= high``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Integral, np.integer)):

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from calab.core.options import positive_number
+from calab.errors import InvalidParameterError
 
 # MAD of Gaussian noise -> its standard deviation; first differences double the variance.
 _MAD_TO_SIGMA = 1.0 / (0.6745 * math.sqrt(2.0))
@@ -181,6 +182,10 @@ def check_cell_indices(cells: object, n_cells: int) -> np.ndarray:
     """
     if isinstance(cells, str):
         cells = parse_cell_spec(cells)
+    if isinstance(cells, (list, tuple)) and any(isinstance(c, (bool, np.bool_)) for c in cells):
+        raise InvalidParameterError(
+            f"cells={cells!r} must be a non-empty sequence of integer cell indices; "
+            "true/false are not cell indices", argument="cells")
     array = np.asarray(cells)
     if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.integer):
         raise ValueError(

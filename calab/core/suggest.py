@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from calab.core import suggest_kinetics as kin
+from calab.core.checks import flag, sampling_rate
 from calab.core.kernel import build_kernel
 from calab.core.suggest_input import Subsample, read_subsample
 from calab.core.suggest_pool import MAX_RISE_RATIO, fit_cells, pool
 from calab.core.suggest_refine import FASTEST_RISE_SAMPLES, refine_rise
-from calab.errors import InvalidParameterError
 
 #: lambda = LAMBDA_PER_NOISE * (noise std of the matched-filtered trace) / G,
 #: calibrated on simulated recordings of every indicator preset.
@@ -99,7 +99,12 @@ def suggest_params(
     Raises
     ------
     calab.errors.InvalidParameterError
-        Empty input, all-NaN or constant traces, ``fs <= 0``.
+        Empty input, all-NaN or constant traces, ``fs`` outside the plausible
+        sampling rates (:data:`calab.core.checks.MIN_SAMPLING_RATE` to
+        :data:`calab.core.checks.MAX_SAMPLING_RATE` Hz), ``max_seconds <= 0``.
+    calab.errors.ParameterTypeError
+        Non-real traces (complex, bool, text), a non-integer ``max_cells`` or
+        ``seed``, a non-bool ``per_cell`` or ``filter_enabled``.
 
     Examples
     --------
@@ -109,7 +114,10 @@ def suggest_params(
     >>> bool(0.3 < p["tau_decay"] / sim.tau_decay < 3.0), p["details"]["reliable"]
     (True, True)
     """
-    fs = _check_fs(fs)
+    fs = sampling_rate("fs", fs)
+    per_cell = flag("per_cell", per_cell)
+    if filter_enabled is not None:
+        filter_enabled = flag("filter_enabled", filter_enabled)
     sample = read_subsample(traces, fs, max_cells=max_cells, max_seconds=max_seconds,
                             seed=seed)
     matrix, usable = sample.matrix, sample.usable
@@ -192,18 +200,6 @@ def suggestion_record(suggestion: Mapping[str, Any]) -> dict[str, Any]:
         "cells_read": len(details["cells"]), "active_cells": len(details["active"]),
         "window": [int(v) for v in details["window"]],
     }
-
-
-def _check_fs(fs: Any) -> float:
-    try:
-        value = float(fs)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"fs={fs!r} must be a finite number > 0 (Hz)",
-                                    argument="fs") from None
-    if isinstance(fs, bool) or not (math.isfinite(value) and value > 0):
-        raise InvalidParameterError(f"fs={fs!r} must be a finite number > 0 (Hz)",
-                                    argument="fs")
-    return value
 
 
 def _refine_pooled(detrended: np.ndarray, finite: np.ndarray, fs: float, noise: np.ndarray,

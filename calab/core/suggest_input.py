@@ -13,11 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from calab.core.checks import integer_in_range, positive_number
 from calab.core.subsample import candidate_rows, time_window
+from calab.core.validation import as_numeric_array
 from calab.errors import InvalidParameterError, ParameterTypeError
 
 #: Fewest samples per trace anything can be estimated from.
 MIN_SAMPLES = 32
+#: Largest ``max_cells`` and ``seed`` accepted.
+MAX_CELLS = 10_000_000
+MAX_SEED = 2**63 - 1
 
 
 @dataclass
@@ -41,7 +46,10 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
     (:func:`calab.core.subsample.candidate_rows`); ``seed`` shifts which cell
     of each stride is taken, deterministically.
     """
+    if isinstance(traces, (list, tuple)):
+        traces = as_numeric_array(traces, "traces")
     shape = _shape_of(traces)
+    _check_dtype(traces)
     one_d = len(shape) == 1
     n_cells, n_time = (1, shape[0]) if one_d else shape
     if n_cells == 0 or n_time == 0:
@@ -52,10 +60,10 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
         raise InvalidParameterError(f"traces has {n_time} samples per cell; at least "
                                     f"{MIN_SAMPLES} are needed to estimate anything",
                                     argument="traces")
-    if int(max_cells) < 1:
-        raise InvalidParameterError(f"max_cells={max_cells!r} must be >= 1",
-                                    argument="max_cells")
-    start, stop = time_window(n_time, fs, float(max_seconds) / 60.0)
+    max_cells = integer_in_range("max_cells", max_cells, 1, MAX_CELLS)
+    seed = integer_in_range("seed", seed, 0, MAX_SEED)
+    max_seconds = positive_number("max_seconds", max_seconds)
+    start, stop = time_window(n_time, fs, max_seconds / 60.0)
     if stop - start < MIN_SAMPLES:
         start = max(0, (n_time - MIN_SAMPLES) // 2)
         stop = start + MIN_SAMPLES
@@ -70,8 +78,6 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
 def _shape_of(traces: Any) -> tuple[int, ...]:
     shape = getattr(traces, "shape", None)
     if shape is None:
-        if isinstance(traces, (list, tuple)):
-            return np.asarray(traces).shape
         raise ParameterTypeError(f"traces must be an array (NumPy, dask, zarr, ...) with a "
                                  f"shape; got {type(traces).__name__}", argument="traces")
     shape = tuple(int(n) for n in shape)
@@ -79,6 +85,20 @@ def _shape_of(traces: Any) -> tuple[int, ...]:
         raise InvalidParameterError(f"traces must be 1-D or 2-D (cells x time); got shape "
                                     f"{shape}", argument="traces")
     return shape
+
+
+def _check_dtype(traces: Any) -> None:
+    """Refuse complex, boolean, text and object data (anything but real numbers)."""
+    dtype = getattr(traces, "dtype", None)
+    if dtype is None:
+        return
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # a library's own dtype object NumPy does not know
+        return
+    if kind not in "iuf":
+        raise ParameterTypeError(f"traces must hold real numbers (integers or floats); got "
+                                 f"dtype {np.dtype(dtype)}", argument="traces")
 
 
 def _choose_cells(traces: Any, n_cells: int, max_cells: int, seed: int) -> np.ndarray:

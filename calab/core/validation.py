@@ -26,7 +26,7 @@ def as_trace_matrix(
     Strided and non-contiguous inputs are copied into a contiguous array.
     """
     choice("nan_policy", nan_policy, NAN_POLICIES)
-    array = _as_array(traces, name)
+    array = as_numeric_array(traces, name)
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
     ):
@@ -76,7 +76,7 @@ def _handle_non_finite(matrix: np.ndarray, name: str, nan_policy: str) -> None:
     )
 
 
-def _as_array(traces: Any, name: str) -> np.ndarray:
+def as_numeric_array(traces: Any, name: str) -> np.ndarray:
     """``np.asarray(traces)``, with NumPy's errors for ragged or odd input made clear."""
     try:
         return np.asarray(traces)

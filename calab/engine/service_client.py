@@ -160,7 +160,7 @@ def _accepts_n_workers(client: Any) -> bool:
 
 def inspect_input(path: str | Path, dataset: str | None = None, *,
                   storage_options: dict[str, Any] | None = None
-                  ) -> tuple[int, int, float | None]:
+                  ) -> tuple[int, int, float | None, str]:
     """Check that ``path`` (and ``dataset``) is a 2-D numeric recording calab can read.
 
     Opens it with :func:`calab.open_recording`, reading metadata only. Used by the
@@ -180,8 +180,9 @@ def inspect_input(path: str | Path, dataset: str | None = None, *,
     Returns
     -------
     tuple
-        ``(n_cells, n_timepoints, fs)``: the shape, and the sampling rate the
-        input records (None when it records none).
+        ``(n_cells, n_timepoints, fs, missing_fs)``: the shape, the sampling
+        rate the input records (None when it records none or an invalid one)
+        and, for that case, why (:meth:`calab.io.recording.Recording.missing_fs`).
 
     Raises
     ------
@@ -192,11 +193,11 @@ def inspect_input(path: str | Path, dataset: str | None = None, *,
     Example
     -------
     >>> inspect_input("/data/rec.zarr", "traces")  # doctest: +SKIP
-    (2000, 18000, None)
+    (2000, 18000, None, 'records no sampling rate')
     """
     recording = open_recording(path, dataset=dataset,
                                storage_options=resolve_storage_options(path, storage_options))
-    return recording.n_cells, recording.n_timepoints, recording.file_fs
+    return recording.n_cells, recording.n_timepoints, recording.file_fs, recording.missing_fs()
 
 
 def check_url_output(url: str, storage_options: dict[str, Any] | None = None) -> None:

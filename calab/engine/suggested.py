@@ -9,11 +9,11 @@ of one output is deconvolved with the same parameters.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from calab.core.checks import sampling_rate
 from calab.core.suggest import SuggestionWarning, suggest_params, suggestion_record
 from calab.errors import InvalidParameterError, ParameterTypeError
 
@@ -31,7 +31,8 @@ def auto_request(params: Any) -> dict[str, Any] | None:
     Raises
     ------
     calab.errors.InvalidParameterError
-        An unknown key beside ``auto``, ``auto`` other than true, ``fs <= 0``.
+        An unknown key beside ``auto``, ``auto`` other than true, ``fs`` outside the
+        plausible sampling rates (:func:`calab.core.checks.sampling_rate`).
     calab.errors.ParameterTypeError
         A non-numeric ``fs`` or non-boolean ``filter_enabled``.
 
@@ -60,14 +61,7 @@ def auto_request(params: Any) -> dict[str, Any] | None:
 
 
 def _positive_fs(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParameterTypeError(f"fs={value!r} must be a number (Hz)", argument="fs")
-    if not (math.isfinite(value) and value > 0):
-        raise InvalidParameterError(f"fs={value!r} must be a finite number > 0 (Hz)",
-                                    argument="fs")
-    return float(value)
+    return None if value is None else sampling_rate("fs", value)
 
 
 def suggest_for_run(recording: Any, request: Mapping[str, Any],
@@ -93,8 +87,9 @@ def suggest_for_run(recording: Any, request: Mapping[str, Any],
     """
     fs = request["fs"] if request["fs"] is not None else recording.fs
     if fs is None:
-        raise InvalidParameterError("fs: auto parameters need the sampling rate; the input "
-                                    "records none, so give fs (Hz)", argument="fs")
+        missing = getattr(recording, "missing_fs", lambda: "records no sampling rate")()
+        raise InvalidParameterError(f"fs: auto parameters need the sampling rate; the input "
+                                    f"{missing}, so give fs (Hz)", argument="fs")
     previous = (recorded or {}).get("suggested")
     if isinstance(previous, dict) and previous.get("fs") == float(fs):
         record = dict(previous)

@@ -88,6 +88,13 @@ class NpyArray(StoredArray):
         return np.array(mapped[selection])
 
 
+def npy_refusal() -> str:
+    """Why NumPy refused a ``.npy`` as pickled data, without its advice to unpickle it."""
+    return ("it is not a NumPy .npy array of numbers (another kind of file renamed .npy, "
+            "or pickled Python objects, which calab never loads); save the traces with "
+            "numpy.save")
+
+
 class NpzArray(StoredArray):
     """One member of an ``.npz`` archive (read whole on each access: zip members cannot
     be memory-mapped)."""
@@ -366,6 +373,9 @@ def _index(key: Any, size: int, axis: str) -> tuple[Any, bool]:
 def unreadable(path: str, what: str, err: BaseException) -> UnsupportedRecordingError:
     """The error for a file that exists but cannot be read as ``what``."""
     detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    if "allow_pickle" in detail:  # never pass on NumPy's advice to load a file unsafely
+        return UnsupportedRecordingError(f"input={path!r} is not a valid {what}: "
+                                         f"{npy_refusal()}", argument="input")
     return UnsupportedRecordingError(
         f"input={path!r} is not a readable {what} ({type(err).__name__}: {detail})",
         argument="input")

@@ -18,7 +18,14 @@ import numpy as np
 from calab.errors import UnsupportedRecordingError
 from calab.io.arrays import HDF5Array, NpyArray, NpzArray, StoredArray, TraceArray, unreadable
 from calab.io.recording import Recording, check_traces
-from calab.io.zarr_store import FS_ATTRS, open_node, pick_array, stored_fs, zarr_source
+from calab.io.zarr_store import (
+    FS_ATTRS,
+    invalid_stored_fs,
+    open_node,
+    pick_array,
+    stored_fs,
+    zarr_source,
+)
 
 PREFERRED_NAMES = ("traces", "C", "F")
 
@@ -88,8 +95,10 @@ def open_zarr(location: str, given: str, dataset: str | None,
     array, name = pick_array(node, given, dataset, prefer=("traces",))
     part = zarr_source(location, array, name, storage_options)
     _check(part, given, name, one_d_ok=False)
-    return Recording(TraceArray([(part, 1.0)]), "zarr", given, dataset=name,
-                     file_fs=stored_fs(array, node))
+    file_fs = stored_fs(array, node)
+    invalid = None if file_fs is not None else invalid_stored_fs(array, node)
+    return Recording(TraceArray([(part, 1.0)]), "zarr", given, dataset=name, file_fs=file_fs,
+                     extras={"invalid_fs": invalid} if invalid else {})
 
 
 def open_hdf5(path: Path, given: str, dataset: str | None) -> Recording:

@@ -93,6 +93,21 @@ class Recording:
         values = self.traces.read()
         return values[0] if self.one_trace else values
 
+    def missing_fs(self) -> str:
+        """Why the file gives no sampling rate: it records none, or an invalid one (shown).
+
+        Examples
+        --------
+        >>> bad = Recording(None, "zarr", "rec.zarr", extras={"invalid_fs": "fs=-30"})
+        >>> bad.missing_fs()
+        'records an invalid sampling rate (fs=-30 in its attributes; a number of Hz > 0 is needed)'
+        """
+        invalid = self.extras.get("invalid_fs")
+        if invalid:
+            return (f"records an invalid sampling rate ({invalid} in its attributes; a number "
+                    "of Hz > 0 is needed)")
+        return "records no sampling rate"
+
     def with_fs(self, fs: float | None) -> Recording:
         """This recording with the caller's ``fs`` settled against the file's.
 

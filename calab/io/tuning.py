@@ -19,6 +19,7 @@ from calab.core.options import positive_number as check_positive
 from calab.core.validation import as_trace_matrix
 from calab.errors import UnsupportedRecordingError
 from calab.io import json_bytes, read_json_object, write_atomically
+from calab.io.arrays import npy_refusal
 from calab.io.paths import SIDECAR_SUFFIX
 
 TUNING_SCHEMA_VERSION = "1.0.0"
@@ -225,6 +226,8 @@ def _load_npy(npy_path: Path) -> np.ndarray:
         traces = np.load(npy_path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         detail = str(err) or "the file is empty or truncated"
+        if "allow_pickle" in detail:  # never pass on NumPy's advice to load it unsafely
+            detail = npy_refusal()
         raise UnsupportedRecordingError(
             f"{npy_path} is not a readable numeric .npy file: {detail}", argument="input"
         ) from None

@@ -69,13 +69,26 @@ def dimension_names(array: Any) -> list[str] | None:
 
 def stored_fs(*nodes: Any) -> float | None:
     """A sampling rate recorded in the attributes (``sampling_rate_hz`` or ``fs``)."""
+    for _key, value in _rate_attributes(nodes):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return None
+
+
+def invalid_stored_fs(*nodes: Any) -> str | None:
+    """``key=value`` of the first sampling-rate attribute that is not a number > 0, if any."""
+    for key, value in _rate_attributes(nodes):
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+            return f"{key}={value!r}"[:80]
+    return None
+
+
+def _rate_attributes(nodes: tuple[Any, ...]) -> list[tuple[str, Any]]:
+    found = []
     for node in nodes:
         attrs = dict(node.attrs)
-        for key in FS_ATTRS:
-            value = attrs.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                return float(value)
-    return None
+        found += [(key, attrs[key]) for key in FS_ATTRS if key in attrs]
+    return found
 
 
 def pick_array(node: Any, given: str, dataset: str | None, prefer: tuple[str, ...] = ()

@@ -51,6 +51,15 @@ def test_suggest_needs_fs_and_reports_bad_input(tmp_path):
     assert done.exit_code != 0 and "constant" in done.output
 
 
+@pytest.mark.parametrize("fs", ["1e9", "1e-9"])
+def test_suggest_implausible_fs_names_fs(tmp_path, fs):
+    _, path = _recording(tmp_path, seconds=30.0)
+    done = CliRunner().invoke(main, ["suggest", str(path), "--fs", fs])
+    assert done.exit_code == 2
+    assert "fs=" in done.output and "plausible sampling rate" in done.output
+    assert "tau_d" not in done.output and "Traceback" not in done.output
+
+
 def test_unreliable_suggestion_warns_on_stderr(tmp_path):
     path = tmp_path / "noise.npy"
     np.save(path, np.random.default_rng(0).normal(size=(4, 3000)))
@@ -114,3 +123,24 @@ def test_deconvolve_zarr_params_auto_records_the_suggestion_in_the_attrs(tmp_pat
     again = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["blocks_skipped"] == summary["blocks_total"]  # resumed
+
+
+def test_suggest_on_zarr_with_invalid_rate_shows_it(tmp_path):
+    import zarr
+
+    store = tmp_path / "bad-rate.zarr"
+    zarr.create_array(store=str(store), data=np.ones((3, 64), dtype=np.float32),
+                      attributes={"fs": "thirty"})
+    done = CliRunner().invoke(main, ["suggest", str(store)])
+    assert done.exit_code == 2
+    assert "invalid sampling rate (fs='thirty'" in done.output and "--fs" in done.output
+
+
+def test_text_file_named_npy_is_not_a_valid_npy(tmp_path):
+    text = tmp_path / "text.npy"
+    text.write_text("hello,1,2\n")
+    for args in (["suggest", str(text), "--fs", "30"], ["info", str(text)]):
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 2, done.output
+        assert "not a NumPy .npy array of numbers" in done.output
+        assert "allow_pickle" not in done.output and "unsafely" not in done.output

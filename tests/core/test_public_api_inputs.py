@@ -137,3 +137,11 @@ def test_per_cell_activity_matches_each_cell_solved_alone(traces):
 def test_per_cell_parameters_of_the_wrong_length(traces):
     with pytest.raises(InvalidParameterError, match="5 values but the recording has 6 cells"):
         calab.run_deconvolution(traces, FS, TAU_R, TAU_D_CELLS[:5], LAM)
+
+
+@pytest.mark.parametrize("cells", [[True, 2], [False], (1, np.True_)])
+def test_tune_refuses_bools_as_cell_indices(cells) -> None:
+    traces = np.random.default_rng(0).normal(size=(4, 300))
+    with pytest.raises(calab.errors.InvalidParameterError, match="true/false") as info:
+        calab.tune(traces, 30.0, cells=cells, open_browser=False)  # refused before serving
+    assert info.value.argument == "cells"

@@ -94,3 +94,5 @@ def test_check_cell_indices():
         check_cell_indices([], 10)
     with pytest.raises(ValueError, match="integer"):
         check_cell_indices([1.5], 10)
+    with pytest.raises(ValueError, match=r"cells=\[True, 2\].*true/false"):
+        check_cell_indices([True, 2], 10)

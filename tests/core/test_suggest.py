@@ -164,10 +164,44 @@ def test_bad_input(bad: np.ndarray) -> None:
         suggest_params(bad, FS)
 
 
-@pytest.mark.parametrize("fs", [0.0, -1.0, float("nan"), "fast"])
+@pytest.mark.parametrize("fs", [0.0, -1.0, float("nan"), "fast", 1e9, 1e-9, 1e300, True])
 def test_bad_fs(fs) -> None:
-    with pytest.raises(CalabError, match="fs"):
+    with pytest.raises(CalabError, match=r"^fs=.*(sampling rate in Hz between 0\.1 and 100,000)"):
         suggest_params(np.random.default_rng(0).normal(size=(2, 500)), fs)
+
+
+def test_list_input_is_read_as_an_array() -> None:
+    sim = _sim(cells=4, seconds=60.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SuggestionWarning)
+        from_list = suggest_params(np.asarray(sim.traces).tolist(), FS)
+        from_array = suggest_params(np.asarray(sim.traces), FS)
+    assert from_list["tau_decay"] == from_array["tau_decay"]
+
+
+def test_ragged_list_is_refused_clearly() -> None:
+    with pytest.raises(CalabError, match=r"traces is ragged: its rows have lengths \[39, 40\]"):
+        suggest_params([[1.0] * 40, [1.0] * 39], FS)
+
+
+@pytest.mark.parametrize("dtype", [complex, bool, object])
+def test_non_real_dtypes_are_refused(dtype) -> None:
+    traces = np.asarray(_sim(cells=3, seconds=30.0).traces).astype(dtype)
+    with pytest.raises(CalabError, match=f"traces must hold real numbers.*got dtype "
+                       f"{np.dtype(dtype)}"):
+        suggest_params(traces, FS)
+
+
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("max_seconds", 0), ("max_seconds", float("nan")), ("max_seconds", float("inf")),
+    ("max_cells", 1.5), ("max_cells", True), ("max_cells", "5"), ("max_cells", 0),
+    ("seed", "x"), ("seed", 1.5), ("per_cell", "no"), ("filter_enabled", "yes"),
+])
+def test_bad_keywords_are_refused_by_name(keyword: str, value) -> None:
+    traces = np.random.default_rng(0).normal(size=(2, 500))
+    with pytest.raises(CalabError, match=f"^{keyword}=") as info:
+        suggest_params(traces, FS, **{keyword: value})
+    assert info.value.argument == keyword
 
 
 def test_deterministic_and_ready_for_run_deconvolution() -> None:

@@ -180,3 +180,64 @@ def test_unexpected_errors_are_500_without_internals(data_root):
     assert response.status_code == 500
     assert response.json()["field"] is None
     assert "internals" not in response.text and str(data_root) not in response.text
+
+
+@pytest.mark.parametrize("fs", [1e300, 1e6, 1e-300, 0.01])
+def test_auto_fs_outside_plausible_rates_is_refused_at_submission(client, data_root, fs):
+    response = submit(client, params={"auto": True, "fs": fs})
+    assert_refused(response, 422, "params.fs", data_root)
+    assert "plausible sampling rate" in response.json()["error"]
+    assert_nothing_recorded(client, data_root)
+
+
+def test_auto_on_too_short_input_is_refused_at_submission(client, data_root):
+    zarr.create_array(store=str(data_root / "short.zarr"),
+                      data=np.ones((3, 10), dtype=np.float32), attributes={"fs": 30.0})
+    response = submit(client, input="short.zarr", params="auto")
+    assert_refused(response, 422, "input", data_root)
+    assert "10 samples per cell" in response.json()["error"] and "32" in response.json()["error"]
+    assert_nothing_recorded(client, data_root)
+
+
+def test_nan_policy_is_a_service_option(client, data_root):
+    bad = submit(client, options={"nan_policy": "fill"})
+    assert_refused(bad, 422, "options.nan_policy", data_root)
+    assert "'raise', 'interpolate'" in bad.json()["error"]
+    assert_nothing_recorded(client, data_root)
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert schema["Options"]["properties"]["nan_policy"]["enum"] == ["raise", "interpolate"]
+
+
+def test_auto_job_with_nan_gaps_runs_with_nan_policy_interpolate(client, data_root):
+    from calab import simulate
+    from calab.server.jobs.executor import engine_executor
+
+    traces = np.asarray(simulate(num_cells=4, duration_s=60.0, fs=30.0, seed=3).traces)
+    traces[:, 100:104] = np.nan
+    zarr.create_array(store=str(data_root / "gaps.zarr"), data=traces, attributes={"fs": 30.0})
+    answer = submit(client, input="gaps.zarr", params="auto",
+                    options={"nan_policy": "interpolate"})
+    assert answer.status_code == 202, answer.text
+    job = client.get(f"/api/v1/jobs/{answer.json()['id']}").json()
+    assert job["options"]["nan_policy"] == "interpolate"
+
+    class LocalCluster:  # no shared cluster: the engine starts its own for the run
+        def client(self):
+            return None
+
+    summary = engine_executor(LocalCluster(), data_root)(job, lambda *_: None, lambda: False)
+    assert summary
+    activity = zarr.open_group(str(data_root / "out.zarr"), mode="r")["activity"][:]
+    assert activity.shape == traces.shape and np.isfinite(activity).all()
+
+
+@pytest.mark.parametrize("rate", ["thirty", -30, True])
+def test_auto_on_input_with_invalid_rate_says_so(client, data_root, rate):
+    zarr.create_array(store=str(data_root / "bad-rate.zarr"),
+                      data=np.ones((3, 64), dtype=np.float32), attributes={"fs": rate})
+    response = submit(client, input="bad-rate.zarr", params="auto")
+    assert_refused(response, 422, "params.fs", data_root)
+    error = response.json()["error"]
+    assert "invalid sampling rate" in error and f"fs={rate!r}" in error
+    assert "records no sampling rate" not in error
+    assert_nothing_recorded(client, data_root)

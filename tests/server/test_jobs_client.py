@@ -36,6 +36,8 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root = tmp_path / "data"
     root.mkdir()
     zarr.create_array(store=str(root / "rec.zarr"), data=np.ones((4, 30), dtype=np.float32))
+    # long enough (>= 32 samples per cell) for "params": "auto"
+    zarr.create_array(store=str(root / "long.zarr"), data=np.ones((4, 64), dtype=np.float32))
     unreachable = ServiceCluster(f"tcp://127.0.0.1:{free_port()}", connect_timeout=0.5)
     app = jobs_app(data_root=root, state_dir=tmp_path / "state", token=TOKEN,
                    cluster=unreachable, start_runner=False)
@@ -98,24 +100,30 @@ def test_server_errors_are_reported_with_status_and_field(
     assert result.exit_code == 1
     assert "HTTP 403" in result.output and "(field: input)" in result.output
     result = calab_jobs("submit", "rec.zarr", "-o", "out.zarr", *FLAT, "--nan-policy",
-                        "interpolate")
-    assert "HTTP 422" in result.output and "(field: options.nan_policy)" in result.output
+                        "interpolate", "--json")
+    assert result.exit_code == 0, result.output  # the service runs short NaN gaps filled
+    status = json.loads(calab_jobs("status", json.loads(result.output)["id"], "--json").output)
+    assert status["options"]["nan_policy"] == "interpolate"
     monkeypatch.setenv("CALAB_TOKEN", "wrong-token-0123456789")
     result = calab_jobs("list")
     assert result.exit_code == 1 and "HTTP 401" in result.output and "CALAB_TOKEN" in result.output
 
 
 def test_submit_params_auto(server: str) -> None:
-    result = calab_jobs("submit", "rec.zarr", "-o", "auto.zarr", "--params", "auto", "--fs",
+    result = calab_jobs("submit", "long.zarr", "-o", "auto.zarr", "--params", "auto", "--fs",
                         "30", "--json")
     assert result.exit_code == 0, result.output
     status = json.loads(calab_jobs("status", json.loads(result.output)["id"], "--json").output)
     assert status["params"] == {"auto": True, "fs": 30.0, "filter_enabled": False}
-    result = calab_jobs("submit", "rec.zarr", "-o", "auto2.zarr", "--params", "auto")
-    assert result.exit_code == 1 and "(field: params.fs)" in result.output  # rec.zarr has none
-    result = calab_jobs("submit", "rec.zarr", "-o", "auto2.zarr", "--params", "auto", "--fs",
+    result = calab_jobs("submit", "long.zarr", "-o", "auto2.zarr", "--params", "auto")
+    assert result.exit_code == 1 and "(field: params.fs)" in result.output  # long.zarr has none
+    result = calab_jobs("submit", "long.zarr", "-o", "auto2.zarr", "--params", "auto", "--fs",
                         "30", "--lam", "1")
     assert result.exit_code == 2 and "leave out --lam" in result.output
+    result = calab_jobs("submit", "rec.zarr", "-o", "auto3.zarr", "--params", "auto", "--fs",
+                        "30")  # 30 samples per cell: refused at submission, not at run time
+    assert result.exit_code == 1 and "(field: input)" in result.output
+    assert "30 samples per cell" in result.output
 
 
 def test_parameter_flags_are_checked_before_any_request(tmp_path: Path) -> None:

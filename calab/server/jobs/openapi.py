@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from calab._version import __version__
+from calab.core.checks import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE
+from calab.core.options import DEFAULT_NAN_POLICY, NAN_POLICIES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JOB = {"$ref": "#/components/schemas/Job"}
@@ -53,7 +55,9 @@ _SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "auto": {"const": True},
-            "fs": {"type": "number", "exclusiveMinimum": 0, "description": "Hz"},
+            "fs": {"type": "number", "minimum": MIN_SAMPLING_RATE,
+                   "maximum": MAX_SAMPLING_RATE,
+                   "description": "Hz (a plausible sampling rate: 0.1 Hz to 100 kHz)"},
             "filter_enabled": {"type": "boolean", "default": False},
         },
     },
@@ -67,6 +71,8 @@ _SCHEMAS: dict[str, Any] = {
             "chunk_cells": {"type": ["integer", "null"], "minimum": 1},
             "constraint": {"enum": ["nonneg", "box01"], "default": "nonneg"},
             "tol": {"type": "number", "exclusiveMinimum": 0, "default": 1e-4},
+            "nan_policy": {"enum": list(NAN_POLICIES), "default": DEFAULT_NAN_POLICY,
+                           "description": "raise on NaN samples, or interpolate short gaps"},
         },
     },
     "Submission": {

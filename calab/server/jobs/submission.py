@@ -19,10 +19,12 @@ from calab.core.options import (
     DEFAULT_CONSTRAINT,
     DEFAULT_CONV_MODE,
     DEFAULT_MAX_ITERS,
+    DEFAULT_NAN_POLICY,
     DEFAULT_TOL,
     DeconvolutionOptions,
     integer_in_range,
 )
+from calab.core.suggest_input import MIN_SAMPLES
 from calab.errors import CalabError
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.locations import Location, check_not_inside, resolve_location
@@ -37,10 +39,12 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "chunk_cells": None,
     "constraint": DEFAULT_CONSTRAINT,
     "tol": DEFAULT_TOL,
+    "nan_policy": DEFAULT_NAN_POLICY,
 }
 MAX_CHUNK_CELLS = 1_000_000
 
-# (input path or URL, dataset or None) -> (n_cells, n_timepoints[, fs]); raises naming the fault
+# (input path or URL, dataset or None) -> (n_cells, n_timepoints[, fs[, why no fs]]); raises
+# naming the fault
 InputInspector = Callable[[Location, "str | None"], Any]
 # (output URL) -> None; raises FileExistsError for data that is not a calab output
 UrlOutputCheck = Callable[[str], None]
@@ -80,7 +84,7 @@ def parse_submission(
     reserved : tuple of Path
         Resolved directories no output may touch (the service's state dir).
     inspect_input : callable, optional
-        ``inspect_input(path_or_url, dataset) -> (n_cells, n_timepoints[, fs])``
+        ``inspect_input(path_or_url, dataset) -> (n_cells, n_timepoints[, fs[, why no fs]])``
         raising when the input is not a readable 2-D array.
     url_prefixes : tuple of str
         Normalised URL prefixes ``input`` and ``output`` URLs must lie under
@@ -235,8 +239,12 @@ def _check_against_input(
         raise JobRequestError(field_name, message) from None
     n_cells, n_timepoints = int(info[0]), int(info[1])
     fs = info[2] if len(info) > 2 else None
-    if options is None:  # "auto": only the sampling rate can be checked before it runs
-        _check_auto_fs(auto or {}, fs)
+    if options is None:  # "auto": the sampling rate and length can be checked before it runs
+        _check_auto_fs(auto or {}, fs, info[3] if len(info) > 3 else "records no sampling rate")
+        if n_timepoints < MIN_SAMPLES:
+            raise JobRequestError("input", f"input={relative!r} has {n_timepoints} samples per "
+                                  f"cell; params 'auto' needs at least {MIN_SAMPLES} to "
+                                  "suggest parameters from")
         return
     try:
         options.check_recording(n_cells, n_timepoints, fs=fs)
@@ -244,11 +252,11 @@ def _check_against_input(
         raise field_error(exc, {key: f"params.{key}" for key in FLAT_KEYS}) from None
 
 
-def _check_auto_fs(auto: dict[str, Any], file_fs: float | None) -> None:
+def _check_auto_fs(auto: dict[str, Any], file_fs: float | None, missing: str) -> None:
     given = auto.get("fs")
     if given is None and file_fs is None:
-        raise JobRequestError("params.fs", "params.fs: the input records no sampling rate; "
-                              "give it with auto, e.g. {\"auto\": true, \"fs\": 30}")
+        raise JobRequestError("params.fs", f"params.fs: the input {missing}; give the rate "
+                              "with auto, e.g. {\"auto\": true, \"fs\": 30}")
     if given is not None and file_fs is not None and not math.isclose(given, file_fs,
                                                                       rel_tol=1e-6):
         raise JobRequestError("params.fs", f"params.fs={given} Hz disagrees with the input's "
