@@ -45,7 +45,7 @@ MAX_CHUNK_CELLS = 1_000_000
 
 # (input path or URL, dataset or None) -> (n_cells, n_timepoints[, fs[, why no fs]]); raises
 # naming the fault
-InputInspector = Callable[[Location, "str | None"], Any]
+InputInspector = Callable[[Location, "str | None"], "tuple[int, int, float | None, str]"]
 # (output URL) -> None; raises FileExistsError for data that is not a calab output
 UrlOutputCheck = Callable[[str], None]
 
@@ -237,10 +237,9 @@ def _check_against_input(
         message = relative_text(str(exc).replace(str(path), relative), root)
         field_name = "dataset" if message.startswith("dataset=") else "input"
         raise JobRequestError(field_name, message) from None
-    n_cells, n_timepoints = int(info[0]), int(info[1])
-    fs = info[2] if len(info) > 2 else None
+    n_cells, n_timepoints, fs, missing_fs = info
     if options is None:  # "auto": the sampling rate and length can be checked before it runs
-        _check_auto_fs(auto or {}, fs, info[3] if len(info) > 3 else "records no sampling rate")
+        _check_auto_fs(auto or {}, fs, missing_fs)
         if n_timepoints < MIN_SAMPLES:
             raise JobRequestError("input", f"input={relative!r} has {n_timepoints} samples per "
                                   f"cell; params 'auto' needs at least {MIN_SAMPLES} to "
