@@ -25,6 +25,7 @@ from calab.core.options import (
 )
 from calab.core.result import DeconvolutionResult
 from calab.errors import ParameterTypeError
+from calab.xarray_support import is_dataarray
 
 __all__ = ["deconvolve_from_export", "deconvolve_with_options", "run_deconvolution",
            "run_deconvolution_full"]
@@ -112,12 +113,7 @@ def run_deconvolution(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell, la
     options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
                                    max_iters, conv_mode, constraint, tol, filter_enabled,
                                    nan_policy)
-    if dims is not None or _is_dataarray(traces):
-        return _solve_dataarray(traces, options, dims).activity
-    traces = _dask_if_file_backed(traces)
-    if _is_dask_array(traces):
-        return deconvolve_with_options(traces, options).activity
-    return deconvolve_activity(traces, options)  # no diagnostics to compute
+    return _activity(traces, options, dims)
 
 
 def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCell,
@@ -152,7 +148,24 @@ def run_deconvolution_full(traces: Any, fs: float, tau_r: PerCell, tau_d: PerCel
     options = DeconvolutionOptions(fs, tau_r, tau_d, lam,  # type: ignore[arg-type]
                                    max_iters, conv_mode, constraint, tol, filter_enabled,
                                    nan_policy)
-    if dims is not None or _is_dataarray(traces):
+    return _full(traces, options, dims)
+
+
+def _activity(traces: Any, options: DeconvolutionOptions,
+              dims: tuple[str, str] | None = None) -> Any:
+    """Activity for any input: DataArray, recording on disk, dask or NumPy."""
+    if dims is not None or is_dataarray(traces):
+        return _solve_dataarray(traces, options, dims).activity
+    traces = _dask_if_file_backed(traces)
+    if _is_dask_array(traces):
+        return deconvolve_with_options(traces, options).activity
+    return deconvolve_activity(traces, options)  # no diagnostics to compute
+
+
+def _full(traces: Any, options: DeconvolutionOptions,
+          dims: tuple[str, str] | None = None) -> DeconvolutionResult:
+    """Activity and diagnostics for any input, as :func:`_activity`."""
+    if dims is not None or is_dataarray(traces):
         return _solve_dataarray(traces, options, dims)
     return deconvolve_with_options(traces, options)
 
@@ -218,11 +231,7 @@ def deconvolve_from_export(
         )
     return_full = flag("return_full", return_full)
     settings = DeconvolutionOptions.from_params(load_export_params(params_path), **options)
-    if return_full:
-        return deconvolve_with_options(traces, settings)
-    if _is_dask_array(traces):
-        return deconvolve_with_options(traces, settings).activity
-    return deconvolve_activity(traces, settings)
+    return _full(traces, settings) if return_full else _activity(traces, settings)
 
 
 def _solve_dataarray(traces: Any, options: DeconvolutionOptions,
@@ -233,9 +242,6 @@ def _solve_dataarray(traces: Any, options: DeconvolutionOptions,
     return xarray_support.solve_dataarray(
         lambda values: deconvolve_with_options(values, options), traces, dims)
 
-
-def _is_dataarray(value: Any) -> bool:
-    return type(value).__name__ == "DataArray" and type(value).__module__.startswith("xarray")
 
 
 def _is_dask_array(value: Any) -> bool:

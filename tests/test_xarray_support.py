@@ -87,3 +87,19 @@ def test_bad_dims_are_named(traces):
     with pytest.raises(TypeError, match=r"dims=.*xarray.DataArray input \(pip install "
                        r"'calab\[xarray\]'\); traces is a numpy.ndarray"):
         calab.run_deconvolution(traces, *ARGS, dims=("a", "b"))
+
+
+@pytest.mark.parametrize("return_full", [False, True])
+def test_export_route_keeps_dims_like_run_deconvolution(traces, tmp_path, return_full):
+    from calab.io.export import save_export_params
+
+    fs, tau_r, tau_d, lam = ARGS[:4]
+    export = tmp_path / "export.json"
+    save_export_params({"fs": fs, "tau_rise": tau_r, "tau_decay": tau_d, "lambda_": lam,
+                        "filter_enabled": False}, export)
+    array = minian_array(traces, "numpy")
+    got = calab.deconvolve_from_export(array, export, return_full=return_full)
+    activity = got.activity if return_full else got
+    assert isinstance(activity, xr.DataArray) and activity.dims == ("unit_id", "frame")
+    assert activity["unit_id"].values.tolist() == [3, 5, 8, 13, 21]
+    np.testing.assert_array_equal(activity.values, calab.run_deconvolution(array, *ARGS).values)

@@ -83,13 +83,10 @@ def _parse(body: dict, dataset: Dataset) -> SolveRequest:
     if not isinstance(session, str) or len(session) > MAX_SESSION_CHARS:
         raise InvalidParameterError(f"session={session!r:.80} must be a string of at most "
                                     f"{MAX_SESSION_CHARS} characters", argument="session")
-    fields = ("tau_rise", "tau_decay", "lambda")
-    values = {name: _number(body, name) for name in fields}
-    filter_enabled = body.get("filter_enabled", False)
-    if not isinstance(filter_enabled, bool):
-        raise ParameterTypeError(f"filter_enabled={filter_enabled!r:.40} must be true or false",
-                                 argument="filter_enabled")
-    options = params_to_options({"fs": dataset.fs, **values, "filter_enabled": filter_enabled})
+    values = {name: body[name] for name in ("tau_rise", "tau_decay", "lambda")}
+    # the parameter object checks types and values, naming the argument
+    options = params_to_options({"fs": dataset.fs, **values,
+                                 "filter_enabled": body.get("filter_enabled", False)})
     options.check_recording(dataset.total_cells, dataset.total_timepoints)
     draft = body.get("draft", False)
     if not isinstance(draft, bool):
@@ -118,14 +115,6 @@ def _integer(body: dict, name: str) -> int:
         raise ParameterTypeError(f"{name}={str(value)[:40]} must be an integer below 2**63",
                                  argument=name)
     return value
-
-
-def _number(body: dict, name: str) -> int | float:
-    value = body[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        unit = "" if name == "lambda" else " of seconds"
-        raise ParameterTypeError(f"{name}={value!r:.80} must be a number{unit}", argument=name)
-    return value  # DeconvolutionOptions checks that it is finite and representable
 
 
 def _indices(value: Any, name: str, count: int) -> np.ndarray:

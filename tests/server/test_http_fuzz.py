@@ -118,7 +118,7 @@ def test_bridge_params_never_500(bridge_client, body):
 
 
 SOLVE_KEYS = ["request_id", "tau_rise", "tau_decay", "lambda", "filter_enabled", "rows",
-              "start", "stop"]
+              "cells", "start", "stop", "session", "draft", "margin"]
 
 
 @FUZZ
