@@ -16,7 +16,7 @@ import numpy as np
 
 from calab.io.opener import open_recording
 from calab.io.recording import Recording
-from calab.io.zarr_store import is_url
+from calab.io.storage import is_url
 
 #: Samples per row read for the whole-array fingerprint.
 FINGERPRINT_SAMPLES = 4096

@@ -30,7 +30,7 @@ import numpy as np
 from calab._version import __version__
 from calab.engine.inputs import store_location
 from calab.errors import InvalidParameterError, ResumeMismatchError
-from calab.io.storage import url_holds_data, zarr_open_kwargs
+from calab.io.storage import is_url, url_holds_data, zarr_open_kwargs
 
 ATTRS_KEY = "calab"
 DONE = "done"
@@ -124,10 +124,10 @@ def check_output_usable(output: str, storage_options: dict | None = None) -> Non
 
     Refuses an existing non-calab path (never overwritten) and an output whose
     nearest existing ancestor is not a writable directory. A URL is checked for
-    foreign data only when its ``storage_options`` are given (a few requests).
+    foreign data with ``storage_options`` (a few requests).
     """
-    if "://" in output:
-        if storage_options is not None and read_run_attrs(output, storage_options) is None:
+    if is_url(output):
+        if read_run_attrs(output, storage_options) is None:
             _refuse_foreign(output, storage_options)
         return
     if read_run_attrs(output) is None:
@@ -147,7 +147,7 @@ def check_output_usable(output: str, storage_options: dict | None = None) -> Non
 
 
 def _refuse_foreign(output: str, storage_options: dict | None = None) -> None:
-    if "://" in output:
+    if is_url(output):
         if url_holds_data(output, storage_options):
             raise FileExistsError(
                 f"output={output!r} holds data that is not a calab output; it is left "
@@ -193,7 +193,7 @@ def _create(output: str, attrs: dict[str, Any], shape: tuple[int, int],
             storage_options: dict | None = None) -> None:
     import zarr
 
-    if "://" not in output and Path(output).is_dir():
+    if not is_url(output) and Path(output).is_dir():
         shutil.rmtree(output)  # only ever a calab output or an empty directory here
     group = zarr.open_group(store=output, mode="w", attributes={ATTRS_KEY: attrs},
                             **zarr_open_kwargs(output, storage_options))

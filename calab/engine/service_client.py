@@ -207,4 +207,4 @@ def check_url_output(url: str, storage_options: dict[str, Any] | None = None) ->
     """
     from calab.engine.outputs import check_output_usable
 
-    check_output_usable(url, resolve_storage_options(url, storage_options) or {})
+    check_output_usable(url, resolve_storage_options(url, storage_options))

@@ -214,7 +214,7 @@ def deconvolve_zarr(
                                      storage_options=stores["input"])
     resolved = stores["output"] or stores["input"]  # one set serves workers' reads and writes
     out = check_output_location(output, info.store)
-    check_output_usable(out)
+    check_output_usable(out, resolved)  # a foreign output (URLs too) is refused before any cluster
     suggested = None
     if options is None:  # "auto": suggested from a subsample of the input, once per output
         recorded = read_run_attrs(out, resolved) if resume else None

@@ -24,7 +24,8 @@ from calab.io.loaders.nwb import open_nwb
 from calab.io.loaders.suite2p import open_suite2p
 from calab.io.paths import EXPECTED, SIDECAR_SUFFIX, locate
 from calab.io.recording import Recording
-from calab.io.zarr_store import has_zarr_metadata, is_minian_store, is_url, open_node
+from calab.io.storage import is_url
+from calab.io.zarr_store import has_zarr_metadata, is_minian_store, open_node
 
 FORMATS = ("npy", "npz", "tuning", "zarr", "hdf5", "caiman", "minian", "suite2p", "nwb")
 

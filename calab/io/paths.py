@@ -89,10 +89,11 @@ def check_output_file(output: str | Path, source: str, *, argument: str = "outpu
     ...
     calab.errors.InvalidParameterError: output='recording_metadata.json' is the sidecar ...
     """
+    from calab.io.storage import is_url
     from calab.io.tuning import tuning_paths
 
     text = str(output)
-    if "://" in text or "://" in str(source):
+    if is_url(text) or is_url(source):
         return
     out = Path(text).expanduser()
     if out.name.endswith(SIDECAR_SUFFIX):

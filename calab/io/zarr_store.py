@@ -18,11 +18,6 @@ ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 FS_ATTRS = ("sampling_rate_hz", "fs")
 
 
-def is_url(path: str | Path) -> bool:
-    """True for an fsspec URL such as ``s3://bucket/rec.zarr`` or ``memory://x``."""
-    return "://" in str(path)
-
-
 def has_zarr_metadata(folder: Path) -> bool:
     """True when ``folder`` is a local directory holding zarr (format 2 or 3) metadata."""
     return folder.is_dir() and any((folder / marker).is_file() for marker in ZARR_MARKERS)

@@ -119,8 +119,9 @@ def test_foreign_data_in_the_bucket_is_refused(s3, recording, tmp_path):
     fs = s3fs.S3FileSystem(**s3.storage_options)
     fs.pipe("calab-recordings/taken.zarr/notes.txt", b"someone else's")
     with pytest.raises(FileExistsError, match="not a calab output"):
-        deconvolve_zarr(url, "s3://calab-recordings/taken.zarr", PARAMS, n_workers=1,
-                        storage_options=s3.storage_options)
+        # refused before any cluster: this scheduler address has nobody listening
+        deconvolve_zarr(url, "s3://calab-recordings/taken.zarr", PARAMS,
+                        scheduler="tcp://127.0.0.1:9", storage_options=s3.storage_options)
     assert fs.cat("calab-recordings/taken.zarr/notes.txt") == b"someone else's"
     with pytest.raises(ValueError, match=r"storage_options=.* apply to fsspec URLs"):
         deconvolve_zarr(tmp_path / "a.zarr", tmp_path / "b.zarr", PARAMS,

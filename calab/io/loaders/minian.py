@@ -16,11 +16,11 @@ from calab.errors import MissingFieldError, UnsupportedRecordingError
 from calab.io.arrays import TraceArray
 from calab.io.loaders._common import check_traces, existing_path, float_dtype, loader_result
 from calab.io.recording import Recording
+from calab.io.storage import is_url
 from calab.io.zarr_store import (
     dimension_names,
     group_arrays,
     has_zarr_metadata,
-    is_url,
     open_node,
     pick_array,
     stored_fs,

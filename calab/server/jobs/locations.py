@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from calab.io.storage import is_url
 from calab.server.jobs.errors import JobRequestError
 from calab.server.jobs.paths import resolve_under_root, resolve_under_url_prefixes
 
@@ -21,7 +22,7 @@ Location = Path | str
 
 def is_url_value(value: object) -> bool:
     """Whether a client value names a URL (``protocol://...``) rather than a path."""
-    return isinstance(value, str) and "://" in value
+    return isinstance(value, str) and is_url(value)
 
 
 def check_url_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
