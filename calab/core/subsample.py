@@ -13,6 +13,7 @@ lazy reading of large stores lives in :mod:`calab.engine.reading`.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -233,3 +234,46 @@ def parse_cell_spec(text: str, limit: int = 100_000) -> list[int]:
             raise ValueError(f"cells={text!r} names more than {limit} cells")
         out.extend(range(first, last + 1))
     return out
+
+
+def chunk_rows(array: Any) -> int:
+    """Cells per storage chunk of ``array``: reading any row costs reading its whole chunk."""
+    chunks = getattr(array, "chunks", None)
+    if not chunks:
+        return 1
+    first = chunks[0]
+    return int(max(first)) if isinstance(first, tuple) else int(first)
+
+
+def read_rows(
+    array: Any, rows: np.ndarray, start: int, stop: int, dtype: Any = np.float64
+) -> np.ndarray:
+    """Read ``array[rows, start:stop]`` touching only what is needed.
+
+    zarr reads the chunks it needs concurrently, dask computes only those
+    rows; NumPy and calab's file-backed arrays index directly (the latter read
+    each storage chunk once); other stores without fancy indexing are read run
+    by run. The result has ``dtype`` (float64 by default); ``dtype=None`` keeps
+    the stored floating type (integers become float64).
+
+    Examples
+    --------
+    >>> read_rows(np.arange(12).reshape(3, 4), np.array([0, 2]), 1, 3)
+    array([[ 1.,  2.],
+           [ 9., 10.]])
+    """
+    if hasattr(array, "oindex"):
+        data = array.oindex[rows, start:stop]
+    elif type(array).__module__.split(".")[0] == "dask":  # no dask import in core
+        data = array[rows][:, start:stop].compute()
+    else:
+        try:
+            data = np.asarray(array[rows, start:stop])
+        except (TypeError, IndexError, NotImplementedError, ValueError):
+            runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+            data = np.concatenate([np.asarray(array[r[0]:r[-1] + 1, start:stop])
+                                   for r in runs])
+    data = np.asarray(data).reshape(len(rows), stop - start)
+    if dtype is None:
+        dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
+    return np.asarray(data, dtype=dtype)

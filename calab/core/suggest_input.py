@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from calab.core.checks import integer_in_range, positive_number
-from calab.core.subsample import candidate_rows, time_window
+from calab.core.subsample import candidate_rows, chunk_rows, read_rows, time_window
 from calab.core.validation import as_numeric_array
 from calab.errors import InvalidParameterError, ParameterTypeError
 
@@ -68,7 +68,7 @@ def read_subsample(traces: Any, fs: float, *, max_cells: int, max_seconds: float
         start = max(0, (n_time - MIN_SAMPLES) // 2)
         stop = start + MIN_SAMPLES
     cells = _choose_cells(traces, n_cells, int(max_cells), seed) if not one_d else np.arange(1)
-    raw = traces[start:stop][None, :] if one_d else _read_rows(traces, cells, start, stop)
+    raw = traces[start:stop][None, :] if one_d else read_rows(traces, cells, start, stop)
     matrix = np.array(raw, dtype=np.float64, copy=True)
     finite = np.isfinite(matrix)
     usable, reasons = _clean(matrix)
@@ -104,32 +104,16 @@ def _check_dtype(traces: Any) -> None:
 def _choose_cells(traces: Any, n_cells: int, max_cells: int, seed: int) -> np.ndarray:
     if n_cells <= max_cells:
         return np.arange(n_cells, dtype=np.int64)
-    chunks = getattr(traces, "chunks", None)
-    chunk_rows = 1
-    if isinstance(chunks, tuple) and chunks:
-        first = chunks[0]
-        chunk_rows = int(first[0] if isinstance(first, tuple) else first)
-    if chunk_rows <= 1:
+    rows_per_chunk = chunk_rows(traces)
+    if rows_per_chunk <= 1:
         stride = n_cells / max_cells
         shift = (seed % max(1, int(stride))) if stride >= 2 else 0
         rows = np.floor(np.arange(max_cells) * stride).astype(np.int64) + shift
         return np.unique(np.clip(rows, 0, n_cells - 1))
-    rows = candidate_rows(n_cells, chunk_rows, max_cells)
+    rows = candidate_rows(n_cells, rows_per_chunk, max_cells)
     if rows.size > max_cells:  # several whole chunks: keep every k-th row of them
         rows = rows[np.round(np.linspace(0, rows.size - 1, max_cells)).astype(np.int64)]
     return np.unique(rows)
-
-
-def _read_rows(traces: Any, rows: np.ndarray, start: int, stop: int) -> np.ndarray:
-    if isinstance(traces, np.ndarray):
-        return traces[rows, start:stop]
-    try:
-        return np.asarray(traces[rows, start:stop])
-    except (TypeError, IndexError, NotImplementedError, ValueError):
-        # Stores without fancy indexing: read runs of consecutive rows as slices.
-        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-        return np.concatenate([np.asarray(traces[run[0]:run[-1] + 1, start:stop])
-                               for run in np.split(rows, breaks)])
 
 
 def _clean(matrix: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -21,7 +21,9 @@ from calab.core.gaps import interpolate_gaps
 from calab.core.subsample import (
     candidate_rows,
     check_cell_indices,
+    chunk_rows,
     estimate_snr,
+    read_rows,
     spread_over_range,
     time_window,
 )
@@ -145,7 +147,7 @@ def subset_of_array(
                             estimate_snr(interpolate_gaps(traces)[0]), description)
     itemsize = np.dtype(array.dtype).itemsize
     budget_rows = max(max_cells, candidate_bytes // max(1, (stop - start) * itemsize))
-    rows = candidate_rows(n_cells, _chunk_rows(array), int(budget_rows))
+    rows = candidate_rows(n_cells, chunk_rows(array), int(budget_rows))
     block = read_rows(array, rows, start, stop, dtype=None)
     probe = _finite_probe(block, description)
     rows, block, probe = rows[probe.usable], block[probe.usable], probe.filled[probe.usable]
@@ -172,27 +174,6 @@ def _finite_probe(block: np.ndarray, description: str) -> _Probe:
     if not usable.any():
         raise ValueError(f"traces from {description} contain no finite value in any cell")
     return _Probe(usable, filled)
-
-
-def read_rows(
-    array: Any, rows: np.ndarray, start: int, stop: int, dtype: Any = np.float64
-) -> np.ndarray:
-    """Read ``array[rows, start:stop]`` touching only what is needed.
-
-    The result has ``dtype`` (float64 by default); ``dtype=None`` keeps the
-    stored floating type (integers become float64).
-    """
-    if hasattr(array, "oindex"):  # zarr: reads the chunks it needs concurrently
-        data = array.oindex[rows, start:stop]
-    elif type(array).__module__.split(".")[0] == "dask":
-        data = array[rows][:, start:stop].compute()
-    else:
-        runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
-        data = np.concatenate([np.asarray(array[r[0]:r[-1] + 1, start:stop]) for r in runs])
-    data = np.asarray(data).reshape(len(rows), stop - start)
-    if dtype is None:
-        dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.float64
-    return np.asarray(data, dtype=dtype)
 
 
 def open_trace_array(source: Any) -> tuple[Any, str, Any]:
@@ -228,12 +209,3 @@ def _as_2d(array: Any, name: str) -> Any:
     if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
         raise TypeError(f"{name} must be a real numeric array; got dtype {dtype}")
     return array
-
-
-def _chunk_rows(array: Any) -> int:
-    """Cells per storage chunk: reading any row costs reading its whole chunk."""
-    chunks = getattr(array, "chunks", None)
-    if not chunks:
-        return 1
-    first = chunks[0]
-    return int(max(first)) if isinstance(first, tuple) else int(first)

@@ -22,12 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from calab.engine.reading import (
-    TuningSubset,
-    open_trace_array,
-    read_rows,
-    subset_of_array,
-)
+from calab.core.subsample import read_rows
+from calab.engine.reading import TuningSubset, open_trace_array, subset_of_array
 from calab.io.opener import open_recording
 from calab.io.recording import Recording
 from calab.server.bridge_suggest import suggestion_document
