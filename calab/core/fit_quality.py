@@ -10,10 +10,33 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import welch
 
-from calab.core.options import positive_number
+from calab.core.options import DeconvolutionOptions, positive_number
+from calab.core.preprocess import bandpass_filter
 
 #: Activity below this fraction of a cell's maximum counts as zero.
 ZERO_FRACTION = 1e-3
+
+
+def fitted_and_fit(
+    filled: np.ndarray, reconvolution: np.ndarray, options: DeconvolutionOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """The trace the solver fitted and the fit to it, on the trace's own scale.
+
+    With the bandpass filter on, that is the filtered trace (the noise the
+    filter removed is not part of the fit); otherwise ``filled`` and the
+    reconvolution. ``filled`` is the gap-free input the result was solved on.
+
+    Examples
+    --------
+    >>> opts = DeconvolutionOptions(fs=30.0, tau_r=0.1, tau_d=0.6, lam=0.5)
+    >>> trace, fit = fitted_and_fit(np.ones((1, 4)), np.zeros((1, 4)), opts)
+    >>> fit.tolist()
+    [[0.0, 0.0, 0.0, 0.0]]
+    """
+    if not options.filter_enabled:
+        return filled, reconvolution
+    shown = bandpass_filter(filled, float(options.tau_r), float(options.tau_d), options.fs)
+    return shown, shown - (filled - reconvolution)
 
 
 def fit_figures(

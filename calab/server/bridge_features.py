@@ -27,11 +27,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from calab.core.deconvolve import deconvolve_matrix
-from calab.core.fit_quality import fit_figures, power_spectrum
+from calab.core.fit_quality import fit_figures, fitted_and_fit, power_spectrum
 from calab.core.gaps import interpolate_gaps
 from calab.core.kernel import kernel_spec
 from calab.core.options import DeconvolutionOptions
-from calab.core.preprocess import bandpass_filter, filter_cutoffs
+from calab.core.preprocess import filter_cutoffs
 from calab.core.simulate import simulate
 from calab.errors import CalabError
 from calab.server.bodies import read_json_object
@@ -182,8 +182,7 @@ def loaded_cell_metrics(
     options = DeconvolutionOptions(fs=dataset.fs, tau_r=tau_rise, tau_d=tau_decay, lam=lam,
                                    filter_enabled=filter_enabled)
     result = deconvolve_matrix(filled, options)
-    shown = bandpass_filter(filled, tau_rise, tau_decay, dataset.fs) if filter_enabled else filled
-    fit = shown - (filled - result.reconvolution)
+    shown, fit = fitted_and_fit(filled, result.reconvolution, options)
     figures = fit_figures(shown, fit, result.activity, dataset.fs)
     cells = []
     for k, cell in enumerate(s.cell_indices):

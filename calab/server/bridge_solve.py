@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from calab.core.deconvolve import deconvolve_matrix
+from calab.core.fit_quality import fitted_and_fit
 from calab.core.gaps import interpolate_gaps
 from calab.core.options import DeconvolutionOptions
-from calab.core.preprocess import bandpass_filter
 from calab.core.subsample import estimate_snr
 from calab.server.bridge_data import Dataset
 from calab.server.bridge_requests import (
@@ -122,11 +122,7 @@ class WindowSolver:
         if result is None:  # closing (Ctrl-C in tune())
             return None
         self._remember(keys, result.activity)
-        shown = filled
-        if options.filter_enabled:
-            shown = bandpass_filter(filled, float(options.tau_r), float(options.tau_d), dataset.fs)
-        # what was fitted minus its residual: with the filter off this is the reconvolution
-        fit = shown - (filled - result.reconvolution)
+        shown, fit = fitted_and_fit(filled, result.reconvolution, options)
         crop = slice(request.start - lo, request.stop - lo)
         missing = ~np.isfinite(raw[:, crop])
         shown = np.where(missing, np.nan, shown[:, crop])
