@@ -25,6 +25,7 @@ from calab.core.checks import (
     non_negative_number,
     positive_number,
     real_number,
+    sampling_rate,
 )
 from calab.errors import InvalidParameterError, MissingFieldError, ParameterTypeError
 
@@ -113,7 +114,7 @@ class DeconvolutionOptions:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "fs", positive_number("fs", self.fs))
+        set_(self, "fs", sampling_rate("fs", self.fs))
         set_(self, "tau_r", _per_cell_or_scalar("tau_r", self.tau_r, positive_number))
         set_(self, "tau_d", _per_cell_or_scalar("tau_d", self.tau_d, positive_number))
         set_(self, "lam", _per_cell_or_scalar("lam", self.lam, non_negative_number))
@@ -297,7 +298,7 @@ def time_constants(tau_r: Any, tau_d: Any, fs: Any) -> tuple[float, float, float
     calab.errors.InvalidParameterError: tau_d=1e+300 s at fs=30.0 Hz gives a kernel of 4.14e+302 ...
     """
     rise, decay = positive_number("tau_r", tau_r), positive_number("tau_d", tau_d)
-    rate = positive_number("fs", fs)
+    rate = sampling_rate("fs", fs)
     _check_rise_below_decay(rise, decay)
     check_kernel_span(decay, rate)
     _check_kernel_not_zero(rise, decay, rate)
