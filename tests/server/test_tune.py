@@ -25,7 +25,14 @@ CALAB = [sys.executable, "-c", "from calab.cli import main; main()"]
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on ``port``: a server could bind it again.
+
+    SO_REUSEADDR as every server sets it (uvicorn too): connections the bridge
+    closed may linger in TIME_WAIT, which does not stop a new server; a
+    listening socket left behind does.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
